@@ -1,0 +1,262 @@
+#include "parser/document.hpp"
+
+#include <fmt/format.h>
+
+#include "parser/keywords.hpp"
+#include "parser/suggest.hpp"
+#include "parser/vocabulary.hpp"
+
+namespace sluice::parser {
+
+namespace ast {
+const char* section_word(SectionKind kind) {
+  switch (kind) {
+    case SectionKind::global:
+      return "global";
+    case SectionKind::defaults:
+      return "defaults";
+    case SectionKind::frontend:
+      return "frontend";
+    case SectionKind::backend:
+      return "backend";
+    case SectionKind::listen:
+      return "listen";
+  }
+  return "global";
+}
+}  // namespace ast
+
+namespace {
+
+std::optional<ast::SectionKind> section_kind(std::string_view word) {
+  if (word == "global") return ast::SectionKind::global;
+  if (word == "defaults") return ast::SectionKind::defaults;
+  if (word == "frontend") return ast::SectionKind::frontend;
+  if (word == "backend") return ast::SectionKind::backend;
+  if (word == "listen") return ast::SectionKind::listen;
+  return std::nullopt;
+}
+
+bool has_frontend_side(ast::SectionKind k) {
+  return k == ast::SectionKind::frontend || k == ast::SectionKind::listen ||
+         k == ast::SectionKind::defaults;
+}
+bool has_backend_side(ast::SectionKind k) {
+  return k == ast::SectionKind::backend || k == ast::SectionKind::listen ||
+         k == ast::SectionKind::defaults;
+}
+
+constexpr std::string_view section_names[] = {"backend", "defaults", "frontend", "global",
+                                              "listen"};
+
+class FileParser {
+ public:
+  FileParser(ast::Document& doc, Diagnostics& diags) : doc_(doc), diags_(diags) {}
+
+  void line(const Line& line) {
+    const auto& words = line.words;
+    if (auto kind = section_kind(words[0].text); kind && !words[0].quoted) {
+      open_section(*kind, words);
+      return;
+    }
+    if (vocabulary::contains(vocabulary::other_sections(), words[0].text)) {
+      diags_.error(
+          words[0].loc,
+          fmt::format("section '{}' is valid HAProxy but not supported by sluice", words[0].text),
+          "sluice supports global, defaults, frontend, backend and listen sections");
+      current_ = nullptr;
+      skipping_ = true;
+      return;
+    }
+    if (skipping_) return;  // inside an unsupported section: its error was already given
+    if (current_ == nullptr) {
+      diags_.error(words[0].loc, fmt::format("unknown keyword '{}' out of section", words[0].text),
+                   "start a section first: global, defaults, frontend, backend or listen");
+      return;
+    }
+    statement(words);
+  }
+
+ private:
+  void open_section(ast::SectionKind kind, const std::vector<Word>& words) {
+    skipping_ = false;
+    ast::Section section;
+    section.kind = kind;
+    section.loc = words[0].loc;
+    std::size_t i = 1;
+    const bool needs_name = kind != ast::SectionKind::global && kind != ast::SectionKind::defaults;
+    if (kind == ast::SectionKind::global) {
+      if (words.size() > 1) diags_.error(words[1].loc, "'global' takes no argument");
+    } else if (i < words.size() && words[i].text != "from") {
+      section.name = words[i++];
+    } else if (needs_name) {
+      diags_.error(words[0].loc, fmt::format("'{}' needs a name", words[0].text),
+                   fmt::format("write '{} NAME'", words[0].text));
+    }
+    if (kind == ast::SectionKind::listen && i < words.size() && words[i].text != "from") {
+      // Old form `listen NAME ADDR`: the address is a bind line of its own.
+      const Word& addr = words[i++];
+      auto parsed = parse_address_list(addr.text, AddressUse::bind);
+      if (auto* err = error_of(parsed)) {
+        diags_.error(shifted(addr.loc, err->offset), err->message, err->hint);
+      } else {
+        section.listen_bind = ast::Bind{addr, std::get<std::vector<Address>>(parsed), {}};
+      }
+    }
+    if (kind != ast::SectionKind::global && i < words.size() && words[i].text == "from") {
+      if (i + 1 < words.size()) {
+        section.from = words[i + 1];
+        i += 2;
+      } else {
+        diags_.error(words[i].loc, "'from' needs the name of a defaults section");
+        ++i;
+      }
+    }
+    if (i < words.size())
+      diags_.error(words[i].loc, fmt::format("unexpected '{}' after the '{}' section header",
+                                             words[i].text, words[0].text));
+    doc_.sections.push_back(std::move(section));
+    current_ = &doc_.sections.back();
+  }
+
+  static Location shifted(Location loc, std::uint32_t offset) {
+    loc.col += offset;
+    loc.length = loc.length > offset ? loc.length - offset : 1;
+    return loc;
+  }
+
+  void statement(const std::vector<Word>& all) {
+    std::span<const Word> words(all);
+    const bool global = current_->kind == ast::SectionKind::global;
+    bool negated = false;
+    if (!global && words.size() > 1 && (words[0].text == "no" || words[0].text == "default")) {
+      if (words[0].text == "default") {
+        diags_.error(words[0].loc, "'default' prefix is valid HAProxy but not supported by sluice",
+                     "remove the line: sluice sections start from their defaults already");
+        return;
+      }
+      negated = true;
+      words = words.subspan(1);
+    }
+    std::size_t path_words = 0;
+    auto rows = global ? global_keyword_rows() : proxy_keyword_rows();
+    const KeywordRow* row = find_row(rows, words, path_words);
+    if (row == nullptr) {
+      unknown(words);
+      return;
+    }
+    if (!allowed_here(*row, words[0])) return;
+    if (negated && !(row->path.starts_with("option ") || row->path == "log")) {
+      diags_.error(all[0].loc, fmt::format("'no' cannot prefix '{}'", row->path),
+                   "only 'option' keywords and 'log' take 'no'");
+      return;
+    }
+    Location end = words.back().loc;
+    end.col += end.length;
+    end.length = 1;
+    Args args{words[0], row->path, words.subspan(path_words), diags_, end};
+    auto payload = row->parse(args);
+    if (!payload) return;
+    if (negated) {
+      if (auto* option = std::get_if<ast::Option>(&*payload)) option->negated = true;
+      if (auto* log = std::get_if<ast::Log>(&*payload)) log->disable = true;
+    }
+    current_->statements.push_back(
+        ast::Statement{row->path, all[0].loc, row->support, std::move(*payload)});
+  }
+
+  // HAProxy's placement rules: "not allowed in defaults" and "(!)" are errors; a keyword for
+  // the other side of a proxy is ignored with a warning, or refused for server lines.
+  bool allowed_here(const KeywordRow& row, const Word& first) {
+    const auto kind = current_->kind;
+    if ((row.sections & section_bit(kind)) == 0 && kind == ast::SectionKind::defaults) {
+      diags_.error(first.loc, fmt::format("'{}' not allowed in 'defaults' section", row.path));
+      return false;
+    }
+    if (kind == ast::SectionKind::defaults && row.named_defaults_only && !current_->name) {
+      diags_.error(first.loc,
+                   fmt::format("'{}' not allowed in anonymous 'defaults' section", row.path),
+                   "name the defaults section, as in 'defaults web'");
+      return false;
+    }
+    const bool wrong_side = (row.side == Side::frontend && !has_frontend_side(kind)) ||
+                            (row.side == Side::backend && !has_backend_side(kind));
+    if (!wrong_side) return true;
+    const char* missing = row.side == Side::frontend ? "frontend" : "backend";
+    const std::string proxy =
+        fmt::format("{} '{}'", ast::section_word(kind), current_->name ? current_->name->text : "");
+    if (row.wrong_side == WrongSide::error) {
+      diags_.error(
+          first.loc,
+          fmt::format("'{}' not allowed because {} has no {} capability", row.path, proxy, missing),
+          row.side == Side::backend ? "servers belong in a backend or listen section" : "");
+    } else {
+      diags_.warning(first.loc, fmt::format("'{}' ignored because {} has no {} capability",
+                                            row.path, proxy, missing));
+    }
+    return false;
+  }
+
+  void unknown(std::span<const Word> words) {
+    const Word& first = words[0];
+    const bool global = current_->kind == ast::SectionKind::global;
+    const char* section = ast::section_word(current_->kind);
+    // Sub-keywords: `option X` and `timeout X` name their second word.
+    if (!global && (first.text == "option" || first.text == "timeout") && words.size() > 1) {
+      const Word& second = words[1];
+      auto names =
+          first.text == "option" ? vocabulary::proxy_options() : vocabulary::proxy_timeouts();
+      if (vocabulary::contains(names, second.text)) {
+        diags_.error(second.loc, fmt::format("'{} {}' is valid HAProxy but not supported by sluice",
+                                             first.text, second.text));
+      } else {
+        auto hint = closest(second.text, names);
+        diags_.error(
+            second.loc,
+            fmt::format("unknown {} '{}' in '{}' section", first.text, second.text, section),
+            hint ? fmt::format("did you mean '{} {}'?", first.text, *hint) : "");
+      }
+      return;
+    }
+    auto known = global ? vocabulary::global_keywords() : vocabulary::proxy_keywords();
+    if (vocabulary::contains(known, first.text)) {
+      diags_.error(first.loc,
+                   fmt::format("'{}' is valid HAProxy but not supported by sluice", first.text));
+      return;
+    }
+    if (!global && vocabulary::contains(vocabulary::global_keywords(), first.text)) {
+      diags_.error(first.loc,
+                   fmt::format("unknown keyword '{}' in '{}' section", first.text, section),
+                   fmt::format("'{}' belongs in the 'global' section", first.text));
+      return;
+    }
+    auto hint = closest(first.text, known);
+    if (!hint) hint = closest(first.text, section_names);
+    diags_.error(first.loc,
+                 fmt::format("unknown keyword '{}' in '{}' section", first.text, section),
+                 hint ? fmt::format("did you mean '{}'?", *hint) : "");
+  }
+
+  ast::Document& doc_;
+  Diagnostics& diags_;
+  ast::Section* current_ = nullptr;
+  bool skipping_ = false;
+};
+
+}  // namespace
+
+void parse_file(const SourceSet& sources, std::uint32_t file, const ParseOptions& options,
+                ast::Document& doc, Diagnostics& diags) {
+  // Sections never span files, as in HAProxy: each file starts outside any section.
+  FileParser parser(doc, diags);
+  const SourceFile& source = sources.file(file);
+  const std::uint32_t count = source.line_count();
+  for (std::uint32_t n = 1; n <= count; ++n) {
+    std::string_view text = source.line(n);
+    if (text.empty()) continue;
+    Line line = lex_line(text, file, n, options.env, diags);
+    if (!line.words.empty()) parser.line(line);
+  }
+}
+
+}  // namespace sluice::parser

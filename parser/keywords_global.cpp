@@ -1,0 +1,143 @@
+// The `global` section's keyword table.
+#include <fmt/format.h>
+
+#include "parser/keywords.hpp"
+
+namespace sluice::parser {
+
+namespace {
+
+using ast::Support;
+constexpr auto parsed = Support::parsed_only;
+
+std::optional<ast::Payload> parse_nbthread(Args& a) {
+  if (!a.count(1, 1)) return std::nullopt;
+  auto v = parse_integer(a.words[0].text, 1, 4096);
+  if (auto* err = error_of(v)) {
+    a.error_at(a.words[0], fmt::format("'nbthread': {}", err->message));
+    return std::nullopt;
+  }
+  return ast::Integer{std::get<std::int64_t>(v)};
+}
+
+std::optional<ast::Payload> parse_maxhdr(Args& a) {
+  if (!a.count(1, 1)) return std::nullopt;
+  auto v = parse_integer(a.words[0].text, 1, 32767);
+  if (auto* err = error_of(v)) {
+    a.error_at(a.words[0], fmt::format("'{}': {}", a.path, err->message));
+    return std::nullopt;
+  }
+  return ast::Integer{std::get<std::int64_t>(v)};
+}
+
+// `tune.bufsize` and friends take a plain byte count; HAProxy accepts no unit here.
+std::optional<ast::Payload> parse_byte_count(Args& a) {
+  if (!a.count(1, 1)) return std::nullopt;
+  auto v = parse_integer(a.words[0].text, 0, INT32_MAX);
+  if (auto* err = error_of(v)) {
+    a.error_at(a.words[0], fmt::format("'{}': {}", a.path, err->message));
+    return std::nullopt;
+  }
+  return ast::Integer{std::get<std::int64_t>(v)};
+}
+
+std::optional<ast::Payload> parse_dh_param_bits(Args& a) {
+  if (!a.count(1, 1)) return std::nullopt;
+  auto v = parse_integer(a.words[0].text, 1024, 16384);
+  if (auto* err = error_of(v)) {
+    a.error_at(a.words[0], fmt::format("'{}': {}", a.path, err->message));
+    return std::nullopt;
+  }
+  return ast::Integer{std::get<std::int64_t>(v)};
+}
+
+// `ssl-default-bind-options` / `ssl-default-server-options`.
+std::optional<ast::Payload> parse_ssl_options(Args& a) {
+  if (!a.count(1, SIZE_MAX)) return std::nullopt;
+  static constexpr std::string_view flags[] = {
+      "no-sslv3",  "no-tls-tickets",       "no-tlsv10", "no-tlsv11", "no-tlsv12",
+      "no-tlsv13", "prefer-client-ciphers"};
+  for (std::size_t i = 0; i < a.words.size(); ++i) {
+    const Word& w = a.words[i];
+    bool known = false;
+    for (auto f : flags)
+      known = known || f == w.text;
+    if (known) continue;
+    if (w.text == "ssl-min-ver" || w.text == "ssl-max-ver") {
+      if (i + 1 >= a.words.size()) {
+        a.error_missing(fmt::format("'{}' expects a TLS version", w.text));
+        return std::nullopt;
+      }
+      const auto& v = a.words[++i].text;
+      if (v != "SSLv3" && v != "TLSv1.0" && v != "TLSv1.1" && v != "TLSv1.2" && v != "TLSv1.3") {
+        a.error_at(a.words[i], fmt::format("'{}' is not a TLS version", v),
+                   "versions: SSLv3 TLSv1.0 TLSv1.1 TLSv1.2 TLSv1.3");
+        return std::nullopt;
+      }
+      continue;
+    }
+    a.error_at(w, fmt::format("'{}': option '{}' is not supported by sluice", a.path, w.text),
+               "sluice supports no-sslv3 no-tlsv1x no-tls-tickets ssl-min-ver ssl-max-ver "
+               "prefer-client-ciphers");
+    return std::nullopt;
+  }
+  return ast::Words{{a.words.begin(), a.words.end()}};
+}
+
+std::optional<ast::Payload> parse_stats(Args& a) {
+  if (!a.count(1, SIZE_MAX)) return std::nullopt;
+  const auto& sub = a.words[0].text;
+  if (sub != "socket" && sub != "timeout" && sub != "maxconn" && sub != "bind-process") {
+    a.error_at(a.words[0], fmt::format("'stats {}' is not a global stats keyword", sub),
+               "global 'stats' takes: socket, timeout, maxconn");
+    return std::nullopt;
+  }
+  return ast::Words{{a.words.begin(), a.words.end()}};
+}
+
+constexpr unsigned G = in_global;
+
+constexpr KeywordRow rows[] = {
+    {"ca-base", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_text},
+    {"chroot", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
+    {"crt-base", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_text},
+    {"daemon", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_flag},
+    {"group", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
+    {"hard-stop-after", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_duration},
+    {"log", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_log},
+    {"master-worker", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_flag},
+    {"maxconn", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_positive_integer},
+    {"nbthread", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_nbthread},
+    {"pidfile", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
+    {"ssl-default-bind-ciphers", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
+    {"ssl-default-bind-ciphersuites", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_text},
+    {"ssl-default-bind-curves", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
+    {"ssl-default-bind-options", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_ssl_options},
+    {"ssl-default-server-ciphers", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_text},
+    {"ssl-default-server-ciphersuites", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_text},
+    {"ssl-default-server-options", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_ssl_options},
+    {"ssl-dh-param-file", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
+     parse_text},
+    {"stats", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_stats},
+    {"tune.bufsize", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_byte_count},
+    {"tune.http.maxhdr", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_maxhdr},
+    {"tune.maxrewrite", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_byte_count},
+    {"tune.ssl.cachesize", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_byte_count},
+    {"tune.ssl.default-dh-param", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_dh_param_bits},
+    {"tune.ssl.lifetime", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_duration},
+    {"user", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
+};
+
+}  // namespace
+
+std::span<const KeywordRow> global_keyword_rows() {
+  return rows;
+}
+
+}  // namespace sluice::parser

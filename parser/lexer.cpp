@@ -1,0 +1,178 @@
+// X3 grammar for one configuration line. All the template weight of the lexer lives here.
+#include "parser/lexer.hpp"
+
+#include <boost/spirit/home/x3.hpp>
+#include <cstdlib>
+
+namespace sluice::parser {
+
+namespace x3 = boost::spirit::x3;
+
+EnvironmentLookup process_environment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    std::string key(name);
+    if (const char* value = std::getenv(key.c_str())) return std::string(value);
+    return std::nullopt;
+  };
+}
+
+namespace {
+
+// What the semantic actions build while X3 walks one line.
+struct LineBuilder {
+  const EnvironmentLookup& env;
+  std::string current;
+  bool in_word = false;
+  bool quoted = false;
+  bool unterminated = false;
+  const char* word_begin = nullptr;
+  std::string var_name;
+  std::optional<std::string> var_default;
+
+  void start(const char* at) {
+    if (!in_word) {
+      in_word = true;
+      word_begin = at;
+    }
+  }
+  void expand() {
+    auto value = env(var_name);
+    if (value)
+      current += *value;
+    else if (var_default)
+      current += *var_default;
+    var_name.clear();
+    var_default.reset();
+  }
+};
+
+char unescape(char c) {
+  switch (c) {
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    default:
+      return c;
+  }
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+
+// The grammar is built once; semantic actions reach the current line's builder through
+// the parse context (x3::with), so no parser object is constructed per line.
+struct builder_tag;
+
+LineBuilder& builder(auto& ctx) {
+  return x3::get<builder_tag>(ctx).get();
+}
+
+namespace grammar {
+using x3::char_;
+using x3::lit;
+const auto at = [](auto& ctx) { builder(ctx).start(&*x3::_where(ctx).begin()); };
+const auto append = [](auto& ctx) { builder(ctx).current += x3::_attr(ctx); };
+const auto append_escape = [](auto& ctx) { builder(ctx).current += unescape(x3::_attr(ctx)); };
+const auto append_hex = [](auto& ctx) {
+  auto& digits = x3::_attr(ctx);
+  builder(ctx).current += static_cast<char>(hex_value(boost::fusion::at_c<0>(digits)) * 16 +
+                                            hex_value(boost::fusion::at_c<1>(digits)));
+};
+const auto mark_quoted = [](auto& ctx) { builder(ctx).quoted = true; };
+const auto mark_unterminated = [](auto& ctx) { builder(ctx).unterminated = true; };
+const auto name_char = [](auto& ctx) { builder(ctx).var_name += x3::_attr(ctx); };
+const auto default_char = [](auto& ctx) { *builder(ctx).var_default += x3::_attr(ctx); };
+const auto begin_default = [](auto& ctx) { builder(ctx).var_default.emplace(); };
+const auto expand = [](auto& ctx) { builder(ctx).expand(); };
+const auto dollar = [](auto& ctx) { builder(ctx).current += '$'; };
+
+const auto ident_char = char_("a-zA-Z0-9_");
+const auto escape = lit('\\') >> ((lit('x') >> (x3::xdigit >> x3::xdigit))[append_hex] |
+                                  char_("nrt")[append_escape] | char_[append]);
+const auto braced_var = lit("${") >> +(ident_char[name_char]) >>
+                        -(lit('-')[begin_default] >> *((char_ - '}')[default_char])) >>
+                        (lit('}') | (*(char_ - '}') >> lit('}')));
+const auto bare_var = lit('$') >> char_("a-zA-Z_")[name_char] >> *(ident_char[name_char]);
+const auto variable = (braced_var | bare_var)[expand] | lit('$')[dollar];
+const auto double_quoted = lit('"')[mark_quoted] >>
+                           *(escape | variable | (char_ - '"' - '\\' - '$')[append]) >>
+                           (lit('"') | x3::eoi[mark_unterminated]);
+const auto single_quoted = lit('\'')[mark_quoted] >> *((char_ - '\'')[append]) >>
+                           (lit('\'') | x3::eoi[mark_unterminated]);
+const auto blank_char = char_(" \t\r\f\v");
+const auto plain = (char_ - blank_char - '"' - '\'' - '\\' - '#')[append];
+const auto piece = x3::eps[at] >> (double_quoted | single_quoted | escape | plain);
+const auto blank = +blank_char;
+const auto comment = lit('#') >> *char_;
+}  // namespace grammar
+
+}  // namespace
+
+Line lex_line(std::string_view text, std::uint32_t file, std::uint32_t number,
+              const EnvironmentLookup& env, Diagnostics& diags) {
+  Line line{number, {}};
+  LineBuilder b{env, {}, false, false, false, nullptr, {}, {}};
+  const char* const line_begin = text.data();
+
+  auto finish_word = [&](const char* end) {
+    if (!b.in_word) return;
+    const auto col = static_cast<std::uint32_t>(b.word_begin - line_begin) + 1;
+    const auto len = static_cast<std::uint32_t>(end - b.word_begin);
+    line.words.push_back({std::move(b.current), {file, number, col, len ? len : 1}, b.quoted});
+    b.current.clear();
+    b.in_word = false;
+    b.quoted = false;
+  };
+
+  const auto with_builder = [&](const auto& parser) {
+    return x3::with<builder_tag>(std::ref(b))[parser];
+  };
+  const auto blank = with_builder(grammar::blank);
+  const auto comment = with_builder(grammar::comment);
+  const auto piece = with_builder(grammar::piece);
+
+  const char* first = text.data();
+  const char* const last = text.data() + text.size();
+  while (first != last) {
+    if (x3::parse(first, last, blank)) {
+      finish_word(first);
+      continue;
+    }
+    if (x3::parse(first, last, comment)) break;
+    if (!x3::parse(first, last, piece)) {
+      // A lone backslash at the end of the line: nothing to escape, keep it literally.
+      b.start(first);
+      b.current += *first++;
+    }
+    if (b.unterminated) {
+      const auto col = static_cast<std::uint32_t>(b.word_begin - line_begin) + 1;
+      diags.error({file, number, col, static_cast<std::uint32_t>(last - b.word_begin)},
+                  "unmatched quote", "close the quoted string on the same line");
+      b.unterminated = false;
+    }
+  }
+  finish_word(first);
+  return line;
+}
+
+std::vector<Line> lex_file(const SourceFile& source, std::uint32_t file,
+                           const EnvironmentLookup& env, Diagnostics& diags) {
+  std::vector<Line> lines;
+  const std::uint32_t count = source.line_count();
+  lines.reserve(count / 2 + 1);
+  for (std::uint32_t n = 1; n <= count; ++n) {
+    std::string_view text = source.line(n);
+    if (text.empty()) continue;
+    Line line = lex_line(text, file, n, env, diags);
+    if (!line.words.empty()) lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+}  // namespace sluice::parser

@@ -1,0 +1,32 @@
+// Sample expressions (`req.hdr(host),lower`) and log-format strings (`%[src] %ci`).
+// Validates fetch and converter names against what sluice implements.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "parser/ast.hpp"
+
+namespace sluice::parser {
+
+enum class SampleType { boolean, integer, ip, string, binary, method };
+
+struct FetchInfo {
+  std::string_view name;
+  std::uint8_t min_args;
+  std::uint8_t max_args;
+  SampleType type;
+  ast::MatchMethod acl_method;  // match implied by ACL-derived names (hdr_beg -> beg)
+  std::string_view base;        // the fetch an ACL-derived name stands for (hdr_beg -> hdr)
+};
+
+// The fetches sluice implements; nullptr if `name` is not one.
+const FetchInfo* find_fetch(std::string_view name);
+
+// Parses `text` (located at `loc`) as `fetch[(args)][,conv[(args)]]...`.
+std::optional<ast::Sample> parse_sample(std::string_view text, Location loc, Diagnostics& diags);
+
+// Parses a log-format string word: literal text with `%[sample]` and `%alias` items.
+std::optional<ast::LogFormat> parse_log_format(const Word& word, Diagnostics& diags);
+
+}  // namespace sluice::parser

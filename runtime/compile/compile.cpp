@@ -1,0 +1,488 @@
+#include "runtime/compile/compile.hpp"
+
+#include <netdb.h>
+
+#include <fmt/format.h>
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <unordered_map>
+
+#include "parser/suggest.hpp"
+#include "runtime/compile/proxy.hpp"
+#include "runtime/compile/tls_files.hpp"
+
+namespace sluice::compile {
+
+namespace ast = parser::ast;
+using parser::Location;
+
+namespace {
+
+config::TlsVersionRange versions_of(const std::vector<parser::Word>& words) {
+  config::TlsVersionRange r;
+  auto version = [](std::string_view v) {
+    if (v == "SSLv3") return config::TlsVersion::ssl3;
+    if (v == "TLSv1.0") return config::TlsVersion::tls1_0;
+    if (v == "TLSv1.1") return config::TlsVersion::tls1_1;
+    if (v == "TLSv1.2") return config::TlsVersion::tls1_2;
+    return config::TlsVersion::tls1_3;
+  };
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    const auto& w = words[i].text;
+    if (w == "no-sslv3")
+      r.no_sslv3 = true;
+    else if (w == "no-tlsv10")
+      r.no_tls1_0 = true;
+    else if (w == "no-tlsv11")
+      r.no_tls1_1 = true;
+    else if (w == "no-tlsv12")
+      r.no_tls1_2 = true;
+    else if (w == "no-tlsv13")
+      r.no_tls1_3 = true;
+    else if (w == "ssl-min-ver")
+      r.min = version(words[++i].text);
+    else if (w == "ssl-max-ver")
+      r.max = version(words[++i].text);
+  }
+  return r;
+}
+
+class Compiler {
+ public:
+  Compiler(CompileResult& result, bool check_files)
+      : result_(result), diags_(result.diags), check_files_(check_files) {}
+
+  void run(const ast::Document& doc) {
+    auto cfg = std::make_shared<config::Config>();
+    cfg_ = cfg.get();
+    for (const auto& section : doc.sections)
+      if (section.kind == ast::SectionKind::global) apply_global(section);
+    declare_proxies(doc);
+    build_proxies(doc);
+    resolve_backend_refs();
+    warn_missing_settings();
+    warn_not_enforced(doc);
+    if (check_files_) check_files();
+    if (check_files_ && !diags_.has_errors()) resolve_server_names();
+    result_.has_listener = std::any_of(cfg->frontends.begin(), cfg->frontends.end(),
+                                       [](const auto& f) { return !f.binds.empty(); });
+    if (!diags_.has_errors()) result_.config = std::move(cfg);
+  }
+
+ private:
+  config::Origin origin(Location where) const {
+    return {result_.sources.file(where.file).name(), where.line};
+  }
+
+  void apply_global(const ast::Section& section) {
+    auto& g = cfg_->global;
+    for (const auto& st : section.statements) {
+      const auto& k = st.keyword;
+      std::visit(
+          [&](const auto& p) {
+            using T = std::decay_t<decltype(p)>;
+            if constexpr (std::is_same_v<T, ast::Flag>) {
+              if (k == "daemon") g.daemon = true;
+              if (k == "master-worker") g.master_worker = true;
+            } else if constexpr (std::is_same_v<T, ast::Integer>) {
+              const int v = static_cast<int>(p.value);
+              if (k == "nbthread")
+                g.nbthread = v;
+              else if (k == "maxconn")
+                g.maxconn = v;
+              else if (k == "tune.bufsize")
+                g.bufsize = v;
+              else if (k == "tune.maxrewrite")
+                g.maxrewrite = v;
+              else if (k == "tune.http.maxhdr")
+                g.max_headers = v;
+              else if (k == "tune.ssl.cachesize")
+                g.ssl_cachesize = v;
+            } else if constexpr (std::is_same_v<T, ast::Duration>) {
+              const config::Millis ms((p.us + 999) / 1000);
+              if (k == "hard-stop-after")
+                g.hard_stop_after = ms;
+              else if (k == "tune.ssl.lifetime")
+                g.ssl_lifetime = ms;
+            } else if constexpr (std::is_same_v<T, ast::Text>) {
+              const auto& v = p.value.text;
+              if (k == "pidfile")
+                g.pidfile = v;
+              else if (k == "ca-base")
+                ca_base_ = v;
+              else if (k == "crt-base")
+                crt_base_ = v;
+              else if (k == "ssl-dh-param-file") {
+                g.dh_param_file = v;
+                dh_param_where_ = st.loc;
+              } else if (k == "ssl-default-bind-ciphers")
+                g.bind_ciphers = v;
+              else if (k == "ssl-default-bind-ciphersuites")
+                g.bind_ciphersuites = v;
+              else if (k == "ssl-default-bind-curves")
+                g.bind_curves = v;
+              else if (k == "ssl-default-server-ciphers")
+                g.server_ciphers = v;
+              else if (k == "ssl-default-server-ciphersuites")
+                g.server_ciphersuites = v;
+            } else if constexpr (std::is_same_v<T, ast::Words>) {
+              if (k == "ssl-default-bind-options") {
+                g.bind_versions = versions_of(p.words);
+                for (const auto& w : p.words)
+                  if (w.text == "no-tls-tickets") g.bind_no_tls_tickets = true;
+              } else if (k == "ssl-default-server-options") {
+                g.server_versions = versions_of(p.words);
+              }
+            } else if constexpr (std::is_same_v<T, ast::Log>) {
+              if (p.global) {
+                diags_.error(st.loc, "'log global' is only meaningful in a proxy section");
+                return;
+              }
+              config::LogTarget t;
+              t.target = p.target.text;
+              if (p.format) t.format = p.format->text;
+              if (p.facility) t.facility = p.facility->text;
+              if (p.level) t.level = p.level->text;
+              if (p.min_level) t.min_level = p.min_level->text;
+              if (p.max_length) t.max_length = static_cast<int>(*p.max_length);
+              g.logs.push_back(std::move(t));
+            }
+          },
+          st.payload);
+    }
+  }
+
+  // Frontend and backend names first, so that references may point forward.
+  void declare_proxies(const ast::Document& doc) {
+    for (const auto& section : doc.sections) {
+      if (section.kind == ast::SectionKind::global || !section.name) continue;
+      const auto& name = *section.name;
+      auto check_unique = [&](std::map<std::string, Location>& seen, const char* what) {
+        auto [it, fresh] = seen.emplace(name.text, name.loc);
+        if (!fresh) {
+          diags_.error(name.loc,
+                       fmt::format("{} '{}' has the same name as another {} declared at {}:{}",
+                                   ast::section_word(section.kind), name.text, what,
+                                   result_.sources.file(it->second.file).name(), it->second.line),
+                       "proxy names must be unique per kind");
+        }
+      };
+      switch (section.kind) {
+        case ast::SectionKind::defaults:
+          check_unique(defaults_names_, "defaults section");
+          break;
+        case ast::SectionKind::frontend:
+          check_unique(frontend_names_, "frontend");
+          break;
+        case ast::SectionKind::backend:
+          check_unique(backend_names_, "backend");
+          break;
+        case ast::SectionKind::listen:
+          check_unique(frontend_names_, "frontend");
+          check_unique(backend_names_, "backend");
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  const ast::Section* defaults_for(const ast::Section& section, const ast::Section* last) {
+    if (!section.from) return last;
+    for (const auto* d : named_defaults_)
+      if (d->name && d->name->text == section.from->text) return d;
+    diags_.error(section.from->loc,
+                 fmt::format("defaults section '{}' not found", section.from->text),
+                 "a 'from' must name a defaults section declared above");
+    return nullptr;
+  }
+
+  void build_proxies(const ast::Document& doc) {
+    ProxyBuildContext ctx{result_.sources, diags_,        cfg_->global, crt_base_,
+                          ca_base_,        backend_refs_, file_checks_};
+    const ast::Section* last_defaults = nullptr;
+    for (const auto& section : doc.sections) {
+      if (section.kind == ast::SectionKind::global) continue;
+      if (section.kind == ast::SectionKind::defaults) {
+        const ast::Section* base = section.from ? defaults_for(section, last_defaults) : nullptr;
+        // A defaults section may itself inherit (`defaults B from A`): flatten once here.
+        flattened_defaults_.push_back(base ? flatten(*base) : std::vector<const ast::Statement*>{});
+        for (const auto& st : section.statements)
+          flattened_defaults_.back().push_back(&st);
+        defaults_statements_[&section] = flattened_defaults_.size() - 1;
+        if (section.name) named_defaults_.push_back(&section);
+        last_defaults = &section;
+        continue;
+      }
+      const ast::Section* defaults = defaults_for(section, last_defaults);
+      build_proxy(ctx, section, defaults);
+    }
+  }
+
+  std::vector<const ast::Statement*> flatten(const ast::Section& defaults) {
+    auto it = defaults_statements_.find(&defaults);
+    return it == defaults_statements_.end() ? std::vector<const ast::Statement*>{}
+                                            : flattened_defaults_[it->second];
+  }
+
+  void build_proxy(ProxyBuildContext& ctx, const ast::Section& section,
+                   const ast::Section* defaults) {
+    const auto kind = section.kind;
+    const bool has_frontend = kind != ast::SectionKind::backend;
+    const bool has_backend = kind != ast::SectionKind::frontend;
+    const std::string name = section.name ? section.name->text : std::string();
+    std::optional<std::size_t> frontend_index, backend_index;
+    if (has_frontend) {
+      frontend_index = cfg_->frontends.size();
+      auto& f = cfg_->frontends.emplace_back();
+      f.name = name;
+      f.origin = origin(section.loc);
+    }
+    if (has_backend) {
+      backend_index = cfg_->backends.size();
+      auto& b = cfg_->backends.emplace_back();
+      b.name = name;
+      b.origin = origin(section.loc);
+      section_of_backend_.push_back(&section);
+    }
+    // References into the vectors stay valid: nothing else is added until this proxy is done.
+    config::Frontend* f = frontend_index ? &cfg_->frontends[*frontend_index] : nullptr;
+    config::Backend* b = backend_index ? &cfg_->backends[*backend_index] : nullptr;
+    ProxyBuilder builder(ctx, f, b, frontend_index.value_or(0), check_files_);
+    if (defaults) {
+      for (const auto* st : flatten(*defaults)) {
+        const bool rule = std::holds_alternative<ast::HttpRule>(st->payload) ||
+                          std::holds_alternative<ast::TcpRule>(st->payload);
+        if (rule && kind == ast::SectionKind::listen) {
+          diags_.error(
+              section.loc,
+              "a listen section cannot inherit from a defaults section defining "
+              "TCP/HTTP rules",
+              fmt::format("the rule is at line {}; move it into the listen section", st->loc.line));
+          break;
+        }
+        builder.apply(*st, true);
+      }
+    }
+    if (section.listen_bind) builder.apply_listen_bind(*section.listen_bind, section.loc);
+    for (const auto& st : section.statements)
+      builder.apply(st, false);
+    if (f && b) {
+      // A listen section is its own default backend.
+      f->default_backend = *backend_index;
+      listen_frontends_.push_back(*frontend_index);
+    }
+    if (f) frontend_sections_.push_back(&section);
+  }
+
+  void resolve_backend_refs() {
+    std::unordered_map<std::string_view, std::size_t> by_name;
+    by_name.reserve(cfg_->backends.size());
+    for (std::size_t i = 0; i < cfg_->backends.size(); ++i)
+      by_name.emplace(cfg_->backends[i].name, i);
+    for (const auto& ref : backend_refs_) {
+      auto& f = cfg_->frontends[ref.frontend];
+      const bool is_listen = std::find(listen_frontends_.begin(), listen_frontends_.end(),
+                                       ref.frontend) != listen_frontends_.end();
+      if (ref.name.text.find("%[") != std::string::npos) {
+        diags_.error(ref.name.loc,
+                     "dynamic backend names ('%[...]') are valid HAProxy but not "
+                     "supported by sluice");
+        continue;
+      }
+      auto found = by_name.find(ref.name.text);
+      if (found == by_name.end()) {
+        std::vector<std::string_view> names;
+        for (const auto& b : cfg_->backends)
+          names.push_back(b.name);
+        auto hint = parser::closest(ref.name.text, names);
+        diags_.error(ref.name.loc,
+                     fmt::format("{} '{}' refers to backend '{}', which does not exist",
+                                 is_listen ? "listen" : "frontend", f.name, ref.name.text),
+                     hint ? fmt::format("did you mean '{}'?", *hint)
+                          : "declare it with 'backend NAME' or 'listen NAME'");
+        continue;
+      }
+      const auto index = found->second;
+      const auto* it = &cfg_->backends[index];
+      if (f.mode == config::Mode::http && it->mode == config::Mode::tcp) {
+        diags_.error(ref.name.loc,
+                     fmt::format("http {} '{}' cannot use tcp backend '{}' ({}:{})",
+                                 is_listen ? "proxy" : "frontend", f.name, it->name,
+                                 it->origin.file, it->origin.line),
+                     "set the same 'mode' on both, e.g. 'mode http' in the backend");
+        continue;
+      }
+      if (ref.use_backend)
+        f.use_backends[*ref.use_backend].backend = index;
+      else
+        f.default_backend = index;
+    }
+  }
+
+  void warn_missing_settings() {
+    for (std::size_t i = 0; i < cfg_->frontends.size(); ++i) {
+      const auto& f = cfg_->frontends[i];
+      const auto* section = frontend_sections_[i];
+      if (f.binds.empty() && section->kind == ast::SectionKind::frontend)
+        diags_.warning(section->loc, fmt::format("frontend '{}' has no 'bind' directive", f.name),
+                       "declare it as a backend if this was intended");
+    }
+    // HAProxy's "missing timeouts" warning: client on the frontend side, connect and
+    // server on the backend side, whatever section supplied them.
+    std::map<const ast::Section*, bool> missing;
+    for (std::size_t i = 0; i < cfg_->frontends.size(); ++i)
+      if (!cfg_->frontends[i].timeouts.client) missing[frontend_sections_[i]] = true;
+    for (std::size_t i = 0; i < cfg_->backends.size(); ++i) {
+      const auto& t = cfg_->backends[i].timeouts;
+      if (!t.connect || !t.server) missing[section_of_backend_[i]] = true;
+    }
+    for (const auto& [section, _] : missing) {
+      const char* what =
+          section->kind == ast::SectionKind::listen ? "proxy" : ast::section_word(section->kind);
+      diags_.warning(section->loc,
+                     fmt::format("missing timeouts for {} '{}'", what,
+                                 section->name ? section->name->text : ""),
+                     "set 'timeout client', 'timeout connect' and 'timeout server' to non-zero "
+                     "values, usually in 'defaults'");
+    }
+  }
+
+  void warn_not_enforced(const ast::Document& doc) {
+    std::map<std::string_view, std::pair<Location, std::size_t>> seen;
+    std::vector<std::string_view> order;
+    for (const auto& section : doc.sections) {
+      for (const auto& st : section.statements) {
+        if (st.support != ast::Support::parsed_only) continue;
+        auto [it, fresh] = seen.emplace(st.keyword, std::make_pair(st.loc, 0));
+        if (fresh) order.push_back(st.keyword);
+        ++it->second.second;
+      }
+    }
+    for (const auto& keyword : order) {
+      const auto& [where, count] = seen[keyword];
+      diags_.warning(
+          where, count > 1 ? fmt::format("'{}' parsed, not yet enforced ({} uses)", keyword, count)
+                           : fmt::format("'{}' parsed, not yet enforced", keyword));
+    }
+  }
+
+  void check_files() {
+    auto report = [&](Location where, const std::vector<FileProblem>& problems) {
+      for (const auto& p : problems)
+        diags_.error(where, p.message, p.hint);
+    };
+    for (const auto& check : file_checks_) {
+      switch (check.kind) {
+        case FileCheck::Kind::bind_crt:
+          report(check.where, check_bind_certificate(check.path));
+          break;
+        case FileCheck::Kind::crt_list:
+          report(check.where, check_crt_list(check.path, crt_base_));
+          break;
+        case FileCheck::Kind::ca_file:
+          report(check.where, check_ca_file(check.path));
+          break;
+        case FileCheck::Kind::crl_file:
+          report(check.where, check_crl_file(check.path));
+          break;
+        case FileCheck::Kind::client_crt:
+          report(check.where, check_client_certificate(check.path));
+          break;
+      }
+    }
+    if (!cfg_->global.dh_param_file.empty())
+      report(dh_param_where_, check_dh_param_file(cfg_->global.dh_param_file));
+  }
+
+  // HAProxy resolves server names at start-up (and in -c) with the system resolver.
+  void resolve_server_names() {
+    for (std::size_t i = 0; i < cfg_->backends.size(); ++i) {
+      for (const auto& s : cfg_->backends[i].servers) {
+        if (s.endpoint.family != config::Family::hostname) continue;
+        addrinfo hints{};
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* found = nullptr;
+        const int rc = getaddrinfo(s.endpoint.host.c_str(), nullptr, &hints, &found);
+        if (found) freeaddrinfo(found);
+        if (rc != 0) {
+          Location where{};
+          for (const auto& st : section_of_backend_[i]->statements)
+            if (const auto* server = std::get_if<ast::Server>(&st.payload))
+              if (server->name.text == s.name) where = server->address_text.loc;
+          diags_.error(where, fmt::format("server '{}/{}': could not resolve address '{}': {}",
+                                          cfg_->backends[i].name, s.name, s.endpoint.host,
+                                          gai_strerror(rc)));
+        }
+      }
+    }
+  }
+
+  CompileResult& result_;
+  parser::Diagnostics& diags_;
+  bool check_files_;
+  config::Config* cfg_ = nullptr;
+  std::string crt_base_, ca_base_;
+  Location dh_param_where_;
+  std::map<std::string, Location> defaults_names_, frontend_names_, backend_names_;
+  std::vector<const ast::Section*> named_defaults_;
+  std::vector<std::vector<const ast::Statement*>> flattened_defaults_;
+  std::map<const ast::Section*, std::size_t> defaults_statements_;
+  std::vector<BackendReference> backend_refs_;
+  std::vector<FileCheck> file_checks_;
+  std::vector<std::size_t> listen_frontends_;
+  std::vector<const ast::Section*> frontend_sections_;
+  std::vector<const ast::Section*> section_of_backend_;
+};
+
+void compile_document(CompileResult& result, const ast::Document& doc, bool check_files) {
+  Compiler(result, check_files).run(doc);
+}
+
+}  // namespace
+
+CompileResult compile_files(const std::vector<std::string>& paths,
+                            const parser::ParseOptions& options) {
+  CompileResult result;
+  ast::Document doc;
+  std::vector<std::string> files;
+  for (const auto& path : paths) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      std::vector<std::string> found;
+      for (const auto& entry : std::filesystem::directory_iterator(path, ec))
+        if (entry.path().extension() == ".cfg" && !entry.is_directory())
+          found.push_back(entry.path().string());
+      std::sort(found.begin(), found.end());
+      files.insert(files.end(), found.begin(), found.end());
+    } else {
+      files.push_back(path);
+    }
+  }
+  for (const auto& path : files) {
+    std::string error;
+    auto index = result.sources.load(path, error);
+    if (!index) {
+      result.diags.error({}, fmt::format("cannot open configuration file '{}': {}", path, error));
+      continue;
+    }
+    parser::parse_file(result.sources, *index, options, doc, result.diags);
+  }
+  if (files.empty())
+    result.diags.error({}, "no configuration file given", "use -f FILE or -f DIRECTORY");
+  compile_document(result, doc, true);
+  return result;
+}
+
+CompileResult compile_text(std::string name, std::string text, const parser::ParseOptions& options,
+                           bool check_files) {
+  CompileResult result;
+  ast::Document doc;
+  const auto index = result.sources.add(std::move(name), std::move(text));
+  parser::parse_file(result.sources, index, options, doc, result.diags);
+  compile_document(result, doc, check_files);
+  return result;
+}
+
+}  // namespace sluice::compile

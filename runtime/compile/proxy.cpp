@@ -1,0 +1,557 @@
+#include "runtime/compile/proxy.hpp"
+
+#include <fmt/format.h>
+
+namespace sluice::compile {
+
+namespace ast = parser::ast;
+using parser::Location;
+
+namespace {
+
+config::Endpoint endpoint_of(const parser::Address& a) {
+  config::Endpoint e;
+  switch (a.family) {
+    case parser::AddressFamily::unspecified:
+      e.family = config::Family::unspecified;
+      break;
+    case parser::AddressFamily::ipv4:
+      e.family = config::Family::ipv4;
+      break;
+    case parser::AddressFamily::ipv6:
+      e.family = config::Family::ipv6;
+      break;
+    case parser::AddressFamily::hostname:
+      e.family = config::Family::hostname;
+      break;
+    case parser::AddressFamily::unix_path:
+      e.family = config::Family::unix_path;
+      break;
+    case parser::AddressFamily::abstract:
+      e.family = config::Family::abstract;
+      break;
+    case parser::AddressFamily::fd:
+      e.family = config::Family::inherited_fd;
+      break;
+  }
+  e.host = a.host;
+  e.has_port = a.has_port;
+  e.port_offset = a.port_offset;
+  e.port = a.port;
+  e.last_port = a.last_port;
+  return e;
+}
+
+config::TlsVersion tls_version(std::string_view v) {
+  if (v == "SSLv3") return config::TlsVersion::ssl3;
+  if (v == "TLSv1.0") return config::TlsVersion::tls1_0;
+  if (v == "TLSv1.1") return config::TlsVersion::tls1_1;
+  if (v == "TLSv1.2") return config::TlsVersion::tls1_2;
+  return config::TlsVersion::tls1_3;
+}
+
+config::Verify verify_of(std::string_view v) {
+  if (v == "none") return config::Verify::none;
+  if (v == "optional") return config::Verify::optional;
+  return config::Verify::required;
+}
+
+config::Millis millis(std::uint64_t us) {
+  // HAProxy rounds sub-millisecond times up so that `1us` is not "no timeout".
+  return config::Millis((us + 999) / 1000);
+}
+
+const std::string& arg0(const ast::Setting& s) {
+  return s.args.front().text;
+}
+
+}  // namespace
+
+ProxyBuilder::ProxyBuilder(ProxyBuildContext& ctx, config::Frontend* frontend,
+                           config::Backend* backend, std::size_t frontend_index, bool read_files)
+    : ctx_(ctx),
+      frontend_(frontend),
+      backend_(backend),
+      frontend_index_(frontend_index),
+      acls_(ctx.diags, read_files),
+      defaults_acls_(ctx.diags, read_files) {}
+
+config::Origin ProxyBuilder::origin(Location where) const {
+  return {ctx_.sources.file(where.file).name(), where.line};
+}
+
+std::string ProxyBuilder::with_base(const std::string& base, const std::string& path) const {
+  if (base.empty() || path.empty() || path[0] == '/') return path;
+  return base + "/" + path;
+}
+
+void ProxyBuilder::apply(const ast::Statement& st, bool from_defaults) {
+  scope_ = from_defaults ? &defaults_acls_ : &acls_;
+  if (const auto* acl = std::get_if<ast::Acl>(&st.payload)) {
+    scope_->declare(*acl);
+    return;
+  }
+  if (const auto* mode = std::get_if<ast::Mode>(&st.payload)) {
+    const auto m = mode->mode == ast::ProxyMode::http ? config::Mode::http : config::Mode::tcp;
+    if (frontend_) frontend_->mode = m;
+    if (backend_) backend_->mode = m;
+    return;
+  }
+  if (frontend_) apply_frontend(st);
+  if (backend_) apply_backend(st);
+}
+
+void ProxyBuilder::apply_listen_bind(const ast::Bind& bind, Location where) {
+  frontend_->binds.push_back(compile_bind(bind, where));
+}
+
+config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
+  config::Bind out;
+  out.origin = origin(where);
+  for (const auto& a : bind.addresses)
+    out.endpoints.push_back(endpoint_of(a));
+  config::BindTls tls;
+  bool ssl = false;
+  for (const auto& s : bind.settings) {
+    const auto& n = s.name.text;
+    if (n == "ssl")
+      ssl = true;
+    else if (n == "crt") {
+      tls.certificates.push_back(with_base(ctx_.crt_base, arg0(s)));
+      ctx_.file_checks.push_back({FileCheck::Kind::bind_crt, tls.certificates.back(), s.name.loc});
+    } else if (n == "crt-list") {
+      tls.crt_lists.push_back(with_base(ctx_.crt_base, arg0(s)));
+      ctx_.file_checks.push_back({FileCheck::Kind::crt_list, tls.crt_lists.back(), s.name.loc});
+    } else if (n == "ca-file") {
+      tls.ca_file = with_base(ctx_.ca_base, arg0(s));
+      ctx_.file_checks.push_back({FileCheck::Kind::ca_file, tls.ca_file, s.name.loc});
+    } else if (n == "crl-file") {
+      tls.crl_file = with_base(ctx_.ca_base, arg0(s));
+      ctx_.file_checks.push_back({FileCheck::Kind::crl_file, tls.crl_file, s.name.loc});
+    } else if (n == "verify")
+      tls.verify = verify_of(arg0(s));
+    else if (n == "alpn")
+      tls.alpn = arg0(s);
+    else if (n == "ciphers")
+      tls.ciphers = arg0(s);
+    else if (n == "ciphersuites")
+      tls.ciphersuites = arg0(s);
+    else if (n == "curves")
+      tls.curves = arg0(s);
+    else if (n == "ssl-min-ver")
+      tls.versions.min = tls_version(arg0(s));
+    else if (n == "ssl-max-ver")
+      tls.versions.max = tls_version(arg0(s));
+    else if (n == "no-sslv3")
+      tls.versions.no_sslv3 = true;
+    else if (n == "no-tlsv10")
+      tls.versions.no_tls1_0 = true;
+    else if (n == "no-tlsv11")
+      tls.versions.no_tls1_1 = true;
+    else if (n == "no-tlsv12")
+      tls.versions.no_tls1_2 = true;
+    else if (n == "no-tlsv13")
+      tls.versions.no_tls1_3 = true;
+    else if (n == "strict-sni")
+      tls.strict_sni = true;
+    else if (n == "no-tls-tickets")
+      tls.no_tls_tickets = true;
+    else if (n == "accept-proxy")
+      out.accept_proxy = true;
+    else if (n == "name")
+      out.name = arg0(s);
+    else if (n == "v4v6")
+      out.v4v6 = true;
+    else if (n == "v6only")
+      out.v6only = true;
+  }
+  if (ssl) {
+    if (tls.certificates.empty() && tls.crt_lists.empty()) {
+      ctx_.diags.error(
+          where, fmt::format("no SSL certificate specified for bind '{}'", bind.address_text.text),
+          "add 'crt /path/to/cert.pem' (certificate and key in one PEM file)");
+    }
+    if (tls.ciphers.empty()) tls.ciphers = ctx_.global.bind_ciphers;
+    if (tls.ciphersuites.empty()) tls.ciphersuites = ctx_.global.bind_ciphersuites;
+    if (tls.curves.empty()) tls.curves = ctx_.global.bind_curves;
+    out.tls = std::move(tls);
+  }
+  return out;
+}
+
+void ProxyBuilder::apply_timeout(std::string_view which, std::uint64_t us) {
+  const auto ms = millis(us);
+  auto set = [&](config::Timeouts& t) {
+    if (which == "client")
+      t.client = ms;
+    else if (which == "server")
+      t.server = ms;
+    else if (which == "connect")
+      t.connect = ms;
+    else if (which == "http-request")
+      t.http_request = ms;
+    else if (which == "http-keep-alive")
+      t.http_keep_alive = ms;
+    else if (which == "queue")
+      t.queue = ms;
+    else if (which == "tunnel")
+      t.tunnel = ms;
+    else if (which == "client-fin")
+      t.client_fin = ms;
+    else if (which == "server-fin")
+      t.server_fin = ms;
+    else if (which == "check")
+      t.check = ms;
+  };
+  if (frontend_) set(frontend_->timeouts);
+  if (backend_) set(backend_->timeouts);
+}
+
+std::optional<config::HttpRule> ProxyBuilder::http_rule(const ast::HttpRule& rule, Location where) {
+  config::HttpRule out;
+  out.origin = origin(where);
+  auto& a = out.action;
+  bool ok = true;
+  std::visit(
+      [&](const auto& act) {
+        using T = std::decay_t<decltype(act)>;
+        if constexpr (std::is_same_v<T, ast::HeaderAction>) {
+          using K = ast::HeaderAction::Kind;
+          a.kind = act.kind == K::set   ? config::HttpAction::Kind::set_header
+                   : act.kind == K::add ? config::HttpAction::Kind::add_header
+                   : act.kind == K::del ? config::HttpAction::Kind::del_header
+                                        : config::HttpAction::Kind::replace_header;
+          a.name = act.name.text;
+          if (act.regex) a.regex = act.regex->text;
+          if (act.value) a.value = scope_->format(*act.value);
+        } else if constexpr (std::is_same_v<T, ast::RedirectAction>) {
+          using K = ast::RedirectAction::Kind;
+          a.kind = act.kind == K::location ? config::HttpAction::Kind::redirect_location
+                   : act.kind == K::prefix ? config::HttpAction::Kind::redirect_prefix
+                                           : config::HttpAction::Kind::redirect_scheme;
+          a.value = scope_->format(act.target);
+          a.status = static_cast<int>(act.code);
+          a.drop_query = act.drop_query;
+          a.append_slash = act.append_slash;
+        } else if constexpr (std::is_same_v<T, ast::DenyAction>) {
+          a.kind = config::HttpAction::Kind::deny;
+          a.status = static_cast<int>(act.status);
+        } else if constexpr (std::is_same_v<T, ast::ReturnAction>) {
+          a.kind = config::HttpAction::Kind::return_;
+          a.status = static_cast<int>(act.status);
+          if (act.content_type) a.content_type = act.content_type->text;
+          if (act.body) a.body = act.body->text;
+          for (const auto& [name, value] : act.headers)
+            a.headers.emplace_back(name.text, scope_->format(value));
+        } else {
+          a.kind = config::HttpAction::Kind::set_path;
+          a.value = scope_->format(act.path);
+        }
+      },
+      rule.action);
+  if (rule.condition) {
+    out.condition = scope_->condition(*rule.condition);
+    ok = out.condition.has_value();
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+std::optional<config::TcpRule> ProxyBuilder::tcp_rule(const ast::TcpRule& rule, Location where) {
+  config::TcpRule out;
+  out.origin = origin(where);
+  out.content_layer = rule.layer == ast::TcpRule::Layer::content;
+  out.accept = rule.accept;
+  if (rule.condition) {
+    out.condition = scope_->condition(*rule.condition);
+    if (!out.condition) return std::nullopt;
+  }
+  return out;
+}
+
+void ProxyBuilder::apply_option(const ast::Option& option, Location where) {
+  const auto& n = option.name.text;
+  const bool on = !option.negated;
+  if (frontend_) {
+    if (n == "forwardfor") {
+      if (on) {
+        config::ForwardFor ff;
+        for (std::size_t i = 0; i < option.args.size(); ++i) {
+          const auto& w = option.args[i].text;
+          if (w == "if-none")
+            ff.if_none = true;
+          else if (w == "except")
+            ff.except = option.args[++i].text;
+          else if (w == "header")
+            ff.header = option.args[++i].text;
+        }
+        frontend_->forwardfor = ff;
+      } else {
+        frontend_->forwardfor.reset();
+      }
+    } else if (n == "httplog") {
+      frontend_->httplog = on;
+    } else if (n == "tcplog") {
+      frontend_->tcplog = on;
+    } else if (n == "dontlognull") {
+      frontend_->dontlognull = on;
+    } else if (n == "http-server-close") {
+      frontend_->http_server_close = on;
+    } else if (n == "httpclose") {
+      frontend_->httpclose = on;
+    }
+  }
+  if (backend_) {
+    if (n == "redispatch")
+      backend_->redispatch = on;
+    else if (n == "allbackups")
+      backend_->allbackups = on;
+    else if (n == "ssl-hello-chk")
+      backend_->ssl_hello_chk = on;
+    else if (n == "tcp-check")
+      backend_->tcp_check = on;
+    else if (n == "log-health-checks")
+      backend_->log_health_checks = on;
+    else if (n == "httpchk") {
+      if (!on) {
+        backend_->httpchk.reset();
+        return;
+      }
+      config::HttpCheck check = backend_->httpchk.value_or(config::HttpCheck{});
+      const auto& args = option.args;
+      if (args.size() == 1) {
+        check.uri = args[0].text;
+      } else if (args.size() >= 2) {
+        check.method = args[0].text;
+        check.uri = args[1].text;
+        if (args.size() == 3) check.version = args[2].text;
+      }
+      backend_->httpchk = std::move(check);
+    }
+  }
+  (void)where;
+}
+
+void ProxyBuilder::apply_frontend(const ast::Statement& st) {
+  const Location where = st.loc;
+  std::visit(
+      [&](const auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, ast::Bind>) {
+          frontend_->binds.push_back(compile_bind(p, where));
+        } else if constexpr (std::is_same_v<T, ast::BackendRef>) {
+          if (st.keyword == "default_backend") {
+            ctx_.backend_refs.push_back({p.backend, frontend_index_, std::nullopt});
+          } else {
+            config::Frontend::UseBackend use;
+            use.origin = origin(where);
+            if (p.condition) {
+              use.condition = scope_->condition(*p.condition);
+              if (!use.condition) return;
+            }
+            frontend_->use_backends.push_back(std::move(use));
+            ctx_.backend_refs.push_back(
+                {p.backend, frontend_index_, frontend_->use_backends.size() - 1});
+          }
+        } else if constexpr (std::is_same_v<T, ast::Duration>) {
+          if (st.keyword.starts_with("timeout ")) {
+            if (!backend_) apply_timeout(st.keyword.substr(8), p.us);
+          } else if (st.keyword == "tcp-request inspect-delay") {
+            frontend_->inspect_delay = millis(p.us);
+          }
+        } else if constexpr (std::is_same_v<T, ast::Integer>) {
+          if (st.keyword == "maxconn") frontend_->maxconn = static_cast<int>(p.value);
+        } else if constexpr (std::is_same_v<T, ast::HttpRule>) {
+          // In a listen, request rules run once, on the frontend half.
+          if (auto rule = http_rule(p, where)) {
+            if (st.keyword == "redirect")
+              frontend_->redirects.push_back(std::move(*rule));
+            else if (st.keyword == "http-request")
+              frontend_->http_request.push_back(std::move(*rule));
+            else
+              frontend_->http_response.push_back(std::move(*rule));
+          }
+        } else if constexpr (std::is_same_v<T, ast::TcpRule>) {
+          if (auto rule = tcp_rule(p, where)) frontend_->tcp_request.push_back(std::move(*rule));
+        } else if constexpr (std::is_same_v<T, ast::Option>) {
+          apply_option(p, where);
+        } else if constexpr (std::is_same_v<T, ast::Log>) {
+          if (p.disable) {
+            frontend_->logs.clear();
+          } else if (p.global || !p.target.text.empty()) {
+            config::LogTarget t;
+            t.global = p.global;
+            t.target = p.target.text;
+            if (p.format) t.format = p.format->text;
+            if (p.facility) t.facility = p.facility->text;
+            if (p.level) t.level = p.level->text;
+            if (p.min_level) t.min_level = p.min_level->text;
+            if (p.max_length) t.max_length = static_cast<int>(*p.max_length);
+            frontend_->logs.push_back(std::move(t));
+          }
+        }
+      },
+      st.payload);
+}
+
+void ProxyBuilder::apply_backend(const ast::Statement& st) {
+  const Location where = st.loc;
+  std::visit(
+      [&](const auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<T, ast::Server>) {
+          backend_->servers.push_back(compile_server(p, where));
+        } else if constexpr (std::is_same_v<T, ast::DefaultServer>) {
+          default_server_.insert(default_server_.end(), p.settings.begin(), p.settings.end());
+        } else if constexpr (std::is_same_v<T, ast::Balance>) {
+          const auto& algo = p.algorithm.text;
+          using B = config::Balance;
+          backend_->balance_args.clear();
+          for (const auto& w : p.args)
+            backend_->balance_args.push_back(w.text);
+          if (algo == "roundrobin")
+            backend_->balance = B::roundrobin;
+          else if (algo == "static-rr")
+            backend_->balance = B::static_rr;
+          else if (algo == "leastconn")
+            backend_->balance = B::leastconn;
+          else if (algo == "first")
+            backend_->balance = B::first;
+          else if (algo == "source")
+            backend_->balance = B::source;
+          else if (algo == "uri")
+            backend_->balance = B::uri;
+          else if (algo.starts_with("random"))
+            backend_->balance = B::random;
+          else {
+            backend_->balance = B::hdr;
+            backend_->balance_args.insert(backend_->balance_args.begin(),
+                                          algo.substr(4, algo.size() - 5));
+          }
+        } else if constexpr (std::is_same_v<T, ast::Duration>) {
+          if (st.keyword.starts_with("timeout ")) apply_timeout(st.keyword.substr(8), p.us);
+        } else if constexpr (std::is_same_v<T, ast::Integer>) {
+          if (st.keyword == "retries") backend_->retries = static_cast<int>(p.value);
+        } else if constexpr (std::is_same_v<T, ast::Text>) {
+          if (st.keyword == "http-reuse") backend_->http_reuse = p.value.text;
+        } else if constexpr (std::is_same_v<T, ast::Option>) {
+          if (!frontend_) apply_option(p, where);
+        } else if constexpr (std::is_same_v<T, ast::HttpCheckExpect>) {
+          auto check = backend_->httpchk.value_or(config::HttpCheck{});
+          check.expect = config::HttpCheck::Expect{p.negated, p.kind.text, p.pattern.text};
+          backend_->httpchk = std::move(check);
+        } else if constexpr (std::is_same_v<T, ast::HttpCheckSend>) {
+          auto check = backend_->httpchk.value_or(config::HttpCheck{});
+          if (p.method) check.method = p.method->text;
+          if (p.uri) check.uri = p.uri->text;
+          if (p.version) check.version = p.version->text;
+          if (p.body) check.body = p.body->text;
+          for (const auto& [n, v] : p.headers)
+            check.headers.emplace_back(n.text, v.text);
+          backend_->httpchk = std::move(check);
+        } else if constexpr (std::is_same_v<T, ast::HttpRule>) {
+          if (frontend_ || st.keyword == "redirect") {
+            // A listen's frontend half owns request rules; a backend's redirects act as
+            // request rules of the backend.
+            if (!frontend_) {
+              if (auto rule = http_rule(p, where)) backend_->http_request.push_back(*rule);
+            }
+            return;
+          }
+          if (auto rule = http_rule(p, where)) {
+            if (st.keyword == "http-request")
+              backend_->http_request.push_back(std::move(*rule));
+            else
+              backend_->http_response.push_back(std::move(*rule));
+          }
+        } else if constexpr (std::is_same_v<T, ast::TcpRule>) {
+          if (!frontend_)
+            if (auto rule = tcp_rule(p, where)) backend_->tcp_request.push_back(std::move(*rule));
+        }
+      },
+      st.payload);
+}
+
+void ProxyBuilder::apply_server_settings(config::Server& s,
+                                         const std::vector<ast::Setting>& settings) {
+  for (const auto& setting : settings) {
+    const auto& n = setting.name.text;
+    const bool on = !setting.negated;
+    auto time = [&] {
+      return millis(std::get<std::uint64_t>(parser::parse_time_us(arg0(setting))));
+    };
+    auto integer = [&] { return static_cast<int>(std::stoll(arg0(setting))); };
+    if (n == "check")
+      s.check = on;
+    else if (n == "backup")
+      s.backup = on;
+    else if (n == "disabled")
+      s.disabled = true;
+    else if (n == "enabled")
+      s.disabled = false;
+    else if (n == "ssl")
+      s.tls.enabled = on;
+    else if (n == "check-ssl")
+      s.check_ssl = on;
+    else if (n == "send-proxy")
+      s.send_proxy = on ? 1 : 0;
+    else if (n == "send-proxy-v2")
+      s.send_proxy = on ? 2 : 0;
+    else if (n == "inter")
+      s.inter = time();
+    else if (n == "fastinter")
+      s.fastinter = time();
+    else if (n == "downinter")
+      s.downinter = time();
+    else if (n == "rise")
+      s.rise = integer();
+    else if (n == "fall")
+      s.fall = integer();
+    else if (n == "weight")
+      s.weight = integer();
+    else if (n == "maxconn")
+      s.maxconn = integer();
+    else if (n == "port")
+      s.check_port = integer();
+    else if (n == "addr")
+      s.check_addr = arg0(setting);
+    else if (n == "verify")
+      s.tls.verify = verify_of(arg0(setting));
+    else if (n == "verifyhost")
+      s.tls.verifyhost = arg0(setting);
+    else if (n == "sni")
+      s.tls.sni = arg0(setting);
+    else if (n == "alpn")
+      s.tls.alpn = arg0(setting);
+    else if (n == "check-sni")
+      s.check_sni = arg0(setting);
+    else if (n == "ca-file") {
+      s.tls.ca_file = with_base(ctx_.ca_base, arg0(setting));
+      ctx_.file_checks.push_back({FileCheck::Kind::ca_file, s.tls.ca_file, setting.name.loc});
+    } else if (n == "crt") {
+      s.tls.crt = with_base(ctx_.crt_base, arg0(setting));
+      ctx_.file_checks.push_back({FileCheck::Kind::client_crt, s.tls.crt, setting.name.loc});
+    }
+  }
+}
+
+config::Server ProxyBuilder::compile_server(const ast::Server& server, Location where) {
+  config::Server s;
+  s.origin = origin(where);
+  s.name = server.name.text;
+  s.endpoint = endpoint_of(server.address);
+  apply_server_settings(s, default_server_);
+  apply_server_settings(s, server.settings);
+  for (const auto& other : backend_->servers) {
+    if (other.name == s.name) {
+      ctx_.diags.error(server.name.loc,
+                       fmt::format("backend '{}' already has a server named '{}' (line {})",
+                                   backend_->name, s.name, other.origin.line),
+                       "server names must be distinct within a backend");
+      break;
+    }
+  }
+  return s;
+}
+
+}  // namespace sluice::compile

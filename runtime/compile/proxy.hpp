@@ -1,0 +1,71 @@
+// Applies a proxy section's statements (after its defaults') to the runtime Frontend and
+// Backend it stands for. A listen section is both; each half takes what concerns it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "parser/ast.hpp"
+#include "parser/diagnostic.hpp"
+#include "runtime/compile/rules.hpp"
+#include "runtime/config/config.hpp"
+
+namespace sluice::compile {
+
+// A `default_backend` or `use_backend` target, resolved once every backend is known.
+struct BackendReference {
+  parser::Word name;
+  std::size_t frontend = 0;
+  std::optional<std::size_t> use_backend;  // index in use_backends; nullopt: default_backend
+};
+
+// A certificate or CA file to check once the whole config is read (after crt-base).
+struct FileCheck {
+  enum class Kind { bind_crt, crt_list, ca_file, crl_file, client_crt } kind;
+  std::string path;
+  parser::Location where;
+};
+
+struct ProxyBuildContext {
+  const parser::SourceSet& sources;
+  parser::Diagnostics& diags;
+  const config::Global& global;
+  std::string crt_base, ca_base;
+  std::vector<BackendReference>& backend_refs;
+  std::vector<FileCheck>& file_checks;
+};
+
+class ProxyBuilder {
+ public:
+  ProxyBuilder(ProxyBuildContext& ctx, config::Frontend* frontend, config::Backend* backend,
+               std::size_t frontend_index, bool read_files);
+
+  void apply(const parser::ast::Statement& st, bool from_defaults);
+  void apply_listen_bind(const parser::ast::Bind& bind, parser::Location where);
+
+ private:
+  config::Origin origin(parser::Location where) const;
+  void apply_frontend(const parser::ast::Statement& st);
+  void apply_backend(const parser::ast::Statement& st);
+  void apply_option(const parser::ast::Option& option, parser::Location where);
+  void apply_timeout(std::string_view which, std::uint64_t us);
+  config::Bind compile_bind(const parser::ast::Bind& bind, parser::Location where);
+  config::Server compile_server(const parser::ast::Server& server, parser::Location where);
+  void apply_server_settings(config::Server& s, const std::vector<parser::ast::Setting>& settings);
+  std::optional<config::HttpRule> http_rule(const parser::ast::HttpRule& rule,
+                                            parser::Location where);
+  std::optional<config::TcpRule> tcp_rule(const parser::ast::TcpRule& rule, parser::Location where);
+  std::string with_base(const std::string& base, const std::string& path) const;
+
+  ProxyBuildContext& ctx_;
+  config::Frontend* frontend_;
+  config::Backend* backend_;
+  std::size_t frontend_index_;
+  AclScope acls_;
+  AclScope defaults_acls_;  // ACLs of a defaults section are visible to its rules only
+  AclScope* scope_ = &acls_;
+  std::vector<parser::ast::Setting> default_server_;
+};
+
+}  // namespace sluice::compile

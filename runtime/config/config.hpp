@@ -1,0 +1,286 @@
+// The compiled configuration: an immutable graph of frontends, binds, rules, backends and
+// servers, shared read-only by every event loop. Types only; built by runtime/compile.
+// Knows nothing of the config text's syntax: locations are kept as plain strings for logs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sluice::config {
+
+using Millis = std::chrono::milliseconds;
+
+enum class Mode { tcp, http };
+
+// "file:line" of the statement a runtime object came from, for logs and errors.
+struct Origin {
+  std::string file;
+  std::uint32_t line = 0;
+};
+
+enum class Family { unspecified, ipv4, ipv6, hostname, unix_path, abstract, inherited_fd };
+
+struct Endpoint {
+  Family family = Family::unspecified;
+  std::string host;  // literal address, hostname, path or fd number; empty = any
+  bool has_port = false;
+  bool port_offset = false;
+  std::int32_t port = 0;
+  std::int32_t last_port = 0;
+};
+
+enum class TlsVersion { unset, ssl3, tls1_0, tls1_1, tls1_2, tls1_3 };
+enum class Verify { unset, none, optional, required };
+
+struct TlsVersionRange {
+  TlsVersion min = TlsVersion::unset;
+  TlsVersion max = TlsVersion::unset;
+  bool no_sslv3 = false, no_tls1_0 = false, no_tls1_1 = false, no_tls1_2 = false, no_tls1_3 = false;
+};
+
+struct BindTls {
+  std::vector<std::string> certificates;  // files or directories, crt-base applied
+  std::vector<std::string> crt_lists;
+  std::string ca_file;
+  std::string crl_file;
+  Verify verify = Verify::unset;
+  std::string alpn;  // as written: "h2,http/1.1"
+  std::string ciphers;
+  std::string ciphersuites;
+  std::string curves;
+  TlsVersionRange versions;
+  bool strict_sni = false;
+  bool no_tls_tickets = false;
+};
+
+struct Bind {
+  Origin origin;
+  std::vector<Endpoint> endpoints;
+  std::optional<BindTls> tls;
+  std::string name;
+  bool accept_proxy = false;
+  bool v4v6 = false;
+  bool v6only = false;
+};
+
+// A compiled sample: fetch, arguments, converters (names validated by the parser).
+struct Sample {
+  std::string fetch;
+  std::vector<std::string> args;
+  std::vector<std::string> converters;
+};
+
+enum class Match { none, str, beg, end, sub, reg, found, len, ip, integer, boolean, dir, dom };
+enum class IntOp { none, eq, ge, gt, le, lt };
+
+struct AclTest {
+  Sample sample;
+  Match match = Match::none;
+  bool ignore_case = false;
+  IntOp op = IntOp::none;
+  std::vector<std::string> patterns;  // values written inline and read from -f files
+};
+
+// A named ACL is every `acl NAME ...` line of its proxy, or-ed together.
+struct Acl {
+  std::string name;
+  std::vector<AclTest> tests;
+};
+
+struct ConditionTerm {
+  bool negated = false;
+  std::shared_ptr<const Acl> acl;  // named (shared) or anonymous
+};
+
+struct Condition {
+  bool unless = false;
+  std::vector<std::vector<ConditionTerm>> any_of;
+};
+
+// Literal text and samples of a log-format string.
+struct FormatPart {
+  enum class Kind { literal, sample, alias } kind = Kind::literal;
+  std::string text;  // literal text or alias name
+  Sample sample;
+};
+using Format = std::vector<FormatPart>;
+
+struct HttpAction {
+  enum class Kind {
+    set_header,
+    add_header,
+    del_header,
+    replace_header,
+    redirect_location,
+    redirect_prefix,
+    redirect_scheme,
+    deny,
+    return_,
+    set_path
+  } kind = Kind::deny;
+  std::string name;   // header name
+  std::string regex;  // replace-header
+  Format value;       // header value, redirect target, path
+  int status = 0;     // deny/return status, redirect code
+  bool drop_query = false;
+  bool append_slash = false;
+  std::string content_type;
+  std::string body;  // return: literal body or file contents
+  std::vector<std::pair<std::string, Format>> headers;
+};
+
+struct HttpRule {
+  Origin origin;
+  HttpAction action;
+  std::optional<Condition> condition;
+};
+
+struct TcpRule {
+  Origin origin;
+  bool content_layer = true;
+  bool accept = true;
+  std::optional<Condition> condition;
+};
+
+struct Timeouts {
+  std::optional<Millis> client, server, connect, http_request, http_keep_alive, queue, tunnel,
+      client_fin, server_fin, check;
+};
+
+struct LogTarget {
+  bool global = false;
+  std::string target;
+  std::string format;
+  std::string facility;
+  std::string level;
+  std::string min_level;
+  int max_length = 1024;
+};
+
+struct ServerTls {
+  bool enabled = false;
+  Verify verify = Verify::unset;
+  std::string verifyhost;
+  std::string ca_file;
+  std::string crt;
+  std::string sni;
+  std::string alpn;
+};
+
+struct Server {
+  Origin origin;
+  std::string name;
+  Endpoint endpoint;
+  int weight = 1;
+  bool backup = false;
+  bool disabled = false;
+  int maxconn = 0;
+  bool check = false;
+  Millis inter{2000};
+  std::optional<Millis> fastinter, downinter;
+  int rise = 2;
+  int fall = 3;
+  int check_port = 0;
+  std::string check_addr;
+  bool check_ssl = false;
+  std::string check_sni;
+  ServerTls tls;
+  int send_proxy = 0;  // 0 none, 1 v1, 2 v2
+};
+
+struct HttpCheck {
+  std::string method = "OPTIONS";
+  std::string uri = "/";
+  std::string version = "HTTP/1.0";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  struct Expect {
+    bool negated = false;
+    std::string kind;
+    std::string pattern;
+  };
+  std::optional<Expect> expect;
+};
+
+enum class Balance { roundrobin, static_rr, leastconn, first, source, uri, hdr, random };
+
+struct Backend {
+  Origin origin;
+  std::string name;
+  Mode mode = Mode::tcp;
+  Balance balance = Balance::roundrobin;
+  std::vector<std::string> balance_args;  // uri options, the header name of hdr()
+  std::vector<Server> servers;
+  Timeouts timeouts;
+  int retries = 3;
+  bool redispatch = false;
+  bool allbackups = false;
+  std::string http_reuse = "safe";
+  std::optional<HttpCheck> httpchk;
+  bool ssl_hello_chk = false;
+  bool tcp_check = false;
+  bool log_health_checks = false;
+  std::vector<HttpRule> http_request, http_response;
+  std::vector<TcpRule> tcp_request;
+};
+
+struct ForwardFor {
+  std::string header = "X-Forwarded-For";
+  std::string except;
+  bool if_none = false;
+};
+
+struct Frontend {
+  Origin origin;
+  std::string name;
+  Mode mode = Mode::tcp;
+  std::vector<Bind> binds;
+  Timeouts timeouts;
+  int maxconn = 0;
+  struct UseBackend {
+    Origin origin;
+    std::size_t backend = 0;  // index into Config::backends
+    std::optional<Condition> condition;
+  };
+  std::vector<UseBackend> use_backends;
+  std::optional<std::size_t> default_backend;
+  std::vector<HttpRule> http_request, http_response, redirects;
+  std::vector<TcpRule> tcp_request;
+  std::optional<Millis> inspect_delay;
+  std::optional<ForwardFor> forwardfor;
+  bool httplog = false, tcplog = false, dontlognull = false;
+  bool http_server_close = false, httpclose = false;
+  std::vector<LogTarget> logs;
+};
+
+struct Global {
+  bool daemon = false;
+  bool master_worker = false;
+  int nbthread = 0;  // 0: one per CPU
+  int maxconn = 0;
+  std::string pidfile;
+  std::optional<Millis> hard_stop_after;
+  int bufsize = 16384;
+  int maxrewrite = 1024;
+  int max_headers = 101;
+  int ssl_cachesize = 20000;
+  Millis ssl_lifetime{300000};
+  std::string dh_param_file;
+  std::string bind_ciphers, bind_ciphersuites, bind_curves;
+  std::string server_ciphers, server_ciphersuites;
+  TlsVersionRange bind_versions, server_versions;
+  bool bind_no_tls_tickets = false;
+  std::vector<LogTarget> logs;
+};
+
+struct Config {
+  Global global;
+  std::vector<Frontend> frontends;
+  std::vector<Backend> backends;
+};
+
+}  // namespace sluice::config

@@ -1,0 +1,76 @@
+// sluice: HAProxy-configuration-compatible load balancer. Entry point: command line, -c.
+#include <fmt/format.h>
+#include <openssl/opensslv.h>
+
+#include <cstdio>
+
+#include "runtime/compile/compile.hpp"
+#include "src/cli.hpp"
+
+namespace {
+
+constexpr const char* version = "0.1.0";
+constexpr const char* haproxy_version = "2.6";
+
+void print_version(int level) {
+  fmt::print("sluice version {} - implements HAProxy {} configuration\n", version, haproxy_version);
+  if (level > 1) {
+    fmt::print("Build options : C++20, Boost.Spirit X3 configuration grammar\n");
+    fmt::print("Built with OpenSSL version : {}\n", OPENSSL_VERSION_TEXT);
+  }
+}
+
+// Prints every diagnostic; returns the process exit code for -c.
+int report(const sluice::compile::CompileResult& result, bool quiet) {
+  for (const auto& d : result.diags.all()) {
+    if (quiet && d.severity != sluice::parser::Severity::error) continue;
+    std::fputs(sluice::parser::render(d, result.sources).c_str(), stderr);
+  }
+  if (result.diags.has_errors()) {
+    fmt::print(stderr, "sluice: {} error(s), {} warning(s): configuration is invalid\n",
+               result.diags.error_count(), result.diags.warning_count());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string program = argc > 0 ? argv[0] : "sluice";
+  std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  sluice::cli::ParseError error;
+  auto line = sluice::cli::parse(args, error);
+  if (!line) {
+    fmt::print(stderr, "sluice: {}\n{}", error.message, sluice::cli::usage(program));
+    return 1;
+  }
+  if (line->help) {
+    fmt::print("{}", sluice::cli::usage(program));
+    return 0;
+  }
+  if (line->version_level > 0) {
+    print_version(line->version_level);
+    return 0;
+  }
+  if (line->config_paths.empty()) {
+    fmt::print(stderr, "sluice: no configuration file given (use -f)\n{}",
+               sluice::cli::usage(program));
+    return 1;
+  }
+  auto result = sluice::compile::compile_files(line->config_paths);
+  const int status = report(result, line->quiet);
+  if (status != 0) return status;
+  if (!result.has_listener) {
+    fmt::print(stderr, "sluice: configuration has no error but will not start (no listener)\n");
+    return 2;
+  }
+  if (line->check_only) {
+    if (!line->quiet) fmt::print("Configuration file is valid\n");
+    return 0;
+  }
+  fmt::print(stderr,
+             "sluice: configuration is valid; serving traffic is not implemented yet in this "
+             "build (it lands with the serving issue)\n");
+  return 0;
+}
