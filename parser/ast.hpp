@@ -90,10 +90,10 @@ struct Mode {
   ProxyMode mode = ProxyMode::tcp;
 };
 
-// One `name [value...]` option of a bind, server or default-server line.
+// One `name [value]` option of a bind, server or default-server line.
 struct Setting {
   Word name;
-  std::vector<Word> args;
+  std::optional<Word> value;
   bool negated = false;  // `no-ssl`, `no-check`, ... written as the positive name
 };
 

@@ -1,6 +1,8 @@
 // The `global` section's keyword table.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "parser/keywords.hpp"
 
 namespace sluice::parser {
@@ -133,6 +135,12 @@ constexpr KeywordRow rows[] = {
     {"tune.ssl.lifetime", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_duration},
     {"user", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
 };
+
+static_assert(std::is_sorted(std::begin(rows), std::end(rows),
+                             [](const KeywordRow& a, const KeywordRow& b) {
+                               return a.path < b.path;
+                             }),
+              "find_row() binary-searches the table");
 
 }  // namespace
 

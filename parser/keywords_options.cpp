@@ -50,12 +50,14 @@ void Args::error_missing(std::string what, std::string hint) {
 const KeywordRow* find_row(std::span<const KeywordRow> rows, std::span<const Word> words,
                            std::size_t& path_words) {
   const KeywordRow* best = nullptr;
-  const std::string_view first = words.empty() ? std::string_view() : words[0].text;
-  for (const KeywordRow& row : rows) {
-    // Cheap reject on the first word before splitting the path.
-    if (!row.path.starts_with(first) ||
-        (row.path.size() > first.size() && row.path[first.size()] != ' '))
-      continue;
+  if (words.empty()) return nullptr;
+  const std::string_view first = words[0].text;
+  // Rows are sorted by path, so every row starting with `first` follows its lower bound.
+  auto it = std::lower_bound(rows.begin(), rows.end(), first,
+                             [](const KeywordRow& r, std::string_view w) { return r.path < w; });
+  for (; it != rows.end() && it->path.starts_with(first); ++it) {
+    const KeywordRow& row = *it;
+    if (row.path.size() > first.size() && row.path[first.size()] != ' ') continue;
     std::string_view path = row.path;
     std::size_t n = 0;
     bool match = true;
@@ -264,6 +266,13 @@ constexpr SettingRow server_rows[] = {
     {"weight", ArgKind::integer, 0, 256},
 };
 
+constexpr bool sorted_by_name(std::span<const SettingRow> rows) {
+  return std::is_sorted(rows.begin(), rows.end(),
+                        [](const SettingRow& a, const SettingRow& b) { return a.name < b.name; });
+}
+static_assert(sorted_by_name(bind_rows), "find_setting() binary-searches bind_rows");
+static_assert(sorted_by_name(server_rows), "find_setting() binary-searches server_rows");
+
 bool in_choices(std::string_view choices, std::string_view word) {
   while (!choices.empty()) {
     auto space = choices.find(' ');
@@ -275,9 +284,9 @@ bool in_choices(std::string_view choices, std::string_view word) {
 }
 
 const SettingRow* find_setting(std::span<const SettingRow> rows, std::string_view name) {
-  for (const auto& row : rows)
-    if (row.name == name) return &row;
-  return nullptr;
+  auto it = std::lower_bound(rows.begin(), rows.end(), name,
+                             [](const SettingRow& r, std::string_view n) { return r.name < n; });
+  return it != rows.end() && it->name == name ? &*it : nullptr;
 }
 
 std::optional<std::vector<ast::Setting>> parse_settings(std::span<const SettingRow> rows,
@@ -289,7 +298,7 @@ std::optional<std::vector<ast::Setting>> parse_settings(std::span<const SettingR
   bool ok = true;
   for (std::size_t i = 0; i < words.size(); ++i) {
     const Word& w = words[i];
-    ast::Setting setting{w, {}, false};
+    ast::Setting setting{w, std::nullopt, false};
     const SettingRow* row = find_setting(rows, w.text);
     if (row == nullptr && w.text.starts_with("no-")) {
       const SettingRow* positive = find_setting(rows, std::string_view(w.text).substr(3));
@@ -342,7 +351,7 @@ std::optional<std::vector<ast::Setting>> parse_settings(std::span<const SettingR
         ok = false;
         continue;
       }
-      setting.args.push_back(value);
+      setting.value = value;
     }
     out.push_back(std::move(setting));
   }

@@ -1,6 +1,8 @@
 // Keyword table of proxy sections (defaults, frontend, backend, listen) and their parsers.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "parser/condition.hpp"
 #include "parser/keywords.hpp"
 #include "parser/sample.hpp"
@@ -669,6 +671,12 @@ constexpr KeywordRow rows[] = {
     {"timeout tunnel", D | L | B, Side::backend, W, false, P, parse_duration},
     {"use_backend", F | L | B, Side::frontend, W, false, P, parse_use_backend},
 };
+
+static_assert(std::is_sorted(std::begin(rows), std::end(rows),
+                             [](const KeywordRow& a, const KeywordRow& b) {
+                               return a.path < b.path;
+                             }),
+              "find_row() binary-searches the table");
 
 }  // namespace
 

@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 namespace sluice::parser {
 
@@ -34,18 +33,23 @@ std::uint32_t SourceSet::add(std::string name, std::string text) {
 }
 
 std::optional<std::uint32_t> SourceSet::load(const std::string& path, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) {
     error = std::strerror(errno);
     return std::nullopt;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    error = std::strerror(errno);
+  const auto size = in.tellg();
+  std::string text;
+  if (size > 0) {
+    text.resize(static_cast<std::size_t>(size));
+    in.seekg(0);
+    in.read(text.data(), size);
+  }
+  if (in.bad() || size < 0) {
+    error = std::strerror(errno ? errno : EIO);
     return std::nullopt;
   }
-  return add(path, std::move(text).str());
+  return add(path, std::move(text));
 }
 
 }  // namespace sluice::parser

@@ -62,7 +62,7 @@ config::Millis millis(std::uint64_t us) {
 }
 
 const std::string& arg0(const ast::Setting& s) {
-  return s.args.front().text;
+  return s.value->text;
 }
 
 }  // namespace

@@ -119,7 +119,7 @@ TEST_CASE("bind lines") {
   CHECK(bind.addresses.size() == 2);
   REQUIRE(bind.settings.size() == 4);
   CHECK(bind.settings[1].name.text == "crt");
-  CHECK(bind.settings[1].args[0].text == "site.pem");
+  CHECK(bind.settings[1].value->text == "site.pem");
   CHECK(first_error(*parse("frontend f\n  bind :443 ssl crt\n")) ==
         "bind setting 'crt' expects an argument");
   CHECK(first_error(*parse("frontend f\n  bind :443 ssl-min-ver TLS1\n")) ==
