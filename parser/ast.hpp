@@ -227,8 +227,7 @@ struct Section {
   SectionKind kind = SectionKind::global;
   Location loc;
   std::optional<Word> name;
-  std::optional<Word> from;         // `frontend NAME from DEFAULTS`
-  std::optional<Bind> listen_bind;  // `listen NAME ADDR`
+  std::optional<Word> from;  // `frontend NAME from DEFAULTS`
   std::vector<Statement> statements;
 };
 

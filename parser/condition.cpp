@@ -97,14 +97,7 @@ std::optional<ast::AclExpr> parse_acl_expr(std::span<const Word> words, Diagnost
                       "methods: str beg end sub reg found len ip int bool dir dom");
           return std::nullopt;
         }
-        if (info->acl_method != MatchMethod::none) {
-          diags.error(flag.loc,
-                      fmt::format("'-m' cannot be used with '{}', which already "
-                                  "implies its match method",
-                                  expr.sample.fetch),
-                      fmt::format("use '{} -m {}'", info->base, value.text));
-          return std::nullopt;
-        }
+        // HAProxy lets `-m` override the method a derived name implies (`path_beg -m sub`).
         expr.method = *m;
       } else {
         diags.error(flag.loc, "ACL flag '-u' is valid HAProxy but not supported by sluice");

@@ -94,14 +94,10 @@ class FileParser {
                    fmt::format("write '{} NAME'", words[0].text));
     }
     if (kind == ast::SectionKind::listen && i < words.size() && words[i].text != "from") {
-      // Old form `listen NAME ADDR`: the address is a bind line of its own.
-      const Word& addr = words[i++];
-      auto parsed = parse_address_list(addr.text, AddressUse::bind);
-      if (auto* err = error_of(parsed)) {
-        diags_.error(shifted(addr.loc, err->offset), err->message, err->hint);
-      } else {
-        section.listen_bind = ast::Bind{addr, std::get<std::vector<Address>>(parsed), {}};
-      }
+      // HAProxy 2.6 refuses the old `listen NAME ADDR` form; so do we, with the fix.
+      diags_.error(words[i].loc, "please use the 'bind' keyword for listening addresses",
+                   fmt::format("write 'bind {}' on the next line", words[i].text));
+      ++i;
     }
     if (kind != ast::SectionKind::global && i < words.size() && words[i].text == "from") {
       if (i + 1 < words.size()) {
@@ -117,12 +113,6 @@ class FileParser {
                                              words[i].text, words[0].text));
     doc_.sections.push_back(std::move(section));
     current_ = &doc_.sections.back();
-  }
-
-  static Location shifted(Location loc, std::uint32_t offset) {
-    loc.col += offset;
-    loc.length = loc.length > offset ? loc.length - offset : 1;
-    return loc;
   }
 
   void statement(const std::vector<Word>& all) {

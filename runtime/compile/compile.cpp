@@ -265,7 +265,6 @@ class Compiler {
         builder.apply(*st, true);
       }
     }
-    if (section.listen_bind) builder.apply_listen_bind(*section.listen_bind, section.loc);
     for (const auto& st : section.statements)
       builder.apply(st, false);
     if (f && b) {

@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
 namespace sluice::compile {
 
 namespace ast = parser::ast;
@@ -73,11 +78,54 @@ ProxyBuilder::ProxyBuilder(ProxyBuildContext& ctx, config::Frontend* frontend,
       frontend_(frontend),
       backend_(backend),
       frontend_index_(frontend_index),
+      read_files_(read_files),
       acls_(ctx.diags, read_files),
       defaults_acls_(ctx.diags, read_files) {}
 
 config::Origin ProxyBuilder::origin(Location where) const {
   return {ctx_.sources.file(where.file).name(), where.line};
+}
+
+std::optional<std::string> ProxyBuilder::read_file(const parser::Word& path) {
+  if (!read_files_) return std::string();
+  std::ifstream in(path.text, std::ios::binary);
+  if (!in) {
+    ctx_.diags.error(path.loc,
+                     fmt::format("error opening file '{}': {}", path.text, std::strerror(errno)));
+    return std::nullopt;
+  }
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// HAProxy parses an errorfile as a raw HTTP/1 response at load time: a status line and a
+// header block ending in an empty line. Checked here until the HTTP codec lands.
+std::optional<std::string> ProxyBuilder::read_http_response(const parser::Word& path) {
+  auto content = read_file(path);
+  if (!content || !read_files_) return content;
+  const bool status_line = content->starts_with("HTTP/1.0 ") || content->starts_with("HTTP/1.1 ");
+  const bool header_end =
+      content->find("\r\n\r\n") != std::string::npos || content->find("\n\n") != std::string::npos;
+  if (!status_line || !header_end) {
+    ctx_.diags.error(
+        path.loc,
+        fmt::format("'{}' is not an HTTP response: unable to parse its headers", path.text),
+        "an errorfile holds a whole response: 'HTTP/1.0 503 Service "
+        "Unavailable', headers, an empty line, then the body");
+    return std::nullopt;
+  }
+  return content;
+}
+
+void ProxyBuilder::apply_errorfile(const ast::ErrorFile& errorfile) {
+  auto response = read_http_response(errorfile.path);
+  if (!response) return;
+  config::ErrorFile e{static_cast<int>(errorfile.status), std::move(*response)};
+  auto set = [&](std::vector<config::ErrorFile>& list) {
+    std::erase_if(list, [&](const auto& x) { return x.status == e.status; });
+    list.push_back(e);
+  };
+  if (frontend_) set(frontend_->errorfiles);
+  if (backend_) set(backend_->errorfiles);
 }
 
 std::string ProxyBuilder::with_base(const std::string& base, const std::string& path) const {
@@ -91,6 +139,10 @@ void ProxyBuilder::apply(const ast::Statement& st, bool from_defaults) {
     scope_->declare(*acl);
     return;
   }
+  if (const auto* errorfile = std::get_if<ast::ErrorFile>(&st.payload)) {
+    apply_errorfile(*errorfile);
+    return;
+  }
   if (const auto* mode = std::get_if<ast::Mode>(&st.payload)) {
     const auto m = mode->mode == ast::ProxyMode::http ? config::Mode::http : config::Mode::tcp;
     if (frontend_) frontend_->mode = m;
@@ -99,10 +151,6 @@ void ProxyBuilder::apply(const ast::Statement& st, bool from_defaults) {
   }
   if (frontend_) apply_frontend(st);
   if (backend_) apply_backend(st);
-}
-
-void ProxyBuilder::apply_listen_bind(const ast::Bind& bind, Location where) {
-  frontend_->binds.push_back(compile_bind(bind, where));
 }
 
 config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
@@ -240,7 +288,17 @@ std::optional<config::HttpRule> ProxyBuilder::http_rule(const ast::HttpRule& rul
           a.kind = config::HttpAction::Kind::return_;
           a.status = static_cast<int>(act.status);
           if (act.content_type) a.content_type = act.content_type->text;
-          if (act.body) a.body = act.body->text;
+          using Body = ast::ReturnAction::Body;
+          if (act.body && (act.body_kind == Body::string || act.body_kind == Body::lf_string)) {
+            a.body = act.body->text;
+          } else if (act.body) {
+            auto content = act.body_kind == Body::errorfile ? read_http_response(*act.body)
+                                                            : read_file(*act.body);
+            if (!content)
+              ok = false;
+            else
+              a.body = std::move(*content);
+          }
           for (const auto& [name, value] : act.headers)
             a.headers.emplace_back(name.text, scope_->format(value));
         } else {

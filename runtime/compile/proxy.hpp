@@ -42,7 +42,6 @@ class ProxyBuilder {
                std::size_t frontend_index, bool read_files);
 
   void apply(const parser::ast::Statement& st, bool from_defaults);
-  void apply_listen_bind(const parser::ast::Bind& bind, parser::Location where);
 
  private:
   config::Origin origin(parser::Location where) const;
@@ -57,11 +56,16 @@ class ProxyBuilder {
                                             parser::Location where);
   std::optional<config::TcpRule> tcp_rule(const parser::ast::TcpRule& rule, parser::Location where);
   std::string with_base(const std::string& base, const std::string& path) const;
+  // Reads a file named by a statement; on failure reports it there and returns nullopt.
+  std::optional<std::string> read_file(const parser::Word& path);
+  std::optional<std::string> read_http_response(const parser::Word& path);
+  void apply_errorfile(const parser::ast::ErrorFile& errorfile);
 
   ProxyBuildContext& ctx_;
   config::Frontend* frontend_;
   config::Backend* backend_;
   std::size_t frontend_index_;
+  bool read_files_;
   AclScope acls_;
   AclScope defaults_acls_;  // ACLs of a defaults section are visible to its rules only
   AclScope* scope_ = &acls_;

@@ -208,6 +208,12 @@ struct HttpCheck {
 
 enum class Balance { roundrobin, static_rr, leastconn, first, source, uri, hdr, random };
 
+// `errorfile CODE FILE`: the whole raw HTTP response, as read at load time.
+struct ErrorFile {
+  int status = 0;
+  std::string response;
+};
+
 struct Backend {
   Origin origin;
   std::string name;
@@ -226,6 +232,7 @@ struct Backend {
   bool log_health_checks = false;
   std::vector<HttpRule> http_request, http_response;
   std::vector<TcpRule> tcp_request;
+  std::vector<ErrorFile> errorfiles;
 };
 
 struct ForwardFor {
@@ -255,6 +262,7 @@ struct Frontend {
   bool httplog = false, tcplog = false, dontlognull = false;
   bool http_server_close = false, httpclose = false;
   std::vector<LogTarget> logs;
+  std::vector<ErrorFile> errorfiles;
 };
 
 struct Global {

@@ -40,13 +40,13 @@ const ast::Statement& only_statement(const Parsed& p) {
 }  // namespace
 
 TEST_CASE("sections and their headers") {
-  auto p =
-      parse("global\ndefaults web\nfrontend fe from web\nbackend be\nlisten li 127.0.0.1:81\n");
+  auto p = parse("global\ndefaults web\nfrontend fe from web\nbackend be\nlisten li\n");
   CHECK_FALSE(p->diags.has_errors());
   REQUIRE(p->doc.sections.size() == 5);
   CHECK(p->doc.sections[1].name->text == "web");
   CHECK(p->doc.sections[2].from->text == "web");
-  CHECK(p->doc.sections[4].listen_bind.has_value());
+  CHECK(first_error(*parse("listen li 127.0.0.1:81\n")) ==
+        "please use the 'bind' keyword for listening addresses");
 
   CHECK(first_error(*parse("frontend\n")) == "'frontend' needs a name");
   CHECK(first_error(*parse("global x\n")) == "'global' takes no argument");
