@@ -200,7 +200,7 @@ class Compiler {
 
   void build_proxies(const ast::Document& doc) {
     ProxyBuildContext ctx{result_.sources, diags_,        cfg_->global, crt_base_,
-                          ca_base_,        backend_refs_, file_checks_};
+                          ca_base_,        backend_refs_, file_checks_, ssl_binds_};
     const ast::Section* last_defaults = nullptr;
     for (const auto& section : doc.sections) {
       if (section.kind == ast::SectionKind::global) continue;
@@ -372,24 +372,43 @@ class Compiler {
       for (const auto& p : problems)
         diags_.error(where, p.message, p.hint);
     };
+    auto warn = [&](Location where, const std::vector<FileProblem>& problems) {
+      for (const auto& p : problems)
+        diags_.warning(where, p.message, p.hint);
+    };
     for (const auto& check : file_checks_) {
       switch (check.kind) {
         case FileCheck::Kind::bind_crt:
           report(check.where, check_bind_certificate(check.path));
           break;
         case FileCheck::Kind::crt_list:
-          report(check.where, check_crt_list(check.path, crt_base_));
+          report(check.where, check_crt_list(check.path, crt_base_, ca_base_));
           break;
         case FileCheck::Kind::ca_file:
           report(check.where, check_ca_file(check.path));
+          warn(check.where, lint_ca_file(check.path));
           break;
         case FileCheck::Kind::crl_file:
           report(check.where, check_crl_file(check.path));
+          warn(check.where, lint_crl_file(check.path));
           break;
         case FileCheck::Kind::client_crt:
           report(check.where, check_client_certificate(check.path));
           break;
       }
+    }
+    // An empty crt directory or a comments-only crt-list fails only when nothing else
+    // gives the bind a certificate, as in HAProxy.
+    for (const auto& bind : ssl_binds_) {
+      std::size_t total = 0;
+      for (const auto& crt : bind.certificates)
+        total += count_bind_certificates(crt);
+      for (const auto& list : bind.crt_lists)
+        total += count_crt_list_certificates(list);
+      if (total == 0)
+        diags_.error(bind.where,
+                     fmt::format("no SSL certificate specified for bind '{}'", bind.address),
+                     "every 'crt' directory and 'crt-list' of this bind is empty");
     }
     if (!cfg_->global.dh_param_file.empty())
       report(dh_param_where_, check_dh_param_file(cfg_->global.dh_param_file));
@@ -430,6 +449,7 @@ class Compiler {
   std::map<const ast::Section*, std::size_t> defaults_statements_;
   std::vector<BackendReference> backend_refs_;
   std::vector<FileCheck> file_checks_;
+  std::vector<SslBindCheck> ssl_binds_;
   std::vector<std::size_t> listen_frontends_;
   std::vector<const ast::Section*> frontend_sections_;
   std::vector<const ast::Section*> section_of_backend_;

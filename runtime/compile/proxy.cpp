@@ -218,6 +218,8 @@ config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
       ctx_.diags.error(
           where, fmt::format("no SSL certificate specified for bind '{}'", bind.address_text.text),
           "add 'crt /path/to/cert.pem' (certificate and key in one PEM file)");
+    } else {
+      ctx_.ssl_binds.push_back({bind.address_text.text, where, tls.certificates, tls.crt_lists});
     }
     if (tls.ciphers.empty()) tls.ciphers = ctx_.global.bind_ciphers;
     if (tls.ciphersuites.empty()) tls.ciphersuites = ctx_.global.bind_ciphersuites;

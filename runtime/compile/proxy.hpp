@@ -27,6 +27,13 @@ struct FileCheck {
   parser::Location where;
 };
 
+// An `ssl` bind: it needs at least one certificate once its crt and crt-list are read.
+struct SslBindCheck {
+  std::string address;
+  parser::Location where;
+  std::vector<std::string> certificates, crt_lists;
+};
+
 struct ProxyBuildContext {
   const parser::SourceSet& sources;
   parser::Diagnostics& diags;
@@ -34,6 +41,7 @@ struct ProxyBuildContext {
   std::string crt_base, ca_base;
   std::vector<BackendReference>& backend_refs;
   std::vector<FileCheck>& file_checks;
+  std::vector<SslBindCheck>& ssl_binds;
 };
 
 class ProxyBuilder {
