@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "parser/suggest.hpp"
@@ -368,15 +369,19 @@ class Compiler {
   }
 
   void check_files() {
+    std::set<std::string> unreadable;  // paths already reported: no second error for them
+    const FileCheck* current = nullptr;
     auto report = [&](Location where, const std::vector<FileProblem>& problems) {
       for (const auto& p : problems)
         diags_.error(where, p.message, p.hint);
+      if (!problems.empty() && current) unreadable.insert(current->path);
     };
     auto warn = [&](Location where, const std::vector<FileProblem>& problems) {
       for (const auto& p : problems)
         diags_.warning(where, p.message, p.hint);
     };
     for (const auto& check : file_checks_) {
+      current = &check;
       switch (check.kind) {
         case FileCheck::Kind::bind_crt:
           report(check.where, check_bind_certificate(check.path));
@@ -397,15 +402,21 @@ class Compiler {
           break;
       }
     }
+    current = nullptr;
     // An empty crt directory or a comments-only crt-list fails only when nothing else
     // gives the bind a certificate, as in HAProxy.
     for (const auto& bind : ssl_binds_) {
       std::size_t total = 0;
-      for (const auto& crt : bind.certificates)
+      bool reported = false;
+      for (const auto& crt : bind.certificates) {
         total += count_bind_certificates(crt);
-      for (const auto& list : bind.crt_lists)
+        reported = reported || unreadable.contains(crt);
+      }
+      for (const auto& list : bind.crt_lists) {
         total += count_crt_list_certificates(list);
-      if (total == 0)
+        reported = reported || unreadable.contains(list);
+      }
+      if (total == 0 && !reported)
         diags_.error(bind.where,
                      fmt::format("no SSL certificate specified for bind '{}'", bind.address),
                      "every 'crt' directory and 'crt-list' of this bind is empty");

@@ -1,16 +1,19 @@
 // Mirrors HAProxy 2.6's loaders (ssl_ckch.c, ssl_crtlist.c, ssl_sock.c) closely enough that each
 // verdict matches `haproxy -c`; the wording is ours. Where HAProxy hangs (a directory given as a
 // crt-list entry or as ssl-dh-param-file) there is no verdict to match and we reject.
+//
+// This file: the helpers tls_pem.hpp declares, certificate files (PEM/key loading, .key, .sctl,
+// .ocsp, .issuer), and the bind and server `crt` checks. crt-lists live in tls_crt_list.cpp, CA,
+// CRL and DH parameter files in tls_stores.cpp.
 #include "runtime/compile/tls_files.hpp"
+#include "runtime/compile/tls_pem.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
-#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -18,52 +21,19 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <iterator>
-#include <memory>
-#include <optional>
 #include <set>
 #include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
 
-namespace sluice::compile {
-namespace {
+namespace sluice::compile::tls_detail {
 
-// ---- OpenSSL ownership --------------------------------------------------------------------------
-
-template <auto Free>
-struct OpensslFree {
-  template <typename T>
-  void operator()(T* p) const noexcept {
-    Free(p);
-  }
-};
-
-void free_info_stack(STACK_OF(X509_INFO) * s) {
-  sk_X509_INFO_pop_free(s, X509_INFO_free);
-}
-
-using BioPtr = std::unique_ptr<BIO, OpensslFree<BIO_free>>;
-using X509Ptr = std::unique_ptr<X509, OpensslFree<X509_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, OpensslFree<EVP_PKEY_free>>;
-using InfoStackPtr = std::unique_ptr<STACK_OF(X509_INFO), OpensslFree<free_info_stack>>;
-using DecoderCtxPtr = std::unique_ptr<OSSL_DECODER_CTX, OpensslFree<OSSL_DECODER_CTX_free>>;
-using SslCtxPtr = std::unique_ptr<SSL_CTX, OpensslFree<SSL_CTX_free>>;
-
-// Failures leave entries in OpenSSL's thread-local error queue; a stale entry would be misread by
-// the next check (HAProxy's chain test reads the queue), so each public call starts and ends clean.
-struct ErrorQueueScope {
-  ErrorQueueScope() { ERR_clear_error(); }
-  ~ErrorQueueScope() { ERR_clear_error(); }
-  ErrorQueueScope(const ErrorQueueScope&) = delete;
-  ErrorQueueScope& operator=(const ErrorQueueScope&) = delete;
-};
+// ---- OpenSSL errors -----------------------------------------------------------------------------
 
 // The reason of the earliest queued OpenSSL failure (the root cause; later entries only wrap it
 // as "ASN1 lib" and the like), consuming the queue.
@@ -80,13 +50,6 @@ BioPtr memory_bio(const std::string& data) {
   return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
 }
 
-// Passing no callback would make OpenSSL prompt on the terminal, as `haproxy -c` does; a check
-// must never block, and HAProxy gets no passphrase at startup either, so refuse and remember.
-int refuse_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* asked) {
-  *static_cast<bool*>(asked) = true;
-  return -1;
-}
-
 // ---- files --------------------------------------------------------------------------------------
 
 std::string quoted(std::string_view path) {
@@ -97,13 +60,8 @@ std::string error_text(int err) {
   return std::strerror(err);
 }
 
-struct FileRead {
-  std::string data;
-  int error = 0;  // errno when the file could not be read
-};
-
 // Reads at most `limit` bytes, as HAProxy reads .sctl and .ocsp files into one buffer.
-FileRead read_file(const std::string& path, std::size_t limit = SIZE_MAX) {
+FileRead read_file(const std::string& path, std::size_t limit) {
   FileRead r;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -138,9 +96,25 @@ bool exists(const std::string& path) {
   return stat_path(path).has_value();
 }
 
-// tune.bufsize (16384 unless tuned): HAProxy reads .sctl and .ocsp files into, and lowercases SNI
-// filters in, buffers of this size.
-constexpr std::size_t kTuneBufsize = 16384;
+DirEntries list_directory(const std::string& dir) {
+  DirEntries r;
+  struct dirent** list = nullptr;
+  int n = ::scandir(dir.c_str(), &list, nullptr, alphasort);
+  if (n < 0) {
+    r.error = errno;
+    return r;
+  }
+  for (int i = 0; i < n; ++i) {
+    r.names.emplace_back(list[i]->d_name);
+    std::free(list[i]);
+  }
+  std::free(list);
+  return r;
+}
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  return dir + "/" + name;
+}
 
 // ---- describing PEM content ---------------------------------------------------------------------
 
@@ -159,6 +133,14 @@ std::vector<std::string> pem_labels(std::string_view text) {
   return labels;
 }
 
+bool has_label(const std::vector<std::string>& labels, std::string_view wanted) {
+  for (const auto& l : labels)
+    if (l == wanted) return true;
+  return false;
+}
+
+namespace {
+
 std::string join_labels(const std::vector<std::string>& labels) {
   std::set<std::string> seen;
   std::string out;
@@ -170,23 +152,19 @@ std::string join_labels(const std::vector<std::string>& labels) {
   return out;
 }
 
-bool has_label(const std::vector<std::string>& labels, std::string_view wanted) {
-  for (const auto& l : labels)
-    if (l == wanted) return true;
-  return false;
-}
-
 // DER starts with an ASN.1 SEQUENCE tag; a PEM file never does.
 bool looks_like_der(std::string_view data) {
   return data.size() > 2 && static_cast<unsigned char>(data[0]) == 0x30;
 }
+
+}  // namespace
 
 // Explains why `data`, read from `path`, yielded nothing of `wanted` (e.g. "certificate").
 // `kind` names the file's role in the message ("certificate file", "CA file", ...); `der_tool`
 // is the openssl subcommand that converts such content from DER ("x509", "crl", ...).
 FileProblem describe_nothing_found(const std::string& path, std::string_view data,
                                    std::string_view kind, std::string_view wanted, std::string hint,
-                                   std::string_view der_tool = "x509") {
+                                   std::string_view der_tool) {
   if (data.empty()) return {fmt::format("{} {} is empty", kind, quoted(path)), std::move(hint)};
   auto labels = pem_labels(data);
   if (labels.empty()) {
@@ -204,11 +182,18 @@ FileProblem describe_nothing_found(const std::string& path, std::string_view dat
 
 // ---- certificate files (ssl_sock_load_files_into_ckch) ------------------------------------------
 
-enum class CertUse { bind, server };
+namespace {
 
 constexpr std::string_view kCertLayoutHint =
     "a crt file holds the certificate first, then its chain and private key, e.g. "
     "'cat cert.pem chain.pem key.pem > combined.pem'";
+
+// Passing no callback would make OpenSSL prompt on the terminal, as `haproxy -c` does; a check
+// must never block, and HAProxy gets no passphrase at startup either, so refuse and remember.
+int refuse_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* asked) {
+  *static_cast<bool*>(asked) = true;
+  return -1;
+}
 
 struct KeyLoad {
   PkeyPtr key;
@@ -242,6 +227,8 @@ bool valid_sctl(std::string_view d) {
   }
   return true;
 }
+
+}  // namespace
 
 // Checks one certificate file and the extra files HAProxy picks up beside it. Stops at the first
 // problem, as HAProxy does: later steps depend on the earlier ones having succeeded.
@@ -453,9 +440,15 @@ void check_certificate_file(const std::string& path, CertUse use, std::vector<Fi
   }
 }
 
-// ---- bind crt: file, bundle or directory --------------------------------------------------------
+}  // namespace sluice::compile::tls_detail
 
-constexpr const char* kBundleSuffixes[] = {"dsa", "ecdsa", "rsa"};
+namespace sluice::compile {
+
+using namespace tls_detail;
+
+namespace {
+
+// ---- bind crt: file, bundle or directory --------------------------------------------------------
 
 // HAProxy's directory filter: dot-files and the reserved extra-file extensions are not certs.
 bool skipped_in_cert_directory(const char* name) {
@@ -463,31 +456,6 @@ bool skipped_in_cert_directory(const char* name) {
   if (dot == nullptr) return false;
   return name[0] == '.' || std::strcmp(dot, ".issuer") == 0 || std::strcmp(dot, ".ocsp") == 0 ||
          std::strcmp(dot, ".sctl") == 0 || std::strcmp(dot, ".key") == 0;
-}
-
-struct DirEntries {
-  std::vector<std::string> names;  // alphabetical, like scandir(..., alphasort)
-  int error = 0;
-};
-
-DirEntries list_directory(const std::string& dir) {
-  DirEntries r;
-  struct dirent** list = nullptr;
-  int n = ::scandir(dir.c_str(), &list, nullptr, alphasort);
-  if (n < 0) {
-    r.error = errno;
-    return r;
-  }
-  for (int i = 0; i < n; ++i) {
-    r.names.emplace_back(list[i]->d_name);
-    std::free(list[i]);
-  }
-  std::free(list);
-  return r;
-}
-
-std::string join_path(const std::string& dir, const std::string& name) {
-  return dir + "/" + name;
 }
 
 // Calls `each(full_path)` for every file HAProxy would load from a crt directory; stat failures
@@ -523,455 +491,6 @@ void for_each_directory_certificate(const std::string& dir, std::vector<FileProb
   }
 }
 
-// ---- CA and CRL files (ssl_store_load_locations_file) -------------------------------------------
-
-enum class StoreUse { ca, crl };
-
-std::string_view store_kind(StoreUse use) {
-  return use == StoreUse::ca ? "CA file" : "CRL file";
-}
-
-struct StoreCounts {
-  std::size_t certs = 0;
-  std::size_t crls = 0;
-};
-
-// X509_load_cert_crl_file's view of a PEM file; nullopt when OpenSSL refuses the PEM outright.
-std::optional<StoreCounts> count_store_objects(const std::string& data) {
-  BioPtr bio = memory_bio(data);
-  if (!bio) return std::nullopt;
-  InfoStackPtr infos(PEM_X509_INFO_read_bio(bio.get(), nullptr, nullptr, nullptr));
-  if (!infos) return std::nullopt;
-  StoreCounts counts;
-  for (int i = 0; i < sk_X509_INFO_num(infos.get()); ++i) {
-    X509_INFO* info = sk_X509_INFO_value(infos.get(), i);
-    if (info->x509 != nullptr) ++counts.certs;
-    if (info->crl != nullptr) ++counts.crls;
-  }
-  return counts;
-}
-
-std::vector<FileProblem> check_store_file(const std::string& path, StoreUse use) {
-  ErrorQueueScope scope;
-  std::vector<FileProblem> out;
-  // HAProxy's name for the system trust store, not a file.
-  if (path == "@system-ca") return out;
-  auto st = stat_path(path);
-  if (!st) {
-    int err = errno;  // before anything else can clobber it
-    out.push_back(
-        {fmt::format("cannot read {} {}: {}", store_kind(use), quoted(path), error_text(err)), {}});
-    return out;
-  }
-  if (S_ISDIR(st->st_mode)) {
-    // Whatever a listable directory holds is accepted (HAProxy only warns, see lint_*); failing
-    // to list it is fatal.
-    DirEntries entries = list_directory(path);
-    if (entries.error != 0)
-      out.push_back({fmt::format("cannot list {} directory {}: {}", store_kind(use), quoted(path),
-                                 error_text(entries.error)),
-                     {}});
-    return out;
-  }
-  FileRead file = read_file(path);
-  if (file.error != 0) {
-    out.push_back({fmt::format("cannot read {} {}: {}", store_kind(use), quoted(path),
-                               error_text(file.error)),
-                   {}});
-    return out;
-  }
-  auto counts = count_store_objects(file.data);
-  if (!counts) {
-    out.push_back(
-        {fmt::format("{} {} cannot be parsed: {}", store_kind(use), quoted(path), openssl_reason()),
-         "every PEM block in it must be intact"});
-    return out;
-  }
-  if (counts->certs + counts->crls == 0) {
-    out.push_back(describe_nothing_found(
-        path, file.data, store_kind(use), "certificate or CRL",
-        use == StoreUse::ca ? "a ca-file holds PEM CA certificates ('-----BEGIN CERTIFICATE-----')"
-                            : "a crl-file holds PEM CRLs ('-----BEGIN X509 CRL-----')",
-        use == StoreUse::ca ? "x509" : "crl"));
-  }
-  return out;
-}
-
-// How many files of a ca-file/crl-file directory HAProxy loads a CA from: the first certificate
-// of each *.pem, *.crt, *.cer and *.crl file, dot-files excluded. It never loads CRLs from there.
-std::size_t count_directory_certificates(const std::string& dir) {
-  DirEntries entries = list_directory(dir);
-  std::size_t loaded = 0;
-  for (const auto& name : entries.names) {
-    const char* dot = std::strrchr(name.c_str(), '.');
-    if (name[0] == '.' || dot == nullptr) continue;
-    if (std::strcmp(dot, ".pem") != 0 && std::strcmp(dot, ".crt") != 0 &&
-        std::strcmp(dot, ".cer") != 0 && std::strcmp(dot, ".crl") != 0)
-      continue;
-    FileRead file = read_file(join_path(dir, name));
-    if (file.error != 0) continue;
-    BioPtr bio = memory_bio(file.data);
-    X509Ptr cert(bio ? PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-    if (cert) ++loaded;
-  }
-  ERR_clear_error();
-  return loaded;
-}
-
-std::vector<FileProblem> lint_store_file(const std::string& path, StoreUse use) {
-  ErrorQueueScope scope;
-  std::vector<FileProblem> out;
-  if (path == "@system-ca") return out;
-  auto st = stat_path(path);
-  if (!st) return out;  // check_* reports it
-  if (S_ISDIR(st->st_mode)) {
-    if (use == StoreUse::crl) {
-      out.push_back(
-          {fmt::format("CRL file {} is a directory, from which haproxy loads no CRL", quoted(path)),
-           "haproxy loads only the first certificate of each file in a directory; "
-           "name a PEM file of CRLs instead"});
-    } else if (count_directory_certificates(path) == 0) {
-      out.push_back({fmt::format("CA file directory {} provides no CA certificate", quoted(path)),
-                     "haproxy loads the first certificate of each *.pem, *.crt, *.cer and *.crl "
-                     "file there"});
-    }
-    return out;
-  }
-  FileRead file = read_file(path);
-  if (file.error != 0) return out;
-  auto counts = count_store_objects(file.data);
-  if (!counts || counts->certs + counts->crls == 0) return out;  // check_* rejects these
-  if (use == StoreUse::ca && counts->certs == 0) {
-    out.push_back({fmt::format("CA file {} holds only CRLs, no CA certificate", quoted(path)),
-                   "haproxy accepts it, but no peer certificate can be verified against it; "
-                   "was it meant for crl-file?"});
-  }
-  if (use == StoreUse::crl && counts->crls == 0) {
-    out.push_back({fmt::format("CRL file {} holds no CRL, only certificates", quoted(path)),
-                   "haproxy accepts it, but then checks no revocation; was it meant for "
-                   "ca-file?"});
-  }
-  return out;
-}
-
-// ---- crt-list (crtlist_parse_file / crtlist_parse_line) -----------------------------------------
-
-constexpr std::size_t kCrtLineSize = 65536;  // CRT_LINESIZE: fgets buffer, so 65535 usable bytes
-constexpr std::size_t kMaxCrtArgs = 2048;    // MAX_CRT_ARGS
-
-// Each option HAProxy 2.6 accepts inside `[...]`, with how many values it takes.
-struct CrtListKeyword {
-  std::string_view name;
-  int values;
-};
-constexpr CrtListKeyword kCrtListKeywords[] = {
-    {"allow-0rtt", 0},  {"alpn", 1},         {"ca-file", 1},  {"ca-verify-file", 1},
-    {"ciphers", 1},     {"ciphersuites", 1}, {"crl-file", 1}, {"curves", 1},
-    {"ecdhe", 1},       {"no-ca-names", 0},  {"npn", 1},      {"ssl-max-ver", 1},
-    {"ssl-min-ver", 1}, {"verify", 1},
-};
-
-const CrtListKeyword* find_crt_list_keyword(std::string_view name) {
-  for (const auto& kw : kCrtListKeywords)
-    if (kw.name == name) return &kw;
-  return nullptr;
-}
-
-// Ordered as HAProxy's methodVersions; the index compares versions.
-constexpr std::string_view kTlsVersions[] = {"SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
-
-std::optional<std::size_t> tls_version_index(std::string_view v) {
-  for (std::size_t i = 0; i < std::size(kTlsVersions); ++i)
-    if (kTlsVersions[i] == v) return i;
-  return std::nullopt;
-}
-
-// Joined the way crtlist_parse_file and the ca-file parsers do: absolute paths and '@' names stay.
-std::string join_base(const std::string& base, const std::string& path) {
-  if (base.empty() || path.empty() || path[0] == '/' || path[0] == '@') return path;
-  return base + "/" + path;
-}
-
-class CrtListChecker {
- public:
-  CrtListChecker(const std::string& list_path, const std::string& crt_base,
-                 const std::string& ca_base)
-      : list_path_(list_path), crt_base_(crt_base), ca_base_(ca_base) {}
-
-  std::vector<FileProblem> run();
-  std::size_t entries() const { return entries_; }
-  void count_only() { count_only_ = true; }
-
- private:
-  void line_problem(std::size_t linenum, std::string message, std::string hint = {}) {
-    problems_.push_back(
-        {fmt::format("crt-list {} line {}: {}", quoted(list_path_), linenum, std::move(message)),
-         std::move(hint)});
-  }
-  void check_line(std::string_view line, std::size_t linenum);
-  void check_options(const std::vector<std::string>& args, std::size_t first, std::size_t end,
-                     std::size_t linenum);
-  void check_store(const std::string& value, StoreUse use, std::size_t linenum);
-  void check_certificate(const std::string& path, std::size_t linenum, bool based);
-  SSL_CTX* scratch_ctx();
-
-  const std::string& list_path_;
-  const std::string& crt_base_;
-  const std::string& ca_base_;
-  bool count_only_ = false;
-  std::size_t entries_ = 0;
-  std::set<std::string> checked_;  // HAProxy loads a certificate once however often it is listed
-  SslCtxPtr ctx_;
-  std::vector<FileProblem> problems_;
-};
-
-std::vector<FileProblem> CrtListChecker::run() {
-  FileRead file = read_file(list_path_);
-  if (file.error == EISDIR) {
-    // fopen() succeeds on a directory and fgets() then reads nothing: HAProxy sees an empty list,
-    // which only fails if the bind ends up with no certificate at all.
-    return {};
-  }
-  if (file.error != 0) {
-    problems_.push_back(
-        {fmt::format("cannot read crt-list {}: {}", quoted(list_path_), error_text(file.error)),
-         {}});
-    return std::move(problems_);
-  }
-  const std::string& data = file.data;
-  std::size_t pos = 0;
-  std::size_t linenum = 0;
-  std::optional<std::size_t> missing_lf;
-  // Walk the file in the pieces fgets() would return, so long lines and NUL bytes get
-  // HAProxy's verdicts.
-  while (pos < data.size()) {
-    std::size_t max = std::min(data.size() - pos, kCrtLineSize - 1);
-    std::size_t nl = data.find('\n', pos);
-    std::size_t len = (nl != std::string::npos && nl - pos < max) ? nl - pos + 1 : max;
-    std::string_view piece(data.data() + pos, len);
-    pos += len;
-
-    if (missing_lf) {
-      line_problem(linenum, fmt::format("stray NUL character at position {}", *missing_lf + 1),
-                   "a crt-list is a text file");
-      return std::move(problems_);
-    }
-    ++linenum;
-    std::string_view line = piece.substr(0, piece.find('\0'));  // HAProxy sees a C string
-    if (line.size() == kCrtLineSize - 1 && line.back() != '\n') {
-      line_problem(linenum,
-                   fmt::format("line too long, the limit is {} characters", kCrtLineSize - 1));
-      return std::move(problems_);
-    }
-    if (piece[0] == '#' || piece[0] == '\n' || piece[0] == '\r') continue;
-    if (!line.empty() && line.back() == '\n') {
-      line.remove_suffix(1);
-    } else {
-      missing_lf = line.size();
-    }
-    check_line(line, linenum);
-  }
-  if (missing_lf) {
-    line_problem(linenum, "missing newline at the end of the last line",
-                 "haproxy takes this for a truncated file; end the line with a newline");
-  }
-  return std::move(problems_);
-}
-
-void CrtListChecker::check_line(std::string_view line, std::size_t linenum) {
-  std::vector<std::string> args;
-  std::size_t ssl_begin = 0;  // index of the first option, 0 when there is no '['
-  std::size_t ssl_end = 0;    // index one past the last option, 0 when there is no ']'
-  bool new_arg = true;
-  for (char c : line) {
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      new_arg = true;
-    } else if (c == '[') {
-      if (ssl_begin != 0) return line_problem(linenum, "too many '['");
-      if (args.empty())
-        return line_problem(linenum, "the line must start with a certificate path, not '['");
-      ssl_begin = args.size();
-      new_arg = true;
-    } else if (c == ']') {
-      if (ssl_end != 0) return line_problem(linenum, "too many ']'");
-      if (ssl_begin == 0) return line_problem(linenum, "']' without '['");
-      ssl_end = args.size();
-      new_arg = true;
-    } else {
-      if (new_arg) {
-        if (args.size() == kMaxCrtArgs)
-          return line_problem(linenum, fmt::format("too many words (at most {})", kMaxCrtArgs));
-        args.emplace_back();
-        new_arg = false;
-      }
-      args.back() += c;
-    }
-  }
-  if (args.empty()) return;  // blank line
-  ++entries_;
-  if (count_only_) return;
-
-  // An unclosed '[' is accepted by HAProxy: its words become SNI filters.
-  if (ssl_end != 0) check_options(args, ssl_begin, ssl_end, linenum);
-
-  // Words between the path and '[' are dropped by HAProxy (with a warning), not used as filters.
-  std::size_t filters = ssl_begin == 0 ? 1 : (ssl_end == 0 ? ssl_begin : ssl_end);
-  for (std::size_t i = filters; i < args.size(); ++i) {
-    std::string_view name = args[i];
-    bool negative = name.starts_with('!');
-    if (negative) name.remove_prefix(1);
-    bool wildcard = name.starts_with('*');
-    if (wildcard) name.remove_prefix(1);
-    if (negative && wildcard) continue;  // "!*" filters are ignored whole
-    // HAProxy lowercases each name into its tune.bufsize scratch buffer (16384 by default).
-    if (name.size() >= kTuneBufsize)
-      line_problem(
-          linenum,
-          fmt::format("SNI filter {} is {} characters long", i - filters + 1, args[i].size()),
-          fmt::format("haproxy cannot index names of {} characters or more", kTuneBufsize));
-  }
-
-  const std::string& crt = args[0];
-  std::string path = join_base(crt_base_, crt);
-  if (crt[0] == '#' && !exists(path)) {
-    line_problem(linenum, fmt::format("cannot find certificate {}", quoted(path)),
-                 "only lines whose very first character is '#' are comments");
-    return;
-  }
-  check_certificate(path, linenum, path != crt);
-}
-
-void CrtListChecker::check_options(const std::vector<std::string>& args, std::size_t first,
-                                   std::size_t end, std::size_t linenum) {
-  std::optional<std::size_t> min_version;
-  std::optional<std::size_t> max_version;
-  bool has_curves = false;
-  std::optional<std::string> ecdhe;
-  for (std::size_t i = first; i < end;) {
-    const std::string& name = args[i];
-    const CrtListKeyword* kw = find_crt_list_keyword(name);
-    if (kw == nullptr) {
-      line_problem(linenum, fmt::format("unknown option '{}' in '[...]'", name),
-                   "crt-list options are allow-0rtt, alpn, ca-file, ca-verify-file, ciphers, "
-                   "ciphersuites, crl-file, curves, ecdhe, no-ca-names, npn, ssl-max-ver, "
-                   "ssl-min-ver and verify");
-      return;
-    }
-    if (i + 1 + kw->values > end) {
-      line_problem(linenum, fmt::format("option '{}' needs a value inside the '[...]'", name));
-      return;
-    }
-    const std::string value = kw->values > 0 ? args[i + 1] : std::string();
-    if (name == "verify") {
-      if (value != "none" && value != "optional" && value != "required")
-        line_problem(linenum, fmt::format("unknown verify method '{}'", value),
-                     "use none, optional or required");
-    } else if (name == "ssl-min-ver" || name == "ssl-max-ver") {
-      auto index = tls_version_index(value);
-      if (!index) {
-        line_problem(linenum, fmt::format("unknown SSL/TLS version '{}' for '{}'", value, name),
-                     "use SSLv3, TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3");
-      } else {
-        (name == "ssl-min-ver" ? min_version : max_version) = index;
-      }
-    } else if (name == "alpn" || name == "npn") {
-      std::size_t start = 0;
-      while (true) {
-        std::size_t comma = value.find(',', start);
-        std::size_t len = (comma == std::string::npos ? value.size() : comma) - start;
-        if (len > 255) {
-          line_problem(linenum, fmt::format("{} protocol name longer than 255 characters in '{}'",
-                                            name, value));
-          break;
-        }
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-      }
-    } else if (name == "ca-file" || name == "ca-verify-file") {
-      check_store(value, StoreUse::ca, linenum);
-    } else if (name == "crl-file") {
-      check_store(value, StoreUse::crl, linenum);
-    } else if (name == "ciphers" || name == "ciphersuites" || name == "curves") {
-      // HAProxy hands these to OpenSSL when it builds the line's SSL_CTX; so do we.
-      SSL_CTX* ctx = scratch_ctx();
-      long ok = ctx == nullptr           ? 1
-                : name == "ciphers"      ? SSL_CTX_set_cipher_list(ctx, value.c_str())
-                : name == "ciphersuites" ? SSL_CTX_set_ciphersuites(ctx, value.c_str())
-                                         : SSL_CTX_set1_curves_list(ctx, value.c_str());
-      ERR_clear_error();
-      if (ok != 1)
-        line_problem(linenum, fmt::format("OpenSSL rejects {} '{}'", name, value),
-                     name == "ciphers"        ? "list the valid names with 'openssl ciphers -v'"
-                     : name == "ciphersuites" ? "TLS 1.3 suites look like "
-                                                "'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384'"
-                                              : "curves look like 'X25519:P-256'");
-      if (name == "curves") has_curves = true;
-    } else if (name == "ecdhe") {
-      ecdhe = value;
-    }
-    i += 1 + kw->values;
-  }
-  // HAProxy ignores ecdhe when curves is set.
-  if (ecdhe && !has_curves) {
-    SSL_CTX* ctx = scratch_ctx();
-    if (ctx != nullptr && SSL_CTX_set1_curves_list(ctx, ecdhe->c_str()) != 1)
-      line_problem(linenum, fmt::format("OpenSSL rejects ecdhe curve '{}'", *ecdhe),
-                   "name one curve, e.g. 'prime256v1' or 'X25519'");
-    ERR_clear_error();
-  }
-  if (min_version && max_version && *min_version > *max_version) {
-    line_problem(linenum,
-                 fmt::format("ssl-min-ver {} is above ssl-max-ver {}: no TLS version is left",
-                             kTlsVersions[*min_version], kTlsVersions[*max_version]));
-  } else if (max_version && *max_version == 0) {
-    line_problem(linenum, "ssl-max-ver SSLv3 leaves no TLS version: OpenSSL 3 has no SSLv3");
-  }
-}
-
-void CrtListChecker::check_store(const std::string& value, StoreUse use, std::size_t linenum) {
-  for (auto& p : check_store_file(join_base(ca_base_, value), use))
-    line_problem(linenum, std::move(p.message), std::move(p.hint));
-}
-
-// `based`: the path was relative and got crt-base prepended.
-void CrtListChecker::check_certificate(const std::string& path, std::size_t linenum, bool based) {
-  if (!checked_.insert(path).second) return;
-  std::vector<FileProblem> found;
-  if (auto st = stat_path(path)) {
-    if (S_ISDIR(st->st_mode)) {
-      // HAProxy 2.6 spins forever on this; refuse it plainly.
-      line_problem(linenum, fmt::format("{} is a directory", quoted(path)),
-                   "a crt-list line names one certificate file; list the directory's files one "
-                   "per line, or use 'crt DIR' on the bind line");
-      return;
-    }
-    check_certificate_file(path, CertUse::bind, found);
-  } else {
-    int err = errno;
-    bool bundle = false;
-    for (const char* suffix : kBundleSuffixes) {
-      std::string part = path + "." + suffix;
-      if (!exists(part)) continue;
-      bundle = true;
-      check_certificate_file(part, CertUse::bind, found);
-    }
-    if (!bundle)
-      found.push_back({fmt::format("cannot find certificate {}: {}", quoted(path), error_text(err)),
-                       !based
-                           ? std::string()
-                           : fmt::format("relative paths in a crt-list are taken from crt-base {}",
-                                         quoted(crt_base_))});
-  }
-  for (auto& p : found)
-    line_problem(linenum, std::move(p.message), std::move(p.hint));
-}
-
-SSL_CTX* CrtListChecker::scratch_ctx() {
-  if (!ctx_) ctx_.reset(SSL_CTX_new(TLS_server_method()));
-  ERR_clear_error();
-  return ctx_.get();
-}
-
 }  // namespace
 
 // ---- public interface ---------------------------------------------------------------------------
@@ -1004,21 +523,6 @@ std::vector<FileProblem> check_bind_certificate(const std::string& path) {
   return out;
 }
 
-std::vector<FileProblem> check_crt_list(const std::string& path, const std::string& crt_base,
-                                        const std::string& ca_base) {
-  ErrorQueueScope scope;
-  CrtListChecker checker(path, crt_base, ca_base);
-  return checker.run();
-}
-
-std::vector<FileProblem> check_ca_file(const std::string& path) {
-  return check_store_file(path, StoreUse::ca);
-}
-
-std::vector<FileProblem> check_crl_file(const std::string& path) {
-  return check_store_file(path, StoreUse::crl);
-}
-
 std::vector<FileProblem> check_client_certificate(const std::string& path) {
   ErrorQueueScope scope;
   std::vector<FileProblem> out;
@@ -1049,62 +553,6 @@ std::vector<FileProblem> check_client_certificate(const std::string& path) {
   return out;
 }
 
-std::vector<FileProblem> check_dh_param_file(const std::string& path) {
-  ErrorQueueScope scope;
-  std::vector<FileProblem> out;
-  auto st = stat_path(path);
-  if (!st) {
-    int err = errno;  // before anything else can clobber it
-    out.push_back(
-        {fmt::format("cannot read DH parameter file {}: {}", quoted(path), error_text(err)), {}});
-    return out;
-  }
-  if (S_ISDIR(st->st_mode)) {
-    // HAProxy 2.6 loops forever on a directory here.
-    out.push_back({fmt::format("DH parameter file {} is a directory", quoted(path)),
-                   "generate a file with 'openssl dhparam -out dhparam.pem 2048'"});
-    return out;
-  }
-  FileRead file = read_file(path);
-  if (file.error != 0) {
-    out.push_back(
-        {fmt::format("cannot read DH parameter file {}: {}", quoted(path), error_text(file.error)),
-         {}});
-    return out;
-  }
-  BioPtr bio = memory_bio(file.data);
-  EVP_PKEY* raw = nullptr;
-  // The decoder HAProxy 2.6 builds with OpenSSL 3: PEM, key type "DH" (not "DHX"), parameters.
-  DecoderCtxPtr dctx(OSSL_DECODER_CTX_new_for_pkey(
-      &raw, "PEM", nullptr, "DH", OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS, nullptr, nullptr));
-  if (bio && dctx && OSSL_DECODER_CTX_get_num_decoders(dctx.get()) > 0) {
-    // The parameters need not be the first PEM block; try each one in turn.
-    while (raw == nullptr && BIO_eof(bio.get()) == 0) {
-      std::size_t before = BIO_ctrl_pending(bio.get());
-      OSSL_DECODER_from_bio(dctx.get(), bio.get());
-      if (BIO_ctrl_pending(bio.get()) >= before) break;  // no progress: never loop forever
-    }
-  }
-  PkeyPtr dh(raw);
-  ERR_clear_error();
-  if (dh) return out;
-  auto labels = pem_labels(file.data);
-  constexpr std::string_view kGenerate = "generate them with 'openssl dhparam -out FILE 2048'";
-  if (has_label(labels, "X9.42 DH PARAMETERS") && !has_label(labels, "DH PARAMETERS")) {
-    out.push_back({fmt::format("DH parameter file {} holds X9.42 DH parameters, which haproxy "
-                               "does not load",
-                               quoted(path)),
-                   fmt::format("'openssl dhparam -dsaparam' writes that format; {}", kGenerate)});
-  } else if (has_label(labels, "DH PARAMETERS")) {
-    out.push_back({fmt::format("the DH parameters in {} cannot be parsed", quoted(path)),
-                   std::string(kGenerate)});
-  } else {
-    out.push_back(describe_nothing_found(path, file.data, "DH parameter file", "DH parameters",
-                                         std::string(kGenerate), "dhparam"));
-  }
-  return out;
-}
-
 std::size_t count_bind_certificates(const std::string& path) {
   auto st = stat_path(path);
   if (!st) {
@@ -1117,22 +565,6 @@ std::size_t count_bind_certificates(const std::string& path) {
   std::size_t files = 0;
   for_each_directory_certificate(path, nullptr, [&](const std::string&) { ++files; });
   return files;
-}
-
-std::size_t count_crt_list_certificates(const std::string& path) {
-  static const std::string none;
-  CrtListChecker checker(path, none, none);
-  checker.count_only();
-  checker.run();
-  return checker.entries();
-}
-
-std::vector<FileProblem> lint_ca_file(const std::string& path) {
-  return lint_store_file(path, StoreUse::ca);
-}
-
-std::vector<FileProblem> lint_crl_file(const std::string& path) {
-  return lint_store_file(path, StoreUse::crl);
 }
 
 }  // namespace sluice::compile
