@@ -227,7 +227,8 @@ struct Section {
   SectionKind kind = SectionKind::global;
   Location loc;
   std::optional<Word> name;
-  std::optional<Word> from;  // `frontend NAME from DEFAULTS`
+  std::optional<Word> from;               // `frontend NAME from DEFAULTS`
+  std::uint32_t rejected_statements = 0;  // lines that were errors: no knock-on warnings
   std::vector<Statement> statements;
 };
 

@@ -1,6 +1,9 @@
 #include "parser/document.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 
 #include "parser/keywords.hpp"
 #include "parser/suggest.hpp"
@@ -55,6 +58,11 @@ class FileParser {
 
   void line(const Line& line) {
     const auto& words = line.words;
+    if (!words[0].quoted && words[0].text.starts_with('.')) {
+      directive(words);
+      return;
+    }
+    if (skipped_blocks_ > 0) return;  // inside an `.if` block sluice cannot evaluate yet
     if (auto kind = section_kind(words[0].text); kind && !words[0].quoted) {
       open_section(*kind, words);
       return;
@@ -87,6 +95,7 @@ class FileParser {
     const bool needs_name = kind != ast::SectionKind::global && kind != ast::SectionKind::defaults;
     if (kind == ast::SectionKind::global) {
       if (words.size() > 1) diags_.error(words[1].loc, "'global' takes no argument");
+      i = words.size();
     } else if (i < words.size() && words[i].text != "from") {
       section.name = words[i++];
     } else if (needs_name) {
@@ -141,12 +150,20 @@ class FileParser {
                    "only 'option' keywords and 'log' take 'no'");
       return;
     }
+    if (negated && row->path.starts_with("option ") && !option_negatable(row->path)) {
+      diags_.error(all[0].loc, fmt::format("negation is not supported for '{}'", row->path),
+                   "remove the line: this option is off unless a section turns it on");
+      return;
+    }
     Location end = words.back().loc;
     end.col += end.length;
     end.length = 1;
     Args args{words[0], row->path, words.subspan(path_words), diags_, end};
     auto payload = row->parse(args);
-    if (!payload) return;
+    if (!payload) {
+      ++current_->rejected_statements;
+      return;
+    }
     if (negated) {
       if (auto* option = std::get_if<ast::Option>(&*payload)) option->negated = true;
       if (auto* log = std::get_if<ast::Log>(&*payload)) log->disable = true;
@@ -187,10 +204,101 @@ class FileParser {
     return false;
   }
 
+  // HAProxy's `.if/.elif/.else/.endif` and `.diag/.notice/.warning/.alert` lines. The
+  // messages work; conditions are refused once per block, whose lines are then skipped.
+  void directive(const std::vector<Word>& words) {
+    const std::string& name = words[0].text;
+    if (name == ".if") {
+      if (skipped_blocks_++ == 0)
+        diags_.error(words[0].loc,
+                     "conditional blocks ('.if') are valid HAProxy but not supported by sluice",
+                     "select the lines for this machine before handing the file to sluice");
+      return;
+    }
+    if (name == ".elif" || name == ".else" || name == ".endif") {
+      if (skipped_blocks_ == 0) {
+        diags_.error(words[0].loc, fmt::format("'{}' without a matching '.if'", name));
+        return;
+      }
+      if (name == ".endif") --skipped_blocks_;
+      return;
+    }
+    if (skipped_blocks_ > 0) return;
+    std::string message;
+    for (std::size_t i = 1; i < words.size(); ++i) {
+      if (i > 1) message += ' ';
+      message += words[i].text;
+    }
+    if (name == ".alert")
+      diags_.error(words[0].loc, message);
+    else if (name == ".warning")
+      diags_.warning(words[0].loc, message);
+    else if (name == ".notice" || name == ".diag")
+      diags_.note(words[0].loc, message);
+    else
+      diags_.error(words[0].loc, fmt::format("unknown directive '{}'", name),
+                   "directives: .if .elif .else .endif .diag .notice .warning .alert");
+  }
+
+ public:
+  // Called at the end of the file: an `.if` must close in the file that opened it.
+  void finish(const Location& end) {
+    if (skipped_blocks_ > 0) diags_.error(end, "missing '.endif' at end of file");
+  }
+
+ private:
+  // Keywords whose second word selects the statement (`tcp-request content`): an unknown
+  // second word is an unknown keyword, not an unsupported one.
+  bool unknown_subkeyword(std::span<const Word> words) {
+    struct Family {
+      std::string_view first;
+      std::initializer_list<std::string_view> seconds;
+    };
+    static const Family families[] = {
+        {"capture", {"cookie", "request", "response"}},
+        {"email-alert", {"from", "level", "mailers", "myhostname", "to"}},
+        {"external-check", {"command", "path"}},
+        {"http-check",
+         {"comment", "connect", "disable-on-404", "expect", "send", "send-state", "set-var",
+          "unset-var"}},
+        {"stats",
+         {"admin", "auth", "bind-process", "enable", "hide-version", "http-request", "realm",
+          "refresh", "scope", "show-desc", "show-legends", "show-modules", "show-node", "uri"}},
+        {"stick", {"match", "on", "store-request", "store-response"}},
+        {"tcp-check",
+         {"comment", "connect", "expect", "send", "send-binary", "send-binary-lf", "send-lf",
+          "set-var", "unset-var"}},
+        {"tcp-request", {"connection", "content", "inspect-delay", "session"}},
+        {"tcp-response", {"content", "inspect-delay"}},
+    };
+    for (const auto& family : families) {
+      if (words[0].text != family.first) continue;
+      std::vector<std::string_view> seconds(family.seconds);
+      if (words.size() < 2) {
+        diags_.error(words[0].loc, fmt::format("'{}' expects one of: {}", family.first,
+                                               fmt::join(seconds, ", ")));
+        return true;
+      }
+      if (std::find(seconds.begin(), seconds.end(), words[1].text) != seconds.end()) return false;
+      diags_.error(
+          words[1].loc, fmt::format("unknown keyword '{} {}'", family.first, words[1].text),
+          did_you_mean(words[1].text, seconds,
+                       fmt::format("'{}' takes: {}", family.first, fmt::join(seconds, ", "))));
+      return true;
+    }
+    return false;
+  }
+
   void unknown(std::span<const Word> words) {
     const Word& first = words[0];
     const bool global = current_->kind == ast::SectionKind::global;
     const char* section = ast::section_word(current_->kind);
+    if (!global && words.size() == 1 && (first.text == "option" || first.text == "timeout")) {
+      diags_.error(first.loc,
+                   fmt::format("'{}' expects the name of the {} to set", first.text, first.text));
+      return;
+    }
+    if (!global && unknown_subkeyword(words)) return;
     // Sub-keywords: `option X` and `timeout X` name their second word.
     if (!global && (first.text == "option" || first.text == "timeout") && words.size() > 1) {
       const Word& second = words[1];
@@ -204,7 +312,7 @@ class FileParser {
         diags_.error(
             second.loc,
             fmt::format("unknown {} '{}' in '{}' section", first.text, second.text, section),
-            hint ? fmt::format("did you mean '{} {}'?", first.text, *hint) : "");
+            hint ? fmt::format("did you mean '{} {}'?", first.text, *hint) : std::string());
       }
       return;
     }
@@ -220,17 +328,16 @@ class FileParser {
                    fmt::format("'{}' belongs in the 'global' section", first.text));
       return;
     }
-    auto hint = closest(first.text, known);
-    if (!hint) hint = closest(first.text, section_names);
     diags_.error(first.loc,
                  fmt::format("unknown keyword '{}' in '{}' section", first.text, section),
-                 hint ? fmt::format("did you mean '{}'?", *hint) : "");
+                 did_you_mean(first.text, known, did_you_mean(first.text, section_names)));
   }
 
   ast::Document& doc_;
   Diagnostics& diags_;
   ast::Section* current_ = nullptr;
   bool skipping_ = false;
+  int skipped_blocks_ = 0;
 };
 
 }  // namespace
@@ -247,6 +354,7 @@ void parse_file(const SourceSet& sources, std::uint32_t file, const ParseOptions
     Line line = lex_line(text, file, n, options.env, diags);
     if (!line.words.empty()) parser.line(line);
   }
+  parser.finish({file, count, 1, 1});
 }
 
 }  // namespace sluice::parser

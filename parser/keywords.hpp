@@ -2,6 +2,8 @@
 // A HAProxy keyword without a row is reported as "not supported by sluice" (see vocabulary).
 #pragma once
 
+#include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -38,6 +40,10 @@ struct Args {
   // Reports `path expects N argument(s)` unless the count is within [min, max].
   bool count(std::size_t min, std::size_t max);
   void error_at(const Word& w, std::string message, std::string hint = {});
+  // An integer word within [min, max], or nullopt after reporting why not.
+  std::optional<std::int64_t> integer(const Word& w, std::int64_t min, std::int64_t max);
+  // Splits off a trailing `if|unless COND` into `cond`; `rest` gets the words before it.
+  bool split_condition(std::span<const Word>& rest, std::optional<ast::Condition>& cond);
   void error_missing(std::string what, std::string hint = {});
 };
 
@@ -56,13 +62,15 @@ struct KeywordRow {
 std::span<const KeywordRow> global_keyword_rows();
 std::span<const KeywordRow> proxy_keyword_rows();
 
+// Whether `no option X` is allowed (HAProxy's "(*)" in its keyword matrix).
+bool option_negatable(std::string_view path);
+
 // Longest row whose path matches the leading words (exact), or nullptr.
 const KeywordRow* find_row(std::span<const KeywordRow> rows, std::span<const Word> words,
                            std::size_t& path_words);
 
 // Shared argument parsers, used by several rows.
 std::optional<ast::Payload> parse_flag(Args& a);
-std::optional<ast::Payload> parse_positive_integer(Args& a);
 std::optional<ast::Payload> parse_duration(Args& a);
 std::optional<ast::Payload> parse_text(Args& a);
 std::optional<ast::Payload> parse_log(Args& a);
@@ -75,5 +83,25 @@ std::optional<std::vector<ast::Setting>> parse_server_settings(std::span<const W
 
 // Splits a rule at its `if`/`unless`; returns the index of that word or words.size().
 std::size_t condition_start(std::span<const Word> words);
+
+bool is_one_of(std::string_view word, std::initializer_list<std::string_view> list);
+
+// One integer argument within [Min, Max].
+template <std::int64_t Min, std::int64_t Max>
+std::optional<ast::Payload> parse_bounded_integer(Args& a) {
+  if (!a.count(1, 1)) return std::nullopt;
+  auto v = a.integer(a.words[0], Min, Max);
+  if (!v) return std::nullopt;
+  return ast::Integer{*v};
+}
+
+// Rule keywords (keywords_rules.cpp).
+std::optional<ast::Payload> parse_http_request_rule(Args& a);
+std::optional<ast::Payload> parse_http_response_rule(Args& a);
+std::optional<ast::Payload> parse_redirect(Args& a);
+std::optional<ast::Payload> parse_tcp_content(Args& a);
+std::optional<ast::Payload> parse_tcp_connection(Args& a);
+std::optional<ast::Payload> parse_http_check_expect(Args& a);
+std::optional<ast::Payload> parse_http_check_send(Args& a);
 
 }  // namespace sluice::parser

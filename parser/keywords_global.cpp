@@ -4,6 +4,8 @@
 #include <algorithm>
 
 #include "parser/keywords.hpp"
+#include "parser/suggest.hpp"
+#include "parser/vocabulary.hpp"
 
 namespace sluice::parser {
 
@@ -11,47 +13,6 @@ namespace {
 
 using ast::Support;
 constexpr auto parsed = Support::parsed_only;
-
-std::optional<ast::Payload> parse_nbthread(Args& a) {
-  if (!a.count(1, 1)) return std::nullopt;
-  auto v = parse_integer(a.words[0].text, 1, 4096);
-  if (auto* err = error_of(v)) {
-    a.error_at(a.words[0], fmt::format("'nbthread': {}", err->message));
-    return std::nullopt;
-  }
-  return ast::Integer{std::get<std::int64_t>(v)};
-}
-
-std::optional<ast::Payload> parse_maxhdr(Args& a) {
-  if (!a.count(1, 1)) return std::nullopt;
-  auto v = parse_integer(a.words[0].text, 1, 32767);
-  if (auto* err = error_of(v)) {
-    a.error_at(a.words[0], fmt::format("'{}': {}", a.path, err->message));
-    return std::nullopt;
-  }
-  return ast::Integer{std::get<std::int64_t>(v)};
-}
-
-// `tune.bufsize` and friends take a plain byte count; HAProxy accepts no unit here.
-std::optional<ast::Payload> parse_byte_count(Args& a) {
-  if (!a.count(1, 1)) return std::nullopt;
-  auto v = parse_integer(a.words[0].text, 0, INT32_MAX);
-  if (auto* err = error_of(v)) {
-    a.error_at(a.words[0], fmt::format("'{}': {}", a.path, err->message));
-    return std::nullopt;
-  }
-  return ast::Integer{std::get<std::int64_t>(v)};
-}
-
-std::optional<ast::Payload> parse_dh_param_bits(Args& a) {
-  if (!a.count(1, 1)) return std::nullopt;
-  auto v = parse_integer(a.words[0].text, 1024, 16384);
-  if (auto* err = error_of(v)) {
-    a.error_at(a.words[0], fmt::format("'{}': {}", a.path, err->message));
-    return std::nullopt;
-  }
-  return ast::Integer{std::get<std::int64_t>(v)};
-}
 
 // `ssl-default-bind-options` / `ssl-default-server-options`.
 std::optional<ast::Payload> parse_ssl_options(Args& a) {
@@ -78,9 +39,16 @@ std::optional<ast::Payload> parse_ssl_options(Args& a) {
       }
       continue;
     }
-    a.error_at(w, fmt::format("'{}': option '{}' is not supported by sluice", a.path, w.text),
-               "sluice supports no-sslv3 no-tlsv1x no-tls-tickets ssl-min-ver ssl-max-ver "
-               "prefer-client-ciphers");
+    if (vocabulary::contains(vocabulary::bind_settings(), w.text) ||
+        vocabulary::contains(vocabulary::server_settings(), w.text))
+      a.error_at(w,
+                 fmt::format("'{}': option '{}' is valid HAProxy but not supported by sluice",
+                             a.path, w.text),
+                 "sluice supports no-sslv3, no-tlsv10, no-tlsv11, no-tlsv12, no-tlsv13, "
+                 "no-tls-tickets, ssl-min-ver, ssl-max-ver and prefer-client-ciphers here");
+    else
+      a.error_at(w, fmt::format("'{}': unknown option '{}'", a.path, w.text),
+                 did_you_mean(w.text, flags));
     return std::nullopt;
   }
   return ast::Words{{a.words.begin(), a.words.end()}};
@@ -108,8 +76,11 @@ constexpr KeywordRow rows[] = {
     {"hard-stop-after", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_duration},
     {"log", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_log},
     {"master-worker", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_flag},
-    {"maxconn", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_positive_integer},
-    {"nbthread", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_nbthread},
+    {"maxconn", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_bounded_integer<1, INT32_MAX>},
+    {"nbthread", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     // HAProxy 2.6 as Debian builds it (MAX_THREADS) accepts at most 64.
+     parse_bounded_integer<1, 64>},
     {"pidfile", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
     {"ssl-default-bind-ciphers", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
     {"ssl-default-bind-ciphersuites", G, Side::any, WrongSide::warn_ignored, false, parsed,
@@ -126,12 +97,16 @@ constexpr KeywordRow rows[] = {
     {"ssl-dh-param-file", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_text},
     {"stats", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_stats},
-    {"tune.bufsize", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_byte_count},
-    {"tune.http.maxhdr", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_maxhdr},
-    {"tune.maxrewrite", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_byte_count},
-    {"tune.ssl.cachesize", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_byte_count},
+    {"tune.bufsize", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_bounded_integer<0, INT32_MAX>},
+    {"tune.http.maxhdr", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_bounded_integer<1, 32767>},
+    {"tune.maxrewrite", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_bounded_integer<0, INT32_MAX>},
+    {"tune.ssl.cachesize", G, Side::any, WrongSide::warn_ignored, false, parsed,
+     parse_bounded_integer<0, INT32_MAX>},
     {"tune.ssl.default-dh-param", G, Side::any, WrongSide::warn_ignored, false, parsed,
-     parse_dh_param_bits},
+     parse_bounded_integer<1024, 16384>},
     {"tune.ssl.lifetime", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_duration},
     {"user", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
 };

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 
+#include "parser/condition.hpp"
 #include "parser/keywords.hpp"
+#include "parser/sample.hpp"
 #include "parser/suggest.hpp"
 #include "parser/vocabulary.hpp"
 
@@ -41,6 +43,29 @@ bool Args::count(std::size_t min, std::size_t max) {
 
 void Args::error_at(const Word& w, std::string message, std::string hint) {
   diags.error(w.loc, std::move(message), std::move(hint));
+}
+
+std::optional<std::int64_t> Args::integer(const Word& w, std::int64_t min, std::int64_t max) {
+  auto v = parse_integer(w.text, min, max);
+  if (auto* err = error_of(v)) {
+    error_at(w, fmt::format("'{}': {}", path, err->message));
+    return std::nullopt;
+  }
+  return std::get<std::int64_t>(v);
+}
+
+bool Args::split_condition(std::span<const Word>& rest, std::optional<ast::Condition>& cond) {
+  const std::size_t at = condition_start(words);
+  rest = words.subspan(0, at);
+  if (at == words.size()) return true;
+  cond = parse_condition(words.subspan(at), diags);
+  return cond.has_value();
+}
+
+bool is_one_of(std::string_view word, std::initializer_list<std::string_view> list) {
+  for (auto item : list)
+    if (item == word) return true;
+  return false;
 }
 
 void Args::error_missing(std::string what, std::string hint) {
@@ -88,16 +113,6 @@ std::size_t condition_start(std::span<const Word> words) {
 std::optional<ast::Payload> parse_flag(Args& a) {
   if (!a.count(0, 0)) return std::nullopt;
   return ast::Flag{};
-}
-
-std::optional<ast::Payload> parse_positive_integer(Args& a) {
-  if (!a.count(1, 1)) return std::nullopt;
-  auto v = parse_integer(a.words[0].text, 1, INT32_MAX);
-  if (auto* err = error_of(v)) {
-    a.error_at(a.words[0], fmt::format("'{}': {}", a.path, err->message));
-    return std::nullopt;
-  }
-  return ast::Integer{std::get<std::int64_t>(v)};
 }
 
 std::optional<ast::Payload> parse_duration(Args& a) {
@@ -174,9 +189,8 @@ std::optional<ast::Payload> parse_log(Args& a) {
     return std::nullopt;
   }
   if (!one_of(facilities, a.words[i].text)) {
-    auto hint = closest(a.words[i].text, facilities);
     a.error_at(a.words[i], fmt::format("unknown log facility '{}'", a.words[i].text),
-               hint ? fmt::format("did you mean '{}'?", *hint) : "");
+               did_you_mean(a.words[i].text, facilities));
     return std::nullopt;
   }
   log.facility = a.words[i++];
@@ -200,7 +214,7 @@ std::optional<ast::Payload> parse_log(Args& a) {
 
 namespace {
 
-enum class ArgKind { none, word, time, integer, choice };
+enum class ArgKind { none, word, time, integer, choice, sample };
 
 struct SettingRow {
   std::string_view name;
@@ -259,7 +273,7 @@ constexpr SettingRow server_rows[] = {
     {"rise", ArgKind::integer, 1, INT32_MAX},
     {"send-proxy", ArgKind::none, 0, 0, {}, true},
     {"send-proxy-v2", ArgKind::none, 0, 0, {}, true},
-    {"sni", ArgKind::word},
+    {"sni", ArgKind::sample},
     {"ssl", ArgKind::none, 0, 0, {}, true},
     {"verify", ArgKind::choice, 0, 0, "none required"},
     {"verifyhost", ArgKind::word},
@@ -320,9 +334,8 @@ std::optional<std::vector<ast::Setting>> parse_settings(std::span<const SettingR
       std::vector<std::string_view> names;
       for (const auto& r : rows)
         names.push_back(r.name);
-      auto hint = closest(w.text, names);
       diags.error(w.loc, fmt::format("unknown {} setting '{}'", line_kind, w.text),
-                  hint ? fmt::format("did you mean '{}'?", *hint) : "");
+                  did_you_mean(w.text, names));
       break;
     }
     if (row->kind != ArgKind::none && !setting.negated) {
@@ -344,6 +357,9 @@ std::optional<std::vector<ast::Setting>> parse_settings(std::span<const SettingR
         if (auto* e = error_of(number)) err = *e;
       } else if (row->kind == ArgKind::choice && !in_choices(row->choices, value.text)) {
         err = ValueError{fmt::format("'{}' is not one of: {}", value.text, row->choices), 0, {}};
+      } else if (row->kind == ArgKind::sample && !parse_sample(value.text, value.loc, diags)) {
+        ok = false;  // parse_sample said why
+        continue;
       }
       if (err) {
         diags.error(value.loc, fmt::format("{} setting '{}': {}", line_kind, w.text, err->message),

@@ -1,4 +1,5 @@
-// Keyword table of proxy sections (defaults, frontend, backend, listen) and their parsers.
+// Keyword table of proxy sections (defaults, frontend, backend, listen) and the parsers of
+// their settings; the parsers of rules (http-request, redirect, ...) are in keywords_rules.cpp.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,29 +16,13 @@ namespace {
 
 using ast::Support;
 
-bool is_one_of(std::string_view word, std::initializer_list<std::string_view> list) {
-  for (auto item : list)
-    if (item == word) return true;
-  return false;
-}
-
-// Splits off a trailing `if|unless COND`; `rest` gets the words before it.
-bool take_condition(Args& a, std::span<const Word>& rest, std::optional<ast::Condition>& cond) {
-  const std::size_t at = condition_start(a.words);
-  rest = a.words.subspan(0, at);
-  if (at == a.words.size()) return true;
-  cond = parse_condition(a.words.subspan(at), a.diags);
-  return cond.has_value();
-}
-
-std::optional<std::int64_t> integer_arg(Args& a, const Word& w, std::int64_t min,
-                                        std::int64_t max) {
-  auto v = parse_integer(w.text, min, max);
-  if (auto* err = error_of(v)) {
-    a.error_at(w, fmt::format("'{}': {}", a.path, err->message));
-    return std::nullopt;
-  }
-  return std::get<std::int64_t>(v);
+// The rest of a word from `offset` on, when the word's text matches its source bytes.
+Location inside(const Word& word, std::uint32_t offset) {
+  Location at = word.loc;
+  if (word.quoted || offset >= word.text.size()) return at;
+  at.col += offset;
+  at.length = static_cast<std::uint32_t>(word.text.size()) - offset;
+  return at;
 }
 
 std::optional<ast::Payload> parse_mode(Args& a) {
@@ -57,9 +42,7 @@ std::optional<ast::Payload> parse_bind(Args& a) {
   const Word& addr = a.words[0];
   auto parsed = parse_address_list(addr.text, AddressUse::bind);
   if (auto* err = error_of(parsed)) {
-    Location at = addr.loc;
-    if (!addr.quoted) at.col += err->offset;
-    a.diags.error(at, fmt::format("bind: {}", err->message), err->hint);
+    a.diags.error(inside(addr, err->offset), fmt::format("bind: {}", err->message), err->hint);
     return std::nullopt;
   }
   auto settings = parse_bind_settings(a.words.subspan(1), a.diags);
@@ -72,9 +55,8 @@ std::optional<ast::Payload> parse_server(Args& a) {
   const Word& addr = a.words[1];
   auto parsed = parse_address(addr.text, AddressUse::server);
   if (auto* err = error_of(parsed)) {
-    Location at = addr.loc;
-    if (!addr.quoted) at.col += err->offset;
-    a.diags.error(at, fmt::format("server '{}': {}", a.words[0].text, err->message), err->hint);
+    a.diags.error(inside(addr, err->offset),
+                  fmt::format("server '{}': {}", a.words[0].text, err->message), err->hint);
     return std::nullopt;
   }
   auto settings = parse_server_settings(a.words.subspan(2), a.diags);
@@ -96,7 +78,7 @@ std::optional<ast::Payload> parse_default_backend(Args& a) {
 std::optional<ast::Payload> parse_use_backend(Args& a) {
   std::span<const Word> rest;
   std::optional<ast::Condition> cond;
-  if (!take_condition(a, rest, cond)) return std::nullopt;
+  if (!a.split_condition(rest, cond)) return std::nullopt;
   if (rest.size() != 1) {
     if (rest.empty())
       a.error_missing("'use_backend' expects a backend name");
@@ -146,7 +128,7 @@ std::optional<ast::Payload> parse_balance(Args& a) {
     for (std::size_t i = 0; i < args.size(); ++i) {
       if (is_one_of(args[i].text, {"whole", "path-only"})) continue;
       if (is_one_of(args[i].text, {"len", "depth"}) && i + 1 < args.size()) {
-        if (!integer_arg(a, args[++i], 0, INT32_MAX)) return std::nullopt;
+        if (!a.integer(args[++i], 0, INT32_MAX)) return std::nullopt;
         continue;
       }
       a.error_at(args[i], fmt::format("unexpected '{}' after 'balance uri'", args[i].text),
@@ -160,8 +142,7 @@ std::optional<ast::Payload> parse_balance(Args& a) {
     }
   } else if (random) {
     if (algo.text != "random" &&
-        !integer_arg(a, Word{algo.text.substr(7, algo.text.size() - 8), algo.loc, false}, 1,
-                     INT32_MAX))
+        !a.integer(Word{algo.text.substr(7, algo.text.size() - 8), algo.loc, false}, 1, INT32_MAX))
       return std::nullopt;
   } else if (is_one_of(algo.text, {"url_param", "rdp-cookie", "hash"}) ||
              algo.text.starts_with("rdp-cookie(") || algo.text.starts_with("hash(")) {
@@ -171,9 +152,8 @@ std::optional<ast::Payload> parse_balance(Args& a) {
   } else {
     static constexpr std::string_view known[] = {"first",      "hdr(",   "leastconn", "random",
                                                  "roundrobin", "source", "static-rr", "uri"};
-    auto hint = closest(algo.text, known);
     a.error_at(algo, fmt::format("unknown load balancing algorithm '{}'", algo.text),
-               hint ? fmt::format("did you mean '{}'?", *hint) : "");
+               did_you_mean(algo.text, known));
     return std::nullopt;
   }
   return ast::Balance{algo, {args.begin(), args.end()}};
@@ -239,20 +219,6 @@ std::optional<ast::Payload> parse_log_keyword(Args& a) {
   return parse_log(a);
 }
 
-std::optional<ast::Payload> parse_retries(Args& a) {
-  if (!a.count(1, 1)) return std::nullopt;
-  auto v = integer_arg(a, a.words[0], 0, INT32_MAX);
-  if (!v) return std::nullopt;
-  return ast::Integer{*v};
-}
-
-std::optional<ast::Payload> parse_maxconn(Args& a) {
-  if (!a.count(1, 1)) return std::nullopt;
-  auto v = integer_arg(a, a.words[0], 0, INT32_MAX);
-  if (!v) return std::nullopt;
-  return ast::Integer{*v};
-}
-
 std::optional<ast::Payload> parse_http_reuse(Args& a) {
   if (!a.count(1, 1)) return std::nullopt;
   if (!is_one_of(a.words[0].text, {"never", "safe", "aggressive", "always"})) {
@@ -282,7 +248,7 @@ std::optional<ast::Payload> parse_hash_type(Args& a) {
 
 std::optional<ast::Payload> parse_errorfile(Args& a) {
   if (!a.count(2, 2)) return std::nullopt;
-  auto code = integer_arg(a, a.words[0], 100, 599);
+  auto code = a.integer(a.words[0], 100, 599);
   if (!code) return std::nullopt;
   static constexpr int codes[] = {200, 400, 401, 403, 404, 405, 407, 408, 410,
                                   413, 425, 429, 500, 501, 502, 503, 504};
@@ -298,324 +264,6 @@ std::optional<ast::Payload> parse_errorfile(Args& a) {
 }
 
 // ---- rules -----------------------------------------------------------------------------
-
-std::optional<std::int64_t> redirect_code(Args& a, const Word& w) {
-  auto code = integer_arg(a, w, 0, 999);
-  if (!code) return std::nullopt;
-  if (!is_one_of(w.text, {"301", "302", "303", "307", "308"})) {
-    a.error_at(w, fmt::format("invalid redirect code {}", w.text),
-               "codes: 301, 302, 303, 307, 308");
-    return std::nullopt;
-  }
-  return code;
-}
-
-// `location|prefix|scheme TARGET [code N] [drop-query] [append-slash] ...`.
-std::optional<ast::RedirectAction> parse_redirect_action(Args& a, std::span<const Word> words) {
-  if (words.size() < 2) {
-    a.error_missing("'redirect' expects a type and a target",
-                    "for example: redirect scheme https code 301 if !{ ssl_fc }");
-    return std::nullopt;
-  }
-  ast::RedirectAction r;
-  const Word& type = words[0];
-  if (type.text == "location")
-    r.kind = ast::RedirectAction::Kind::location;
-  else if (type.text == "prefix")
-    r.kind = ast::RedirectAction::Kind::prefix;
-  else if (type.text == "scheme")
-    r.kind = ast::RedirectAction::Kind::scheme;
-  else {
-    a.error_at(type, fmt::format("unknown redirect type '{}'", type.text),
-               "types: location, prefix, scheme");
-    return std::nullopt;
-  }
-  auto target = parse_log_format(words[1], a.diags);
-  if (!target) return std::nullopt;
-  r.target = std::move(*target);
-  for (std::size_t i = 2; i < words.size(); ++i) {
-    const Word& w = words[i];
-    if (w.text == "code" && i + 1 < words.size()) {
-      auto code = redirect_code(a, words[++i]);
-      if (!code) return std::nullopt;
-      r.code = *code;
-    } else if (w.text == "drop-query") {
-      r.drop_query = true;
-    } else if (w.text == "append-slash") {
-      r.append_slash = true;
-    } else if (is_one_of(w.text, {"set-cookie", "clear-cookie", "ignore-empty"})) {
-      a.error_at(w, fmt::format("redirect option '{}' is valid HAProxy but not supported by "
-                                "sluice",
-                                w.text));
-      return std::nullopt;
-    } else {
-      a.error_at(w, fmt::format("unexpected '{}' in redirect", w.text),
-                 "options: code N, drop-query, append-slash");
-      return std::nullopt;
-    }
-  }
-  return r;
-}
-
-std::optional<ast::Payload> parse_redirect(Args& a) {
-  std::span<const Word> rest;
-  std::optional<ast::Condition> cond;
-  if (!take_condition(a, rest, cond)) return std::nullopt;
-  auto action = parse_redirect_action(a, rest);
-  if (!action) return std::nullopt;
-  return ast::HttpRule{a.keyword, std::move(*action), std::move(cond)};
-}
-
-std::optional<std::int64_t> http_status(Args& a, const Word& w) {
-  return integer_arg(a, w, 200, 599);
-}
-
-std::optional<ast::HttpAction> parse_header_action(Args& a, const Word& name,
-                                                   std::span<const Word> words) {
-  ast::HeaderAction h;
-  const auto& n = name.text;
-  const std::size_t want = n == "del-header" ? 1 : n == "replace-header" ? 3 : 2;
-  if (n == "del-header" && words.size() == 3 && words[1].text == "-m") {
-    a.error_at(words[1], "'del-header -m' is valid HAProxy but not supported by sluice");
-    return std::nullopt;
-  }
-  if (words.size() != want) {
-    if (words.size() < want)
-      a.error_missing(fmt::format("'{}' expects {} argument(s)", n, want));
-    else
-      a.error_at(words[want], fmt::format("unexpected '{}' after '{}'", words[want].text, n),
-                 "conditions start with 'if' or 'unless'");
-    return std::nullopt;
-  }
-  h.kind = n == "set-header"       ? ast::HeaderAction::Kind::set
-           : n == "add-header"     ? ast::HeaderAction::Kind::add
-           : n == "replace-header" ? ast::HeaderAction::Kind::replace
-                                   : ast::HeaderAction::Kind::del;
-  h.name = words[0];
-  if (h.kind == ast::HeaderAction::Kind::replace) h.regex = words[1];
-  if (want > 1) {
-    auto value = parse_log_format(words.back(), a.diags);
-    if (!value) return std::nullopt;
-    h.value = std::move(*value);
-  }
-  return h;
-}
-
-std::optional<ast::HttpAction> parse_deny(Args& a, std::span<const Word> words) {
-  ast::DenyAction d;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    if (words[i].text == "deny_status" && i + 1 < words.size()) {
-      auto s = http_status(a, words[++i]);
-      if (!s) return std::nullopt;
-      d.status = *s;
-      continue;
-    }
-    a.error_at(words[i], fmt::format("unexpected '{}' after 'deny'", words[i].text),
-               "'deny' takes 'deny_status CODE'");
-    return std::nullopt;
-  }
-  return d;
-}
-
-std::optional<ast::HttpAction> parse_return(Args& a, std::span<const Word> words) {
-  ast::ReturnAction r;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    const Word& w = words[i];
-    const bool has_value = i + 1 < words.size();
-    using Body = ast::ReturnAction::Body;
-    if (w.text == "status" && has_value) {
-      auto s = http_status(a, words[++i]);
-      if (!s) return std::nullopt;
-      r.status = *s;
-    } else if (w.text == "content-type" && has_value) {
-      r.content_type = words[++i];
-    } else if (is_one_of(w.text, {"string", "lf-string", "file", "lf-file", "errorfile"}) &&
-               has_value) {
-      if (r.body_kind != Body::none) {
-        a.error_at(w, "'return' takes only one body");
-        return std::nullopt;
-      }
-      r.body_kind = w.text == "string"      ? Body::string
-                    : w.text == "lf-string" ? Body::lf_string
-                    : w.text == "file"      ? Body::file
-                    : w.text == "lf-file"   ? Body::lf_file
-                                            : Body::errorfile;
-      r.body = words[++i];
-      if (r.body_kind == Body::lf_string && !parse_log_format(*r.body, a.diags))
-        return std::nullopt;
-    } else if (w.text == "hdr" && i + 2 < words.size()) {
-      auto value = parse_log_format(words[i + 2], a.diags);
-      if (!value) return std::nullopt;
-      r.headers.emplace_back(words[i + 1], std::move(*value));
-      i += 2;
-    } else if (w.text == "default-errorfiles" || w.text == "errorfiles") {
-      a.error_at(w,
-                 fmt::format("'return {}' is valid HAProxy but not supported by sluice", w.text));
-      return std::nullopt;
-    } else {
-      a.error_at(w, fmt::format("unexpected '{}' in 'return'", w.text),
-                 "'return' takes: status CODE, content-type TYPE, string|lf-string|file|lf-file "
-                 "TEXT, hdr NAME VALUE");
-      return std::nullopt;
-    }
-  }
-  if (r.body_kind != ast::ReturnAction::Body::none &&
-      r.body_kind != ast::ReturnAction::Body::errorfile && !r.content_type) {
-    a.error_at(words.front(), "'return' with a body needs 'content-type'",
-               "for example: return status 200 content-type text/plain string ok");
-    return std::nullopt;
-  }
-  return r;
-}
-
-template <bool request>
-std::optional<ast::Payload> parse_http_rule(Args& a) {
-  std::span<const Word> rest;
-  std::optional<ast::Condition> cond;
-  const std::size_t at = condition_start(a.words);
-  rest = a.words.subspan(0, at);
-  if (rest.empty()) {
-    a.error_missing(fmt::format("'{}' expects an action", a.path),
-                    request ? "for example: http-request set-header X-Forwarded-Proto https"
-                            : "for example: http-response set-header Strict-Transport-Security "
-                              "max-age=31536000");
-    return std::nullopt;
-  }
-  const Word& action = rest[0];
-  auto args = rest.subspan(1);
-  std::optional<ast::HttpAction> parsed;
-  const bool header =
-      is_one_of(action.text, {"set-header", "add-header", "del-header", "replace-header"});
-  if (header) {
-    parsed = parse_header_action(a, action, args);
-  } else if (request && action.text == "redirect") {
-    auto r = parse_redirect_action(a, args);
-    if (r) parsed = std::move(*r);
-  } else if (action.text == "deny") {
-    parsed = parse_deny(a, args);
-  } else if (request && action.text == "return") {
-    parsed = parse_return(a, args);
-  } else if (request && action.text == "set-path") {
-    if (args.size() != 1) {
-      a.error_missing("'set-path' expects one argument");
-    } else if (auto fmt = parse_log_format(args[0], a.diags)) {
-      parsed = ast::SetPathAction{std::move(*fmt)};
-    }
-  } else {
-    auto known = request ? vocabulary::http_request_actions() : vocabulary::http_response_actions();
-    if (vocabulary::contains(known, action.text)) {
-      a.error_at(action, fmt::format("'{} {}' is valid HAProxy but not supported by sluice", a.path,
-                                     action.text));
-    } else {
-      auto hint = closest(action.text, known);
-      a.error_at(action, fmt::format("unknown '{}' action '{}'", a.path, action.text),
-                 hint ? fmt::format("did you mean '{}'?", *hint) : "");
-    }
-    return std::nullopt;
-  }
-  if (!parsed) return std::nullopt;
-  if (at < a.words.size()) {
-    cond = parse_condition(a.words.subspan(at), a.diags);
-    if (!cond) return std::nullopt;
-  }
-  return ast::HttpRule{action, std::move(*parsed), std::move(cond)};
-}
-
-std::optional<ast::Payload> parse_tcp_rule(Args& a, ast::TcpRule::Layer layer,
-                                           std::span<const std::string_view> known) {
-  std::span<const Word> rest;
-  std::optional<ast::Condition> cond;
-  if (!take_condition(a, rest, cond)) return std::nullopt;
-  if (rest.empty()) {
-    a.error_missing(fmt::format("'{}' expects an action", a.path), "actions: accept, reject");
-    return std::nullopt;
-  }
-  const Word& action = rest[0];
-  if (action.text != "accept" && action.text != "reject") {
-    if (vocabulary::contains(known, action.text))
-      a.error_at(action, fmt::format("'{} {}' is valid HAProxy but not supported by sluice", a.path,
-                                     action.text));
-    else
-      a.error_at(action, fmt::format("unknown '{}' action '{}'", a.path, action.text),
-                 "actions: accept, reject");
-    return std::nullopt;
-  }
-  if (rest.size() > 1) {
-    a.error_at(rest[1], fmt::format("unexpected '{}' after '{}'", rest[1].text, action.text),
-               "conditions start with 'if' or 'unless'");
-    return std::nullopt;
-  }
-  return ast::TcpRule{layer, action.text == "accept", std::move(cond)};
-}
-
-std::optional<ast::Payload> parse_tcp_content(Args& a) {
-  return parse_tcp_rule(a, ast::TcpRule::Layer::content, vocabulary::tcp_request_content_actions());
-}
-std::optional<ast::Payload> parse_tcp_connection(Args& a) {
-  return parse_tcp_rule(a, ast::TcpRule::Layer::connection,
-                        vocabulary::tcp_request_connection_actions());
-}
-
-// `http-check expect [!] status|rstatus|string|rstring PATTERN`.
-std::optional<ast::Payload> parse_http_check_expect(Args& a) {
-  std::size_t i = 0;
-  ast::HttpCheckExpect e;
-  if (i < a.words.size() && a.words[i].text == "!") {
-    e.negated = true;
-    ++i;
-  }
-  if (i + 2 != a.words.size()) {
-    if (i + 2 > a.words.size())
-      a.error_missing("'http-check expect' expects a match and a pattern",
-                      "for example: http-check expect status 200");
-    else
-      a.error_at(a.words[i + 2], fmt::format("unexpected '{}'", a.words[i + 2].text));
-    return std::nullopt;
-  }
-  const Word& kind = a.words[i];
-  if (!is_one_of(kind.text, {"status", "rstatus", "string", "rstring"})) {
-    if (is_one_of(kind.text,
-                  {"hdr", "fhdr", "binary", "rbinary", "binary-lf", "string-lf", "status-lf"}))
-      a.error_at(kind, fmt::format("'http-check expect {}' is valid HAProxy but not supported "
-                                   "by sluice",
-                                   kind.text));
-    else
-      a.error_at(kind, fmt::format("unknown 'http-check expect' match '{}'", kind.text),
-                 "matches: status, rstatus, string, rstring");
-    return std::nullopt;
-  }
-  e.kind = kind;
-  e.pattern = a.words[i + 1];
-  return e;
-}
-
-// `http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]... [body STRING]`.
-std::optional<ast::Payload> parse_http_check_send(Args& a) {
-  ast::HttpCheckSend s;
-  for (std::size_t i = 0; i < a.words.size(); ++i) {
-    const Word& w = a.words[i];
-    if (w.text == "hdr" && i + 2 < a.words.size()) {
-      s.headers.emplace_back(a.words[i + 1], a.words[i + 2]);
-      i += 2;
-      continue;
-    }
-    if (i + 1 < a.words.size()) {
-      std::optional<Word>* slot = w.text == "meth"   ? &s.method
-                                  : w.text == "uri"  ? &s.uri
-                                  : w.text == "ver"  ? &s.version
-                                  : w.text == "body" ? &s.body
-                                                     : nullptr;
-      if (slot) {
-        *slot = a.words[++i];
-        continue;
-      }
-    }
-    a.error_at(w, fmt::format("unexpected '{}' in 'http-check send'", w.text),
-               "'http-check send' takes: meth M, uri U, ver V, hdr NAME VALUE, body STRING");
-    return std::nullopt;
-  }
-  return s;
-}
 
 constexpr unsigned D = in_defaults, F = in_frontend, B = in_backend, L = in_listen;
 constexpr unsigned DFLB = D | F | L | B, FLB = F | L | B;
@@ -634,11 +282,11 @@ constexpr KeywordRow rows[] = {
     {"hash-type", D | L | B, Side::backend, W, false, P, parse_hash_type},
     {"http-check expect", D | L | B, Side::backend, W, false, P, parse_http_check_expect},
     {"http-check send", D | L | B, Side::backend, W, false, P, parse_http_check_send},
-    {"http-request", DFLB, Side::any, W, true, P, parse_http_rule<true>},
-    {"http-response", DFLB, Side::any, W, true, P, parse_http_rule<false>},
+    {"http-request", DFLB, Side::any, W, true, P, parse_http_request_rule},
+    {"http-response", DFLB, Side::any, W, true, P, parse_http_response_rule},
     {"http-reuse", D | L | B, Side::backend, W, false, P, parse_http_reuse},
     {"log", DFLB, Side::any, W, false, P, parse_log_keyword},
-    {"maxconn", D | F | L | B, Side::frontend, W, false, P, parse_maxconn},
+    {"maxconn", D | F | L | B, Side::frontend, W, false, P, parse_bounded_integer<0, INT32_MAX>},
     {"mode", DFLB, Side::any, W, false, Support::enforced, parse_mode},
     {"option allbackups", D | L | B, Side::backend, W, false, P, parse_option_plain},
     {"option dontlognull", D | F | L | B, Side::frontend, W, false, P, parse_option_plain},
@@ -654,7 +302,7 @@ constexpr KeywordRow rows[] = {
     {"option tcp-check", D | L | B, Side::backend, W, false, P, parse_option_plain},
     {"option tcplog", DFLB, Side::any, W, false, P, parse_option_plain},
     {"redirect", FLB, Side::any, W, false, P, parse_redirect},
-    {"retries", D | L | B, Side::backend, W, false, P, parse_retries},
+    {"retries", D | L | B, Side::backend, W, false, P, parse_bounded_integer<0, INT32_MAX>},
     {"server", L | B | F, Side::backend, E, false, P, parse_server},
     {"tcp-request connection", D | F | L | B, Side::frontend, W, true, P, parse_tcp_connection},
     {"tcp-request content", DFLB, Side::any, W, true, P, parse_tcp_content},
@@ -682,6 +330,16 @@ static_assert(std::is_sorted(std::begin(rows), std::end(rows),
 
 std::span<const KeywordRow> proxy_keyword_rows() {
   return rows;
+}
+
+bool option_negatable(std::string_view path) {
+  // configuration.txt 4.1 marks these "(*)"; forwardfor, httpchk, httplog, tcplog,
+  // ssl-hello-chk and tcp-check are not, and HAProxy refuses `no` before them.
+  static constexpr std::string_view negatable[] = {
+      "option allbackups",        "option dontlognull", "option http-keep-alive",
+      "option http-server-close", "option httpclose",   "option log-health-checks",
+      "option redispatch"};
+  return std::find(std::begin(negatable), std::end(negatable), path) != std::end(negatable);
 }
 
 }  // namespace sluice::parser

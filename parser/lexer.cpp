@@ -28,6 +28,8 @@ struct LineBuilder {
   const char* word_begin = nullptr;
   std::string var_name;
   std::optional<std::string> var_default;
+  bool var_list = false;            // `${VAR[*]}`: the value's blank-separated items
+  std::vector<std::size_t> splits;  // word boundaries such an expansion put in `current`
 
   void start(const char* at) {
     if (!in_word) {
@@ -37,12 +39,25 @@ struct LineBuilder {
   }
   void expand() {
     auto value = env(var_name);
-    if (value)
-      current += *value;
-    else if (var_default)
-      current += *var_default;
+    const std::string& text = value ? *value : var_default ? *var_default : std::string();
+    if (!var_list) {
+      current += text;
+    } else {
+      std::size_t i = 0;
+      bool first_item = true;
+      while (i < text.size()) {
+        const auto begin = text.find_first_not_of(" \t", i);
+        if (begin == std::string::npos) break;
+        const auto end = std::min(text.find_first_of(" \t", begin), text.size());
+        if (!first_item) splits.push_back(current.size());
+        current.append(text, begin, end - begin);
+        first_item = false;
+        i = end;
+      }
+    }
     var_name.clear();
     var_default.reset();
+    var_list = false;
   }
 };
 
@@ -89,13 +104,14 @@ const auto mark_unterminated = [](auto& ctx) { builder(ctx).unterminated = true;
 const auto name_char = [](auto& ctx) { builder(ctx).var_name += x3::_attr(ctx); };
 const auto default_char = [](auto& ctx) { *builder(ctx).var_default += x3::_attr(ctx); };
 const auto begin_default = [](auto& ctx) { builder(ctx).var_default.emplace(); };
+const auto mark_list = [](auto& ctx) { builder(ctx).var_list = true; };
 const auto expand = [](auto& ctx) { builder(ctx).expand(); };
 const auto dollar = [](auto& ctx) { builder(ctx).current += '$'; };
 
 const auto ident_char = char_("a-zA-Z0-9_");
 const auto escape = lit('\\') >> ((lit('x') >> (x3::xdigit >> x3::xdigit))[append_hex] |
                                   char_("nrt")[append_escape] | char_[append]);
-const auto braced_var = lit("${") >> +(ident_char[name_char]) >>
+const auto braced_var = lit("${") >> +(ident_char[name_char]) >> -(lit("[*]")[mark_list]) >>
                         -(lit('-')[begin_default] >> *((char_ - '}')[default_char])) >>
                         (lit('}') | (*(char_ - '}') >> lit('}')));
 const auto bare_var = lit('$') >> char_("a-zA-Z_")[name_char] >> *(ident_char[name_char]);
@@ -117,14 +133,22 @@ const auto comment = lit('#') >> *char_;
 Line lex_line(std::string_view text, std::uint32_t file, std::uint32_t number,
               const EnvironmentLookup& env, Diagnostics& diags) {
   Line line{number, {}};
-  LineBuilder b{env, {}, false, false, false, nullptr, {}, {}};
+  LineBuilder b{env, {}, false, false, false, nullptr, {}, {}, false, {}};
   const char* const line_begin = text.data();
 
   auto finish_word = [&](const char* end) {
     if (!b.in_word) return;
     const auto col = static_cast<std::uint32_t>(b.word_begin - line_begin) + 1;
     const auto len = static_cast<std::uint32_t>(end - b.word_begin);
-    line.words.push_back({std::move(b.current), {file, number, col, len ? len : 1}, b.quoted});
+    const Location loc{file, number, col, len ? len : 1};
+    // A `${VAR[*]}` expansion made several words out of this one source word.
+    std::size_t from = 0;
+    for (std::size_t split : b.splits) {
+      line.words.push_back({b.current.substr(from, split - from), loc, b.quoted});
+      from = split;
+    }
+    b.splits.clear();
+    line.words.push_back({from ? b.current.substr(from) : std::move(b.current), loc, b.quoted});
     b.current.clear();
     b.in_word = false;
     b.quoted = false;
@@ -140,11 +164,15 @@ Line lex_line(std::string_view text, std::uint32_t file, std::uint32_t number,
   const char* first = text.data();
   const char* const last = text.data() + text.size();
   while (first != last) {
+    const char* const word_end = first;
     if (x3::parse(first, last, blank)) {
-      finish_word(first);
+      finish_word(word_end);
       continue;
     }
-    if (x3::parse(first, last, comment)) break;
+    if (x3::parse(first, last, comment)) {
+      first = word_end;  // the word, if any, ends where the comment starts
+      break;
+    }
     if (!x3::parse(first, last, piece)) {
       // A lone backslash at the end of the line: nothing to escape, keep it literally.
       b.start(first);

@@ -11,6 +11,13 @@ namespace sluice::parser {
 
 enum class SampleType { boolean, integer, ip, string, binary, method };
 
+// Which HTTP message a fetch reads: HAProxy refuses a request-only fetch in a response
+// rule's log-format string, and a response fetch in a request rule's.
+enum class FetchDirection { any, request, response, both };
+
+// Where a log-format string is evaluated.
+enum class FormatContext { any, request, response };
+
 struct FetchInfo {
   std::string_view name;
   std::uint8_t min_args;
@@ -18,6 +25,7 @@ struct FetchInfo {
   SampleType type;
   ast::MatchMethod acl_method;  // match implied by ACL-derived names (hdr_beg -> beg)
   std::string_view base;        // the fetch an ACL-derived name stands for (hdr_beg -> hdr)
+  FetchDirection direction;
 };
 
 // The fetches sluice implements; nullptr if `name` is not one.
@@ -26,7 +34,9 @@ const FetchInfo* find_fetch(std::string_view name);
 // Parses `text` (located at `loc`) as `fetch[(args)][,conv[(args)]]...`.
 std::optional<ast::Sample> parse_sample(std::string_view text, Location loc, Diagnostics& diags);
 
-// Parses a log-format string word: literal text with `%[sample]` and `%alias` items.
-std::optional<ast::LogFormat> parse_log_format(const Word& word, Diagnostics& diags);
+// Parses a log-format string word: literal text with `%[sample]` and `%alias` items, each
+// sample checked against where the string is evaluated.
+std::optional<ast::LogFormat> parse_log_format(const Word& word, FormatContext context,
+                                               Diagnostics& diags);
 
 }  // namespace sluice::parser

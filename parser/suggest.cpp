@@ -62,4 +62,14 @@ std::optional<std::string_view> closest(std::string_view word,
   return best;
 }
 
+std::string did_you_mean(std::string_view word, std::span<const std::string_view> candidates,
+                         std::string_view fallback) {
+  auto hint = closest(word, candidates);
+  if (!hint) return std::string(fallback);
+  std::string out = "did you mean '";
+  out += *hint;
+  out += "'?";
+  return out;
+}
+
 }  // namespace sluice::parser

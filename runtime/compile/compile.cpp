@@ -65,7 +65,7 @@ class Compiler {
     warn_missing_settings();
     warn_not_enforced(doc);
     if (check_files_) check_files();
-    if (check_files_ && !diags_.has_errors()) resolve_server_names();
+    if (check_files_ && !diags_.has_errors()) resolve_host_names();
     result_.has_listener = std::any_of(cfg->frontends.begin(), cfg->frontends.end(),
                                        [](const auto& f) { return !f.binds.empty(); });
     if (!diags_.has_errors()) result_.config = std::move(cfg);
@@ -116,17 +116,10 @@ class Compiler {
                 crt_base_ = v;
               else if (k == "ssl-dh-param-file") {
                 g.dh_param_file = v;
-                dh_param_where_ = st.loc;
-              } else if (k == "ssl-default-bind-ciphers")
-                g.bind_ciphers = v;
-              else if (k == "ssl-default-bind-ciphersuites")
-                g.bind_ciphersuites = v;
-              else if (k == "ssl-default-bind-curves")
-                g.bind_curves = v;
-              else if (k == "ssl-default-server-ciphers")
-                g.server_ciphers = v;
-              else if (k == "ssl-default-server-ciphersuites")
-                g.server_ciphersuites = v;
+                dh_param_where_ = p.value.loc;
+              } else {
+                apply_global_tls_setting(k, v, p.value.loc);
+              }
             } else if constexpr (std::is_same_v<T, ast::Words>) {
               if (k == "ssl-default-bind-options") {
                 g.bind_versions = versions_of(p.words);
@@ -151,6 +144,32 @@ class Compiler {
             }
           },
           st.payload);
+    }
+  }
+
+  // ssl-default-{bind,server}-{ciphers,ciphersuites,curves}: stored, and handed to OpenSSL
+  // in check_files() as HAProxy does when it builds the contexts.
+  void apply_global_tls_setting(std::string_view keyword, const std::string& value,
+                                Location where) {
+    auto& g = cfg_->global;
+    struct Target {
+      std::string_view keyword;
+      std::string config::Global::*field;
+      FileCheck::Kind kind;
+    };
+    static const Target targets[] = {
+        {"ssl-default-bind-ciphers", &config::Global::bind_ciphers, FileCheck::Kind::ciphers},
+        {"ssl-default-bind-ciphersuites", &config::Global::bind_ciphersuites,
+         FileCheck::Kind::ciphersuites},
+        {"ssl-default-bind-curves", &config::Global::bind_curves, FileCheck::Kind::curves},
+        {"ssl-default-server-ciphers", &config::Global::server_ciphers, FileCheck::Kind::ciphers},
+        {"ssl-default-server-ciphersuites", &config::Global::server_ciphersuites,
+         FileCheck::Kind::ciphersuites},
+    };
+    for (const auto& t : targets) {
+      if (t.keyword != keyword) continue;
+      g.*t.field = value;
+      file_checks_.push_back({t.kind, value, where});
     }
   }
 
@@ -200,35 +219,76 @@ class Compiler {
   }
 
   void build_proxies(const ast::Document& doc) {
-    ProxyBuildContext ctx{result_.sources, diags_,        cfg_->global, crt_base_,
-                          ca_base_,        backend_refs_, file_checks_, ssl_binds_};
+    ProxyBuildContext ctx{result_.sources, diags_,       cfg_->global, crt_base_,    ca_base_,
+                          backend_refs_,   file_checks_, ssl_binds_,   host_lookups_};
     const ast::Section* last_defaults = nullptr;
     for (const auto& section : doc.sections) {
       if (section.kind == ast::SectionKind::global) continue;
+      // `defaults B` alone starts afresh; only `defaults B from A` inherits.
+      const bool inherits = section.kind != ast::SectionKind::defaults || section.from;
+      const ast::Section* defaults = inherits ? defaults_for(section, last_defaults) : nullptr;
+      if (defaults) check_defaults_use(section, *defaults);
       if (section.kind == ast::SectionKind::defaults) {
-        const ast::Section* base = section.from ? defaults_for(section, last_defaults) : nullptr;
         // A defaults section may itself inherit (`defaults B from A`): flatten once here.
-        flattened_defaults_.push_back(base ? flatten(*base) : std::vector<const ast::Statement*>{});
-        for (const auto& st : section.statements)
-          flattened_defaults_.back().push_back(&st);
-        defaults_statements_[&section] = flattened_defaults_.size() - 1;
+        auto& use = defaults_[&section];
+        if (defaults) use.statements = defaults_[defaults].statements;
+        for (const auto& st : section.statements) {
+          use.statements.push_back(&st);
+          use.has_rules = use.has_rules || is_rule(st);
+        }
         if (section.name) named_defaults_.push_back(&section);
         last_defaults = &section;
         continue;
       }
-      const ast::Section* defaults = defaults_for(section, last_defaults);
-      build_proxy(ctx, section, defaults);
+      build_proxy(ctx, section, defaults ? &defaults_[defaults].statements : nullptr);
     }
   }
 
-  std::vector<const ast::Statement*> flatten(const ast::Section& defaults) {
-    auto it = defaults_statements_.find(&defaults);
-    return it == defaults_statements_.end() ? std::vector<const ast::Statement*>{}
-                                            : flattened_defaults_[it->second];
+  static bool is_rule(const ast::Statement& st) {
+    return std::holds_alternative<ast::HttpRule>(st.payload) ||
+           std::holds_alternative<ast::TcpRule>(st.payload);
+  }
+
+  // HAProxy's rules for sharing a defaults section: rules in it may serve frontends or
+  // backends but not both, nor a listen or another defaults; naming it in `from` while
+  // other proxies use it implicitly is reported (a warning: HAProxy goes on).
+  void check_defaults_use(const ast::Section& user, const ast::Section& defaults) {
+    auto& use = defaults_[&defaults];
+    const bool by_name = user.from.has_value();
+    const auto declared =
+        fmt::format("{}:{}", result_.sources.file(defaults.loc.file).name(), defaults.loc.line);
+    if ((by_name && use.used_implicitly) || (!by_name && use.used_by_name))
+      diags_.warning(user.loc,
+                     fmt::format("defaults section '{}' (declared at {}) is referenced by name "
+                                 "and also used implicitly",
+                                 defaults.name ? defaults.name->text : "", declared),
+                     "use 'from NAME' everywhere, or add a last defaults section that no "
+                     "'from' names");
+    (by_name ? use.used_by_name : use.used_implicitly) = true;
+    if (!use.has_rules) return;
+    const auto kind = user.kind;
+    const char* conflict = nullptr;
+    if (kind == ast::SectionKind::listen)
+      conflict = "a listen section cannot inherit from a defaults section defining TCP/HTTP rules";
+    else if (kind == ast::SectionKind::defaults)
+      conflict =
+          "a defaults section cannot inherit from a defaults section defining TCP/HTTP rules";
+    else if ((kind == ast::SectionKind::frontend && use.used_by_backend) ||
+             (kind == ast::SectionKind::backend && use.used_by_frontend))
+      conflict =
+          "frontends and backends cannot inherit from the same defaults section if it "
+          "defines TCP/HTTP rules";
+    (kind == ast::SectionKind::frontend ? use.used_by_frontend : use.used_by_backend) = true;
+    if (conflict)
+      diags_.error(user.loc, fmt::format("{} (defaults section at {})", conflict, declared),
+                   kind == ast::SectionKind::frontend || kind == ast::SectionKind::backend
+                       ? "give frontends and backends separate defaults sections, or move the "
+                         "rules into the proxies"
+                       : "move the rules out of that defaults section, into the proxies");
   }
 
   void build_proxy(ProxyBuildContext& ctx, const ast::Section& section,
-                   const ast::Section* defaults) {
+                   const std::vector<const ast::Statement*>* defaults) {
     const auto kind = section.kind;
     const bool has_frontend = kind != ast::SectionKind::backend;
     const bool has_backend = kind != ast::SectionKind::frontend;
@@ -251,21 +311,9 @@ class Compiler {
     config::Frontend* f = frontend_index ? &cfg_->frontends[*frontend_index] : nullptr;
     config::Backend* b = backend_index ? &cfg_->backends[*backend_index] : nullptr;
     ProxyBuilder builder(ctx, f, b, frontend_index.value_or(0), check_files_);
-    if (defaults) {
-      for (const auto* st : flatten(*defaults)) {
-        const bool rule = std::holds_alternative<ast::HttpRule>(st->payload) ||
-                          std::holds_alternative<ast::TcpRule>(st->payload);
-        if (rule && kind == ast::SectionKind::listen) {
-          diags_.error(
-              section.loc,
-              "a listen section cannot inherit from a defaults section defining "
-              "TCP/HTTP rules",
-              fmt::format("the rule is at line {}; move it into the listen section", st->loc.line));
-          break;
-        }
+    if (defaults)
+      for (const auto* st : *defaults)
         builder.apply(*st, true);
-      }
-    }
     for (const auto& st : section.statements)
       builder.apply(st, false);
     if (f && b) {
@@ -296,12 +344,11 @@ class Compiler {
         std::vector<std::string_view> names;
         for (const auto& b : cfg_->backends)
           names.push_back(b.name);
-        auto hint = parser::closest(ref.name.text, names);
         diags_.error(ref.name.loc,
                      fmt::format("{} '{}' refers to backend '{}', which does not exist",
                                  is_listen ? "listen" : "frontend", f.name, ref.name.text),
-                     hint ? fmt::format("did you mean '{}'?", *hint)
-                          : "declare it with 'backend NAME' or 'listen NAME'");
+                     parser::did_you_mean(ref.name.text, names,
+                                          "declare it with 'backend NAME' or 'listen NAME'"));
         continue;
       }
       const auto index = found->second;
@@ -321,13 +368,37 @@ class Compiler {
     }
   }
 
+  // HAProxy ignores HTTP rules in a tcp-mode proxy, and says so.
+  void warn_needs_http(const ast::Section& section, std::string_view what, bool present) {
+    if (!present) return;
+    diags_.warning(
+        section.loc,
+        fmt::format("'{}' ignored for {} '{}' as it requires HTTP mode", what,
+                    ast::section_word(section.kind), section.name ? section.name->text : ""),
+        "add 'mode http' to this section or to its defaults");
+  }
+
   void warn_missing_settings() {
     for (std::size_t i = 0; i < cfg_->frontends.size(); ++i) {
       const auto& f = cfg_->frontends[i];
       const auto* section = frontend_sections_[i];
-      if (f.binds.empty() && section->kind == ast::SectionKind::frontend)
+      if (f.binds.empty() && section->kind == ast::SectionKind::frontend &&
+          section->rejected_statements == 0)
         diags_.warning(section->loc, fmt::format("frontend '{}' has no 'bind' directive", f.name),
                        "declare it as a backend if this was intended");
+      if (f.mode == config::Mode::tcp) {
+        warn_needs_http(*section, "http-request", !f.http_request.empty());
+        warn_needs_http(*section, "http-response", !f.http_response.empty());
+        warn_needs_http(*section, "redirect", !f.redirects.empty());
+        warn_needs_http(*section, "option forwardfor", f.forwardfor.has_value());
+      }
+    }
+    for (std::size_t i = 0; i < cfg_->backends.size(); ++i) {
+      const auto& b = cfg_->backends[i];
+      if (b.mode != config::Mode::tcp || section_of_backend_[i]->kind == ast::SectionKind::listen)
+        continue;
+      warn_needs_http(*section_of_backend_[i], "http-request", !b.http_request.empty());
+      warn_needs_http(*section_of_backend_[i], "http-response", !b.http_response.empty());
     }
     // HAProxy's "missing timeouts" warning: client on the frontend side, connect and
     // server on the backend side, whatever section supplied them.
@@ -380,7 +451,10 @@ class Compiler {
       for (const auto& p : problems)
         diags_.warning(where, p.message, p.hint);
     };
+    // A file named by default-server or by several lines is read and reported once.
+    std::set<std::pair<FileCheck::Kind, std::string>> checked;
     for (const auto& check : file_checks_) {
+      if (!checked.emplace(check.kind, check.path).second) continue;
       current = &check;
       switch (check.kind) {
         case FileCheck::Kind::bind_crt:
@@ -399,6 +473,15 @@ class Compiler {
           break;
         case FileCheck::Kind::client_crt:
           report(check.where, check_client_certificate(check.path));
+          break;
+        case FileCheck::Kind::ciphers:
+          report(check.where, check_tls_setting("ciphers", check.path));
+          break;
+        case FileCheck::Kind::ciphersuites:
+          report(check.where, check_tls_setting("ciphersuites", check.path));
+          break;
+        case FileCheck::Kind::curves:
+          report(check.where, check_tls_setting("curves", check.path));
           break;
       }
     }
@@ -425,26 +508,22 @@ class Compiler {
       report(dh_param_where_, check_dh_param_file(cfg_->global.dh_param_file));
   }
 
-  // HAProxy resolves server names at start-up (and in -c) with the system resolver.
-  void resolve_server_names() {
-    for (std::size_t i = 0; i < cfg_->backends.size(); ++i) {
-      for (const auto& s : cfg_->backends[i].servers) {
-        if (s.endpoint.family != config::Family::hostname) continue;
+  // HAProxy resolves bind and server host names at start-up (and in -c) with the system
+  // resolver; each name is asked once.
+  void resolve_host_names() {
+    std::map<std::string, int> answers;
+    for (const auto& lookup : host_lookups_) {
+      auto [it, fresh] = answers.emplace(lookup.host, 0);
+      if (fresh) {
         addrinfo hints{};
         hints.ai_socktype = SOCK_STREAM;
         addrinfo* found = nullptr;
-        const int rc = getaddrinfo(s.endpoint.host.c_str(), nullptr, &hints, &found);
+        it->second = getaddrinfo(lookup.host.c_str(), nullptr, &hints, &found);
         if (found) freeaddrinfo(found);
-        if (rc != 0) {
-          Location where{};
-          for (const auto& st : section_of_backend_[i]->statements)
-            if (const auto* server = std::get_if<ast::Server>(&st.payload))
-              if (server->name.text == s.name) where = server->address_text.loc;
-          diags_.error(where, fmt::format("server '{}/{}': could not resolve address '{}': {}",
-                                          cfg_->backends[i].name, s.name, s.endpoint.host,
-                                          gai_strerror(rc)));
-        }
       }
+      if (it->second != 0)
+        diags_.error(lookup.where, fmt::format("{}: could not resolve address '{}': {}",
+                                               lookup.what, lookup.host, gai_strerror(it->second)));
     }
   }
 
@@ -456,11 +535,17 @@ class Compiler {
   Location dh_param_where_;
   std::map<std::string, Location> defaults_names_, frontend_names_, backend_names_;
   std::vector<const ast::Section*> named_defaults_;
-  std::vector<std::vector<const ast::Statement*>> flattened_defaults_;
-  std::map<const ast::Section*, std::size_t> defaults_statements_;
+  struct DefaultsUse {
+    std::vector<const ast::Statement*> statements;  // flattened through `from`
+    bool has_rules = false;
+    bool used_by_name = false, used_implicitly = false;
+    bool used_by_frontend = false, used_by_backend = false;
+  };
+  std::map<const ast::Section*, DefaultsUse> defaults_;
   std::vector<BackendReference> backend_refs_;
   std::vector<FileCheck> file_checks_;
   std::vector<SslBindCheck> ssl_binds_;
+  std::vector<HostLookup> host_lookups_;
   std::vector<std::size_t> listen_frontends_;
   std::vector<const ast::Section*> frontend_sections_;
   std::vector<const ast::Section*> section_of_backend_;

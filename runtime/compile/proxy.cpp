@@ -156,8 +156,12 @@ void ProxyBuilder::apply(const ast::Statement& st, bool from_defaults) {
 config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
   config::Bind out;
   out.origin = origin(where);
-  for (const auto& a : bind.addresses)
+  for (const auto& a : bind.addresses) {
     out.endpoints.push_back(endpoint_of(a));
+    if (a.family == parser::AddressFamily::hostname)
+      ctx_.host_lookups.push_back(
+          {a.host, fmt::format("bind '{}'", bind.address_text.text), bind.address_text.loc});
+  }
   config::BindTls tls;
   bool ssl = false;
   for (const auto& s : bind.settings) {
@@ -166,27 +170,31 @@ config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
       ssl = true;
     else if (n == "crt") {
       tls.certificates.push_back(with_base(ctx_.crt_base, arg0(s)));
-      ctx_.file_checks.push_back({FileCheck::Kind::bind_crt, tls.certificates.back(), s.name.loc});
+      ctx_.file_checks.push_back(
+          {FileCheck::Kind::bind_crt, tls.certificates.back(), s.value->loc});
     } else if (n == "crt-list") {
-      tls.crt_lists.push_back(with_base(ctx_.crt_base, arg0(s)));
-      ctx_.file_checks.push_back({FileCheck::Kind::crt_list, tls.crt_lists.back(), s.name.loc});
+      // crt-base applies to the certificates a crt-list names, not to the list itself.
+      tls.crt_lists.push_back(arg0(s));
+      ctx_.file_checks.push_back({FileCheck::Kind::crt_list, tls.crt_lists.back(), s.value->loc});
     } else if (n == "ca-file") {
       tls.ca_file = with_base(ctx_.ca_base, arg0(s));
-      ctx_.file_checks.push_back({FileCheck::Kind::ca_file, tls.ca_file, s.name.loc});
+      ctx_.file_checks.push_back({FileCheck::Kind::ca_file, tls.ca_file, s.value->loc});
     } else if (n == "crl-file") {
       tls.crl_file = with_base(ctx_.ca_base, arg0(s));
-      ctx_.file_checks.push_back({FileCheck::Kind::crl_file, tls.crl_file, s.name.loc});
+      ctx_.file_checks.push_back({FileCheck::Kind::crl_file, tls.crl_file, s.value->loc});
     } else if (n == "verify")
       tls.verify = verify_of(arg0(s));
     else if (n == "alpn")
       tls.alpn = arg0(s);
-    else if (n == "ciphers")
-      tls.ciphers = arg0(s);
-    else if (n == "ciphersuites")
-      tls.ciphersuites = arg0(s);
-    else if (n == "curves")
-      tls.curves = arg0(s);
-    else if (n == "ssl-min-ver")
+    else if (n == "ciphers" || n == "ciphersuites" || n == "curves") {
+      const auto kind = n == "ciphers"        ? FileCheck::Kind::ciphers
+                        : n == "ciphersuites" ? FileCheck::Kind::ciphersuites
+                                              : FileCheck::Kind::curves;
+      (n == "ciphers"        ? tls.ciphers
+       : n == "ciphersuites" ? tls.ciphersuites
+                             : tls.curves) = arg0(s);
+      ctx_.file_checks.push_back({kind, arg0(s), s.value->loc});
+    } else if (n == "ssl-min-ver")
       tls.versions.min = tls_version(arg0(s));
     else if (n == "ssl-max-ver")
       tls.versions.max = tls_version(arg0(s));
@@ -214,6 +222,13 @@ config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
       out.v6only = true;
   }
   if (ssl) {
+    const bool verifies =
+        tls.verify == config::Verify::optional || tls.verify == config::Verify::required;
+    if (verifies && tls.ca_file.empty())
+      ctx_.diags.error(where,
+                       fmt::format("verify is enabled but no CA file specified for bind '{}'",
+                                   bind.address_text.text),
+                       "add 'ca-file /path/to/clients-ca.pem' to the bind line");
     if (tls.certificates.empty() && tls.crt_lists.empty()) {
       ctx_.diags.error(
           where, fmt::format("no SSL certificate specified for bind '{}'", bind.address_text.text),
@@ -587,10 +602,10 @@ void ProxyBuilder::apply_server_settings(config::Server& s,
       s.check_sni = arg0(setting);
     else if (n == "ca-file") {
       s.tls.ca_file = with_base(ctx_.ca_base, arg0(setting));
-      ctx_.file_checks.push_back({FileCheck::Kind::ca_file, s.tls.ca_file, setting.name.loc});
+      ctx_.file_checks.push_back({FileCheck::Kind::ca_file, s.tls.ca_file, setting.value->loc});
     } else if (n == "crt") {
       s.tls.crt = with_base(ctx_.crt_base, arg0(setting));
-      ctx_.file_checks.push_back({FileCheck::Kind::client_crt, s.tls.crt, setting.name.loc});
+      ctx_.file_checks.push_back({FileCheck::Kind::client_crt, s.tls.crt, setting.value->loc});
     }
   }
 }
@@ -600,8 +615,22 @@ config::Server ProxyBuilder::compile_server(const ast::Server& server, Location 
   s.origin = origin(where);
   s.name = server.name.text;
   s.endpoint = endpoint_of(server.address);
+  if (server.address.family == parser::AddressFamily::hostname)
+    ctx_.host_lookups.push_back({server.address.host,
+                                 fmt::format("server '{}/{}'", backend_->name, s.name),
+                                 server.address_text.loc});
   apply_server_settings(s, default_server_);
   apply_server_settings(s, server.settings);
+  // HAProxy verifies servers by default (ssl-server-verify required): TLS to a server
+  // needs a CA to verify against, or an explicit `verify none`.
+  const bool tls = s.tls.enabled || s.check_ssl;
+  if (tls && s.tls.verify != config::Verify::none && s.tls.ca_file.empty())
+    ctx_.diags.error(
+        server.name.loc,
+        fmt::format("server '{}/{}': verify is {} but no CA file specified", backend_->name, s.name,
+                    s.tls.verify == config::Verify::required ? "required" : "enabled by default"),
+        "add 'ca-file /path/to/ca.pem' (or '@system-ca'), or 'verify none' if you "
+        "trust the network to the server");
   for (const auto& other : backend_->servers) {
     if (other.name == s.name) {
       ctx_.diags.error(server.name.loc,

@@ -22,8 +22,24 @@ struct BackendReference {
 
 // A certificate or CA file to check once the whole config is read (after crt-base).
 struct FileCheck {
-  enum class Kind { bind_crt, crt_list, ca_file, crl_file, client_crt } kind;
-  std::string path;
+  enum class Kind {
+    bind_crt,
+    crt_list,
+    ca_file,
+    crl_file,
+    client_crt,
+    ciphers,
+    ciphersuites,
+    curves
+  } kind;
+  std::string path;  // or, for ciphers/ciphersuites/curves, the value OpenSSL must accept
+  parser::Location where;
+};
+
+// A host name on a bind or server line: HAProxy resolves it at load time (and in -c).
+struct HostLookup {
+  std::string host;
+  std::string what;  // "server 'be/s1'" or "bind 'www.example:80'"
   parser::Location where;
 };
 
@@ -42,6 +58,7 @@ struct ProxyBuildContext {
   std::vector<BackendReference>& backend_refs;
   std::vector<FileCheck>& file_checks;
   std::vector<SslBindCheck>& ssl_binds;
+  std::vector<HostLookup>& host_lookups;
 };
 
 class ProxyBuilder {

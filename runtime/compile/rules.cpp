@@ -170,10 +170,9 @@ std::shared_ptr<const config::Acl> AclScope::lookup(const parser::Word& name) {
   std::vector<std::string_view> names;
   for (const auto& [n, _] : acls_)
     names.push_back(n);
-  auto hint = parser::closest(name.text, names);
-  diags_.error(name.loc, fmt::format("no such ACL: '{}'", name.text),
-               hint ? fmt::format("did you mean '{}'?", *hint)
-                    : "declare it with 'acl NAME ...' above this line");
+  diags_.error(
+      name.loc, fmt::format("no such ACL: '{}'", name.text),
+      parser::did_you_mean(name.text, names, "declare it with 'acl NAME ...' above this line"));
   return nullptr;
 }
 

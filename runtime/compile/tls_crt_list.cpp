@@ -101,6 +101,26 @@ class CrtListChecker {
   std::vector<FileProblem> problems_;
 };
 
+}  // namespace
+
+std::vector<FileProblem> check_tls_setting(std::string_view name, const std::string& value) {
+  // HAProxy hands these to OpenSSL when it builds the SSL_CTX; so do we, on a scratch one.
+  SslCtxPtr ctx(SSL_CTX_new(TLS_method()));
+  if (!ctx) return {};
+  const long ok = name == "ciphers"        ? SSL_CTX_set_cipher_list(ctx.get(), value.c_str())
+                  : name == "ciphersuites" ? SSL_CTX_set_ciphersuites(ctx.get(), value.c_str())
+                                           : SSL_CTX_set1_curves_list(ctx.get(), value.c_str());
+  ERR_clear_error();
+  if (ok == 1) return {};
+  return {{fmt::format("OpenSSL rejects {} '{}'", name, value),
+           name == "ciphers"        ? "list the valid names with 'openssl ciphers -v'"
+           : name == "ciphersuites" ? "TLS 1.3 suites look like "
+                                      "'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384'"
+                                    : "curves look like 'X25519:P-256'"}};
+}
+
+namespace {
+
 std::vector<FileProblem> CrtListChecker::run() {
   FileRead file = read_file(list_path_);
   if (file.error == EISDIR) {
@@ -268,19 +288,8 @@ void CrtListChecker::check_options(const std::vector<std::string>& args, std::si
     } else if (name == "crl-file") {
       check_store(value, StoreUse::crl, linenum);
     } else if (name == "ciphers" || name == "ciphersuites" || name == "curves") {
-      // HAProxy hands these to OpenSSL when it builds the line's SSL_CTX; so do we.
-      SSL_CTX* ctx = scratch_ctx();
-      long ok = ctx == nullptr           ? 1
-                : name == "ciphers"      ? SSL_CTX_set_cipher_list(ctx, value.c_str())
-                : name == "ciphersuites" ? SSL_CTX_set_ciphersuites(ctx, value.c_str())
-                                         : SSL_CTX_set1_curves_list(ctx, value.c_str());
-      ERR_clear_error();
-      if (ok != 1)
-        line_problem(linenum, fmt::format("OpenSSL rejects {} '{}'", name, value),
-                     name == "ciphers"        ? "list the valid names with 'openssl ciphers -v'"
-                     : name == "ciphersuites" ? "TLS 1.3 suites look like "
-                                                "'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384'"
-                                              : "curves look like 'X25519:P-256'");
+      for (auto& problem : check_tls_setting(name, value))
+        line_problem(linenum, std::move(problem.message), std::move(problem.hint));
       if (name == "curves") has_curves = true;
     } else if (name == "ecdhe") {
       ecdhe = value;

@@ -51,6 +51,10 @@ std::vector<FileProblem> check_dh_param_file(const std::string& path);
 std::size_t count_bind_certificates(const std::string& path);
 std::size_t count_crt_list_certificates(const std::string& path);
 
+// `ciphers`, `ciphersuites` or `curves` (on a bind, a crt-list line or ssl-default-*): the
+// value OpenSSL must accept when the context is built. Empty when it does.
+std::vector<FileProblem> check_tls_setting(std::string_view name, const std::string& value);
+
 // Accepted by HAProxy but almost certainly a mistake; for warnings, never for rejecting: a CA
 // file with no certificate (only CRLs), a CRL file with no CRL, a directory yielding nothing.
 std::vector<FileProblem> lint_ca_file(const std::string& path);

@@ -26,6 +26,7 @@ std::string run_case(const fs::path& cfg) {
   sluice::parser::ParseOptions options;
   options.env = [](std::string_view name) -> std::optional<std::string> {
     if (name == "SLUICE_CASE_PORT") return "8080";
+    if (name == "SLUICE_CASE_BIND") return "127.0.0.1:8080 name web";
     return std::nullopt;
   };
   // Relative paths inside a case resolve from the cases directory.

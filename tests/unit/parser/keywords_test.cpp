@@ -260,7 +260,7 @@ TEST_CASE("global keywords") {
                     "no-tls-tickets\n")
                   ->diags.has_errors());
   CHECK(first_error(*parse("global\n  nbthread 0\n")) ==
-        "'nbthread': value 0 is out of range [1, 4096]");
+        "'nbthread': value 0 is out of range [1, 64]");
   CHECK(first_error(*parse("global\n  daemon yes\n")) == "'daemon' takes no argument");
   CHECK(first_error(*parse("global\n  mode http\n")) ==
         "unknown keyword 'mode' in 'global' section");

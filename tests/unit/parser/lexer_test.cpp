@@ -104,3 +104,21 @@ TEST_CASE("render shows file:line:col, the line, a caret and the hint") {
         "      | \t    ^~~\n"
         "      = hint: try baz\n");
 }
+
+TEST_CASE("a word's length stops at the word: not the blanks or comment after it") {
+  Diagnostics diags;
+  auto line = lex("tiemout      client#comment", diags);
+  REQUIRE(line.words.size() == 2);
+  CHECK(line.words[0].loc.length == 7);
+  CHECK(line.words[1].loc.length == 6);
+}
+
+TEST_CASE("${VAR[*]} expands into one word per blank-separated item") {
+  Diagnostics diags;
+  std::map<std::string, std::string> vars{{"ADDRS", " 10.0.0.1:80  10.0.0.2:80 "}};
+  auto line = lex(R"(server-list "${ADDRS[*]}" end)", diags, vars);
+  CHECK(texts(line) ==
+        std::vector<std::string>{"server-list", "10.0.0.1:80", "10.0.0.2:80", "end"});
+  CHECK(line.words[1].loc.col == line.words[2].loc.col);
+  CHECK(texts(lex(R"("${NOPE[*]}x")", diags, vars)) == std::vector<std::string>{"x"});
+}
