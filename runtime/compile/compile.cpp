@@ -21,32 +21,15 @@ using parser::Location;
 namespace {
 
 config::TlsVersionRange versions_of(const std::vector<parser::Word>& words) {
-  config::TlsVersionRange r;
-  auto version = [](std::string_view v) {
-    if (v == "SSLv3") return config::TlsVersion::ssl3;
-    if (v == "TLSv1.0") return config::TlsVersion::tls1_0;
-    if (v == "TLSv1.1") return config::TlsVersion::tls1_1;
-    if (v == "TLSv1.2") return config::TlsVersion::tls1_2;
-    return config::TlsVersion::tls1_3;
-  };
+  config::TlsVersionRange range;
   for (std::size_t i = 0; i < words.size(); ++i) {
-    const auto& w = words[i].text;
-    if (w == "no-sslv3")
-      r.no_sslv3 = true;
-    else if (w == "no-tlsv10")
-      r.no_tls1_0 = true;
-    else if (w == "no-tlsv11")
-      r.no_tls1_1 = true;
-    else if (w == "no-tlsv12")
-      r.no_tls1_2 = true;
-    else if (w == "no-tlsv13")
-      r.no_tls1_3 = true;
-    else if (w == "ssl-min-ver")
-      r.min = version(words[++i].text);
-    else if (w == "ssl-max-ver")
-      r.max = version(words[++i].text);
+    const bool takes_value = words[i].text == "ssl-min-ver" || words[i].text == "ssl-max-ver";
+    std::string_view value;
+    if (takes_value && i + 1 < words.size()) value = words[i + 1].text;
+    apply_tls_version_option(range, words[i].text, value);
+    if (takes_value) ++i;
   }
-  return r;
+  return range;
 }
 
 class Compiler {

@@ -47,14 +47,6 @@ config::Endpoint endpoint_of(const parser::Address& a) {
   return e;
 }
 
-config::TlsVersion tls_version(std::string_view v) {
-  if (v == "SSLv3") return config::TlsVersion::ssl3;
-  if (v == "TLSv1.0") return config::TlsVersion::tls1_0;
-  if (v == "TLSv1.1") return config::TlsVersion::tls1_1;
-  if (v == "TLSv1.2") return config::TlsVersion::tls1_2;
-  return config::TlsVersion::tls1_3;
-}
-
 config::Verify verify_of(std::string_view v) {
   if (v == "none") return config::Verify::none;
   if (v == "optional") return config::Verify::optional;
@@ -65,6 +57,38 @@ config::Millis millis(std::uint64_t us) {
   // HAProxy rounds sub-millisecond times up so that `1us` is not "no timeout".
   return config::Millis((us + 999) / 1000);
 }
+
+}  // namespace
+
+bool apply_tls_version_option(config::TlsVersionRange& range, std::string_view name,
+                              std::string_view value) {
+  auto version = [&] {
+    if (value == "SSLv3") return config::TlsVersion::ssl3;
+    if (value == "TLSv1.0") return config::TlsVersion::tls1_0;
+    if (value == "TLSv1.1") return config::TlsVersion::tls1_1;
+    if (value == "TLSv1.2") return config::TlsVersion::tls1_2;
+    return config::TlsVersion::tls1_3;
+  };
+  if (name == "ssl-min-ver")
+    range.min = version();
+  else if (name == "ssl-max-ver")
+    range.max = version();
+  else if (name == "no-sslv3")
+    range.no_sslv3 = true;
+  else if (name == "no-tlsv10")
+    range.no_tls1_0 = true;
+  else if (name == "no-tlsv11")
+    range.no_tls1_1 = true;
+  else if (name == "no-tlsv12")
+    range.no_tls1_2 = true;
+  else if (name == "no-tlsv13")
+    range.no_tls1_3 = true;
+  else
+    return false;
+  return true;
+}
+
+namespace {
 
 const std::string& arg0(const ast::Setting& s) {
   return s.value->text;
@@ -162,7 +186,10 @@ config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
       ctx_.host_lookups.push_back(
           {a.host, fmt::format("bind '{}'", bind.address_text.text), bind.address_text.loc});
   }
+  // ssl-default-bind-options are every bind's starting point; its own settings add to them.
   config::BindTls tls;
+  tls.versions = ctx_.global.bind_versions;
+  tls.no_tls_tickets = ctx_.global.bind_no_tls_tickets;
   bool ssl = false;
   for (const auto& s : bind.settings) {
     const auto& n = s.name.text;
@@ -194,20 +221,8 @@ config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
        : n == "ciphersuites" ? tls.ciphersuites
                              : tls.curves) = arg0(s);
       ctx_.file_checks.push_back({kind, arg0(s), s.value->loc});
-    } else if (n == "ssl-min-ver")
-      tls.versions.min = tls_version(arg0(s));
-    else if (n == "ssl-max-ver")
-      tls.versions.max = tls_version(arg0(s));
-    else if (n == "no-sslv3")
-      tls.versions.no_sslv3 = true;
-    else if (n == "no-tlsv10")
-      tls.versions.no_tls1_0 = true;
-    else if (n == "no-tlsv11")
-      tls.versions.no_tls1_1 = true;
-    else if (n == "no-tlsv12")
-      tls.versions.no_tls1_2 = true;
-    else if (n == "no-tlsv13")
-      tls.versions.no_tls1_3 = true;
+    } else if (apply_tls_version_option(tls.versions, n, s.value ? s.value->text : ""))
+      continue;
     else if (n == "strict-sni")
       tls.strict_sni = true;
     else if (n == "no-tls-tickets")

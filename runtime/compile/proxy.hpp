@@ -61,6 +61,11 @@ struct ProxyBuildContext {
   std::vector<HostLookup>& host_lookups;
 };
 
+// Applies one version option (`ssl-min-ver TLSv1.2`, `no-tlsv11`, ...); false if `name` is
+// not one. Shared by bind lines and ssl-default-*-options.
+bool apply_tls_version_option(config::TlsVersionRange& range, std::string_view name,
+                              std::string_view value);
+
 class ProxyBuilder {
  public:
   ProxyBuilder(ProxyBuildContext& ctx, config::Frontend* frontend, config::Backend* backend,

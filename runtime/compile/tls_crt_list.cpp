@@ -332,15 +332,8 @@ void CrtListChecker::check_certificate(const std::string& path, std::size_t line
     }
     check_certificate_file(path, CertUse::bind, found);
   } else {
-    int err = errno;
-    bool bundle = false;
-    for (const char* suffix : kBundleSuffixes) {
-      std::string part = path + "." + suffix;
-      if (!exists(part)) continue;
-      bundle = true;
-      check_certificate_file(part, CertUse::bind, found);
-    }
-    if (!bundle)
+    const int err = errno;
+    if (!check_certificate_bundle(path, found))
       found.push_back({fmt::format("cannot find certificate {}: {}", quoted(path), error_text(err)),
                        !based
                            ? std::string()

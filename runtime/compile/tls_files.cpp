@@ -493,6 +493,17 @@ void for_each_directory_certificate(const std::string& dir, std::vector<FileProb
 
 }  // namespace
 
+bool tls_detail::check_certificate_bundle(const std::string& path, std::vector<FileProblem>& out) {
+  bool bundle = false;
+  for (const char* suffix : kBundleSuffixes) {
+    std::string part = path + "." + suffix;
+    if (!exists(part)) continue;
+    bundle = true;
+    check_certificate_file(part, CertUse::bind, out);
+  }
+  return bundle;
+}
+
 // ---- public interface ---------------------------------------------------------------------------
 
 std::vector<FileProblem> check_bind_certificate(const std::string& path) {
@@ -509,15 +520,8 @@ std::vector<FileProblem> check_bind_certificate(const std::string& path) {
     }
     return out;
   }
-  int err = errno;
-  bool bundle = false;
-  for (const char* suffix : kBundleSuffixes) {
-    std::string part = path + "." + suffix;
-    if (!exists(part)) continue;
-    bundle = true;
-    check_certificate_file(part, CertUse::bind, out);
-  }
-  if (!bundle)
+  const int err = errno;
+  if (!check_certificate_bundle(path, out))
     out.push_back(
         {fmt::format("cannot find certificate {}: {}", quoted(path), error_text(err)), {}});
   return out;

@@ -100,6 +100,10 @@ enum class CertUse { bind, server };
 // A bind crt PATH that does not exist is loaded as the bundle PATH.dsa, PATH.ecdsa, PATH.rsa.
 inline constexpr const char* kBundleSuffixes[] = {"dsa", "ecdsa", "rsa"};
 
+// A missing bind certificate PATH may be a bundle: HAProxy then loads PATH.dsa, PATH.ecdsa
+// and PATH.rsa. Checks those that exist; false when there is none.
+bool check_certificate_bundle(const std::string& path, std::vector<FileProblem>& out);
+
 // One certificate file and the extra files beside it (tls_files.cpp); stops at the first problem.
 void check_certificate_file(const std::string& path, CertUse use, std::vector<FileProblem>& out);
 
