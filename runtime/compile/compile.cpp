@@ -35,7 +35,7 @@ config::TlsVersionRange versions_of(const std::vector<parser::Word>& words) {
 class Compiler {
  public:
   Compiler(CompileResult& result, bool check_files)
-      : result_(result), diags_(result.diags), check_files_(check_files) {}
+      : result_(result), diags_(result.diags), check_files_(check_files), origin_(result.sources) {}
 
   void run(const ast::Document& doc) {
     auto cfg = std::make_shared<config::Config>();
@@ -55,10 +55,6 @@ class Compiler {
   }
 
  private:
-  config::Origin origin(Location where) const {
-    return {result_.sources.file(where.file).name(), where.line};
-  }
-
   void apply_global(const ast::Section& section) {
     auto& g = cfg_->global;
     for (const auto& st : section.statements) {
@@ -202,8 +198,9 @@ class Compiler {
   }
 
   void build_proxies(const ast::Document& doc) {
-    ProxyBuildContext ctx{result_.sources, diags_,       cfg_->global, crt_base_,    ca_base_,
-                          backend_refs_,   file_checks_, ssl_binds_,   host_lookups_};
+    ProxyBuildContext ctx{result_.sources, origin_,      diags_,        cfg_->global,
+                          crt_base_,       ca_base_,     backend_refs_, file_checks_,
+                          ssl_binds_,      host_lookups_};
     const ast::Section* last_defaults = nullptr;
     for (const auto& section : doc.sections) {
       if (section.kind == ast::SectionKind::global) continue;
@@ -281,13 +278,13 @@ class Compiler {
       frontend_index = cfg_->frontends.size();
       auto& f = cfg_->frontends.emplace_back();
       f.name = name;
-      f.origin = origin(section.loc);
+      f.origin = origin_(section.loc);
     }
     if (has_backend) {
       backend_index = cfg_->backends.size();
       auto& b = cfg_->backends.emplace_back();
       b.name = name;
-      b.origin = origin(section.loc);
+      b.origin = origin_(section.loc);
       section_of_backend_.push_back(&section);
     }
     // References into the vectors stay valid: nothing else is added until this proxy is done.
@@ -340,7 +337,7 @@ class Compiler {
         diags_.error(ref.name.loc,
                      fmt::format("http {} '{}' cannot use tcp backend '{}' ({}:{})",
                                  is_listen ? "proxy" : "frontend", f.name, it->name,
-                                 it->origin.file, it->origin.line),
+                                 *it->origin.file, it->origin.line),
                      "set the same 'mode' on both, e.g. 'mode http' in the backend");
         continue;
       }
@@ -513,6 +510,7 @@ class Compiler {
   CompileResult& result_;
   parser::Diagnostics& diags_;
   bool check_files_;
+  OriginTable origin_;
   config::Config* cfg_ = nullptr;
   std::string crt_base_, ca_base_;
   Location dh_param_where_;

@@ -106,8 +106,14 @@ ProxyBuilder::ProxyBuilder(ProxyBuildContext& ctx, config::Frontend* frontend,
       acls_(ctx.diags, read_files),
       defaults_acls_(ctx.diags, read_files) {}
 
-config::Origin ProxyBuilder::origin(Location where) const {
-  return {ctx_.sources.file(where.file).name(), where.line};
+OriginTable::OriginTable(const parser::SourceSet& sources) {
+  for (std::size_t i = 0; i < sources.size(); ++i)
+    names_.push_back(
+        std::make_shared<const std::string>(sources.file(static_cast<std::uint32_t>(i)).name()));
+}
+
+config::Origin OriginTable::operator()(Location where) const {
+  return {names_[where.file], where.line};
 }
 
 std::optional<std::string> ProxyBuilder::read_file(const parser::Word& path) {
@@ -179,7 +185,7 @@ void ProxyBuilder::apply(const ast::Statement& st, bool from_defaults) {
 
 config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
   config::Bind out;
-  out.origin = origin(where);
+  out.origin = ctx_.origin(where);
   for (const auto& a : bind.addresses) {
     out.endpoints.push_back(endpoint_of(a));
     if (a.family == parser::AddressFamily::hostname)
@@ -289,7 +295,7 @@ void ProxyBuilder::apply_timeout(std::string_view which, std::uint64_t us) {
 
 std::optional<config::HttpRule> ProxyBuilder::http_rule(const ast::HttpRule& rule, Location where) {
   config::HttpRule out;
-  out.origin = origin(where);
+  out.origin = ctx_.origin(where);
   auto& a = out.action;
   bool ok = true;
   std::visit(
@@ -349,7 +355,7 @@ std::optional<config::HttpRule> ProxyBuilder::http_rule(const ast::HttpRule& rul
 
 std::optional<config::TcpRule> ProxyBuilder::tcp_rule(const ast::TcpRule& rule, Location where) {
   config::TcpRule out;
-  out.origin = origin(where);
+  out.origin = ctx_.origin(where);
   out.content_layer = rule.layer == ast::TcpRule::Layer::content;
   out.accept = rule.accept;
   if (rule.condition) {
@@ -359,7 +365,7 @@ std::optional<config::TcpRule> ProxyBuilder::tcp_rule(const ast::TcpRule& rule, 
   return out;
 }
 
-void ProxyBuilder::apply_option(const ast::Option& option, Location where) {
+void ProxyBuilder::apply_option(const ast::Option& option) {
   const auto& n = option.name.text;
   const bool on = !option.negated;
   if (frontend_) {
@@ -419,7 +425,6 @@ void ProxyBuilder::apply_option(const ast::Option& option, Location where) {
       backend_->httpchk = std::move(check);
     }
   }
-  (void)where;
 }
 
 void ProxyBuilder::apply_frontend(const ast::Statement& st) {
@@ -434,7 +439,7 @@ void ProxyBuilder::apply_frontend(const ast::Statement& st) {
             ctx_.backend_refs.push_back({p.backend, frontend_index_, std::nullopt});
           } else {
             config::Frontend::UseBackend use;
-            use.origin = origin(where);
+            use.origin = ctx_.origin(where);
             if (p.condition) {
               use.condition = scope_->condition(*p.condition);
               if (!use.condition) return;
@@ -464,7 +469,7 @@ void ProxyBuilder::apply_frontend(const ast::Statement& st) {
         } else if constexpr (std::is_same_v<T, ast::TcpRule>) {
           if (auto rule = tcp_rule(p, where)) frontend_->tcp_request.push_back(std::move(*rule));
         } else if constexpr (std::is_same_v<T, ast::Option>) {
-          apply_option(p, where);
+          apply_option(p);
         } else if constexpr (std::is_same_v<T, ast::Log>) {
           if (p.disable) {
             frontend_->logs.clear();
@@ -525,7 +530,7 @@ void ProxyBuilder::apply_backend(const ast::Statement& st) {
         } else if constexpr (std::is_same_v<T, ast::Text>) {
           if (st.keyword == "http-reuse") backend_->http_reuse = p.value.text;
         } else if constexpr (std::is_same_v<T, ast::Option>) {
-          if (!frontend_) apply_option(p, where);
+          if (!frontend_) apply_option(p);
         } else if constexpr (std::is_same_v<T, ast::HttpCheckExpect>) {
           auto check = backend_->httpchk.value_or(config::HttpCheck{});
           check.expect = config::HttpCheck::Expect{p.negated, p.kind.text, p.pattern.text};
@@ -540,19 +545,14 @@ void ProxyBuilder::apply_backend(const ast::Statement& st) {
             check.headers.emplace_back(n.text, v.text);
           backend_->httpchk = std::move(check);
         } else if constexpr (std::is_same_v<T, ast::HttpRule>) {
-          if (frontend_ || st.keyword == "redirect") {
-            // A listen's frontend half owns request rules; a backend's redirects act as
-            // request rules of the backend.
-            if (!frontend_) {
-              if (auto rule = http_rule(p, where)) backend_->http_request.push_back(*rule);
-            }
-            return;
-          }
+          // In a listen the frontend half owns the rules. In a backend, a redirect is a
+          // request rule like `http-request redirect`.
+          if (frontend_) return;
           if (auto rule = http_rule(p, where)) {
-            if (st.keyword == "http-request")
-              backend_->http_request.push_back(std::move(*rule));
-            else
+            if (st.keyword == "http-response")
               backend_->http_response.push_back(std::move(*rule));
+            else
+              backend_->http_request.push_back(std::move(*rule));
           }
         } else if constexpr (std::is_same_v<T, ast::TcpRule>) {
           if (!frontend_)
@@ -627,7 +627,7 @@ void ProxyBuilder::apply_server_settings(config::Server& s,
 
 config::Server ProxyBuilder::compile_server(const ast::Server& server, Location where) {
   config::Server s;
-  s.origin = origin(where);
+  s.origin = ctx_.origin(where);
   s.name = server.name.text;
   s.endpoint = endpoint_of(server.address);
   if (server.address.family == parser::AddressFamily::hostname)

@@ -2,6 +2,7 @@
 // Backend it stands for. A listen section is both; each half takes what concerns it.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,8 +51,19 @@ struct SslBindCheck {
   std::vector<std::string> certificates, crt_lists;
 };
 
+// Origins ("file:line") of runtime objects; each file's name is stored once and shared.
+class OriginTable {
+ public:
+  explicit OriginTable(const parser::SourceSet& sources);
+  config::Origin operator()(parser::Location where) const;
+
+ private:
+  std::vector<std::shared_ptr<const std::string>> names_;
+};
+
 struct ProxyBuildContext {
   const parser::SourceSet& sources;
+  const OriginTable& origin;
   parser::Diagnostics& diags;
   const config::Global& global;
   std::string crt_base, ca_base;
@@ -74,10 +86,9 @@ class ProxyBuilder {
   void apply(const parser::ast::Statement& st, bool from_defaults);
 
  private:
-  config::Origin origin(parser::Location where) const;
   void apply_frontend(const parser::ast::Statement& st);
   void apply_backend(const parser::ast::Statement& st);
-  void apply_option(const parser::ast::Option& option, parser::Location where);
+  void apply_option(const parser::ast::Option& option);
   void apply_timeout(std::string_view which, std::uint64_t us);
   config::Bind compile_bind(const parser::ast::Bind& bind, parser::Location where);
   config::Server compile_server(const parser::ast::Server& server, parser::Location where);

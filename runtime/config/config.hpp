@@ -18,7 +18,7 @@ enum class Mode { tcp, http };
 
 // "file:line" of the statement a runtime object came from, for logs and errors.
 struct Origin {
-  std::string file;
+  std::shared_ptr<const std::string> file;  // one copy per file, shared by its objects
   std::uint32_t line = 0;
 };
 
