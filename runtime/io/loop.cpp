@@ -1,0 +1,86 @@
+#include "runtime/io/loop.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+
+namespace sluice::io {
+
+Loop::Loop() : now_ms_(monotonic_ms()), timers_(now_ms_) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_fd_ < 0 || event_fd_ < 0)
+    throw std::system_error(errno, std::generic_category(), "cannot create an event loop");
+  add(event_fd_, wakeup_, EPOLLIN | EPOLLET);
+}
+
+Loop::~Loop() {
+  if (event_fd_ >= 0) close(event_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+bool Loop::add(int fd, Pollable& owner, std::uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = &owner;
+  return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+void Loop::remove(int fd) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void Loop::Wakeup::on_events(std::uint32_t) {
+  std::uint64_t value = 0;
+  while (read(loop.event_fd_, &value, sizeof value) > 0) {
+  }
+  loop.run_posted();
+}
+
+void Loop::run_posted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(posted_mutex_);
+    tasks.swap(posted_);
+  }
+  for (auto& task : tasks)
+    task();
+}
+
+void Loop::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(task));
+  }
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = write(event_fd_, &one, sizeof one);
+}
+
+void Loop::stop() {
+  stopping_.store(true, std::memory_order_release);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = write(event_fd_, &one, sizeof one);
+}
+
+void Loop::run() {
+  std::array<epoll_event, 256> events;
+  while (!stopping_.load(std::memory_order_acquire)) {
+    const int timeout = timers_.next_timeout(now_ms_);
+    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout);
+    now_ms_ = monotonic_ms();
+    if (n < 0 && errno != EINTR)
+      throw std::system_error(errno, std::generic_category(), "epoll_wait");
+    for (int i = 0; i < n; ++i)
+      static_cast<Pollable*>(events[static_cast<std::size_t>(i)].data.ptr)
+          ->on_events(events[static_cast<std::size_t>(i)].events);
+    timers_.advance(now_ms_);
+    retired_.clear();
+  }
+  retired_.clear();
+}
+
+}  // namespace sluice::io

@@ -1,0 +1,74 @@
+// One event loop per thread: epoll in edge-triggered mode (a descriptor is registered
+// once and never re-armed), the timer wheel, and an eventfd so other threads can wake it.
+// Knows nothing of HTTP, TLS or the configuration.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "runtime/io/timer.hpp"
+
+namespace sluice::io {
+
+// Whoever owns a descriptor registered with a loop: told which events arrived.
+class Pollable {
+ public:
+  virtual ~Pollable() = default;
+  virtual void on_events(std::uint32_t events) = 0;
+};
+
+class Loop {
+ public:
+  Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+  ~Loop();
+
+  // Edge-triggered registration: EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET unless given.
+  bool add(int fd, Pollable& owner,
+           std::uint32_t events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+  void remove(int fd);
+
+  void arm(Timer& timer, std::int64_t delay_ms) { timers_.arm(timer, now_ms_ + delay_ms); }
+  void cancel(Timer& timer) { timers_.cancel(timer); }
+  std::int64_t now_ms() const { return now_ms_; }
+
+  // Runs until stop(); each turn: wait for events or the next timer, dispatch, fire timers.
+  void run();
+  // From any thread: ends run() after the current turn.
+  void stop();
+  // From any thread: runs `task` on this loop's thread, in a later turn. Rare (control
+  // messages such as soft-stop), so a mutex-protected queue is fine here.
+  void post(std::function<void()> task);
+
+  // Takes a finished object and deletes it once the current batch of events has been
+  // dispatched: a later event of the same batch may still name it (its owner checks that
+  // it is closed and returns).
+  void retire(std::unique_ptr<Pollable> done) { retired_.push_back(std::move(done)); }
+
+ private:
+  struct Wakeup final : Pollable {
+    explicit Wakeup(Loop& loop) : loop(loop) {}
+    void on_events(std::uint32_t) override;
+    Loop& loop;
+  };
+  void run_posted();
+
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
+  std::int64_t now_ms_;
+  TimerWheel timers_;
+  Wakeup wakeup_{*this};
+  std::atomic<bool> stopping_{false};
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;
+  std::vector<std::unique_ptr<Pollable>> retired_;
+};
+
+}  // namespace sluice::io

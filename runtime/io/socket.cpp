@@ -1,0 +1,148 @@
+#include "runtime/io/socket.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <cerrno>
+#include <cstring>
+
+namespace sluice::io {
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) reset(other.release());
+  return *this;
+}
+
+void Fd::reset(int fd) {
+  if (fd_ >= 0) close(fd_);
+  fd_ = fd;
+}
+
+std::string SocketAddress::to_string() const {
+  char host[INET6_ADDRSTRLEN] = {};
+  if (family() == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&storage);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+    return fmt::format("{}:{}", host, ntohs(in->sin_port));
+  }
+  if (family() == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&storage);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    return fmt::format("[{}]:{}", host, ntohs(in6->sin6_port));
+  }
+  return "?";
+}
+
+std::uint16_t SocketAddress::port() const {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  if (family() == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  return 0;
+}
+
+namespace {
+
+void set_port(SocketAddress& a, std::uint16_t port) {
+  if (a.family() == AF_INET) reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(port);
+  if (a.family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(port);
+}
+
+}  // namespace
+
+std::vector<SocketAddress> resolve(const config::Endpoint& endpoint, std::string& error) {
+  std::vector<SocketAddress> out;
+  std::vector<SocketAddress> hosts;
+  if (endpoint.family == config::Family::unspecified) {
+    // `*:80` and `:80` listen on every IPv4 address, as HAProxy does.
+    SocketAddress any;
+    auto* in = reinterpret_cast<sockaddr_in*>(&any.storage);
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_ANY);
+    any.length = sizeof(sockaddr_in);
+    hosts.push_back(any);
+  } else if (endpoint.family == config::Family::ipv4 || endpoint.family == config::Family::ipv6 ||
+             endpoint.family == config::Family::hostname) {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_family = endpoint.family == config::Family::ipv4   ? AF_INET
+                      : endpoint.family == config::Family::ipv6 ? AF_INET6
+                                                                : AF_UNSPEC;
+    if (endpoint.family != config::Family::hostname) hints.ai_flags = AI_NUMERICHOST;
+    addrinfo* found = nullptr;
+    const int rc = getaddrinfo(endpoint.host.c_str(), nullptr, &hints, &found);
+    if (rc != 0) {
+      error = fmt::format("cannot resolve '{}': {}", endpoint.host, gai_strerror(rc));
+      return out;
+    }
+    // HAProxy takes the first address a name resolves to.
+    SocketAddress a;
+    std::memcpy(&a.storage, found->ai_addr, found->ai_addrlen);
+    a.length = found->ai_addrlen;
+    hosts.push_back(a);
+    freeaddrinfo(found);
+  } else {
+    error = "UNIX sockets and inherited descriptors are not supported yet";
+    return out;
+  }
+  for (auto host : hosts) {
+    for (std::int32_t port = endpoint.port; port <= endpoint.last_port; ++port) {
+      set_port(host, static_cast<std::uint16_t>(port));
+      out.push_back(host);
+    }
+  }
+  return out;
+}
+
+std::optional<Fd> listen_on(const SocketAddress& address, const ListenOptions& options,
+                            std::string& error) {
+  Fd fd(socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    error = std::strerror(errno);
+    return std::nullopt;
+  }
+  const int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (address.family() == AF_INET6) {
+    const int v6only = options.v6only ? 1 : 0;
+    setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+  }
+  if (options.defer_accept) {
+    const int seconds = 1;
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+  }
+  if (bind(fd.get(), address.get(), address.length) != 0 ||
+      listen(fd.get(), options.backlog) != 0) {
+    error = fmt::format("cannot bind {}: {}", address.to_string(), std::strerror(errno));
+    return std::nullopt;
+  }
+  return fd;
+}
+
+std::optional<Fd> connect_to(const SocketAddress& address, int& error) {
+  Fd fd(socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    error = errno;
+    return std::nullopt;
+  }
+  const int one = 1;
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(fd.get(), address.get(), address.length) != 0 && errno != EINPROGRESS) {
+    error = errno;
+    return std::nullopt;
+  }
+  error = 0;
+  return fd;
+}
+
+int socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
+}  // namespace sluice::io

@@ -1,0 +1,69 @@
+// Non-blocking sockets: listening, accepting and connecting, with the options a proxy
+// needs. Returns errors as values (errno), never throws on I/O.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/config/config.hpp"
+
+namespace sluice::io {
+
+// An owned file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset(int fd = -1);
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  int family() const { return storage.ss_family; }
+  std::string to_string() const;  // "127.0.0.1:80", "[::1]:443"
+  std::uint16_t port() const;
+};
+
+// Every address an endpoint names (a host name may give several; a port range one each).
+// Empty with `error` set when it cannot be resolved.
+std::vector<SocketAddress> resolve(const config::Endpoint& endpoint, std::string& error);
+
+struct ListenOptions {
+  int backlog = 1024;
+  bool v6only = false;
+  bool v4v6 = false;
+  bool defer_accept = false;
+};
+
+// socket + SO_REUSEADDR + bind + listen, non-blocking. nullopt with errno text in `error`.
+std::optional<Fd> listen_on(const SocketAddress& address, const ListenOptions& options,
+                            std::string& error);
+
+// Starts a non-blocking connect; the socket becomes writable when it completes.
+std::optional<Fd> connect_to(const SocketAddress& address, int& error);
+
+// The pending error of a socket (after a connect completes), 0 when none.
+int socket_error(int fd);
+
+}  // namespace sluice::io
