@@ -2,9 +2,14 @@
 #include <fmt/format.h>
 #include <openssl/opensslv.h>
 
+#include <pthread.h>
+
+#include <csignal>
 #include <cstdio>
+#include <thread>
 
 #include "runtime/compile/compile.hpp"
+#include "runtime/worker/worker.hpp"
 #include "src/cli.hpp"
 
 namespace {
@@ -31,6 +36,39 @@ int report(const sluice::compile::CompileResult& result, bool quiet) {
                result.diags.error_count(), result.diags.warning_count());
     return 1;
   }
+  return 0;
+}
+
+// Serves until SIGTERM/SIGINT (stop now) or SIGUSR1 (stop; graceful draining comes with
+// soft-stop). Signals are taken synchronously by this thread; the loops never see them.
+int serve(std::shared_ptr<const sluice::config::Config> config) {
+  for (const auto& frontend : config->frontends) {
+    if (frontend.mode == sluice::config::Mode::http) {
+      fmt::print(stderr,
+                 "sluice: configuration is valid; frontend '{}' is 'mode http', which this "
+                 "build does not serve yet (it lands with the serving issue): not starting\n",
+                 frontend.name);
+      return 0;
+    }
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGINT, SIGTERM, SIGUSR1})
+    sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by the loop threads
+  std::signal(SIGPIPE, SIG_IGN);
+
+  sluice::worker::Worker worker(std::move(config));
+  std::string error;
+  if (!worker.open(error)) {
+    fmt::print(stderr, "sluice: {}\n", error);
+    return 1;
+  }
+  std::thread loops([&] { worker.run(); });
+  int received = 0;
+  sigwait(&signals, &received);
+  worker.stop();
+  loops.join();
   return 0;
 }
 
@@ -69,8 +107,5 @@ int main(int argc, char** argv) {
     if (!line->quiet) fmt::print("Configuration file is valid\n");
     return 0;
   }
-  fmt::print(stderr,
-             "sluice: configuration is valid; serving traffic is not implemented yet in this "
-             "build (it lands with the serving issue)\n");
-  return 0;
+  return serve(result.config);
 }

@@ -11,6 +11,8 @@
 namespace sluice::io {
 
 Loop::Loop() : now_ms_(monotonic_ms()), timers_(now_ms_) {
+  owned_.prev_ = owned_.next_ = &owned_;
+  retired_.prev_ = retired_.next_ = &retired_;
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || event_fd_ < 0)
@@ -19,6 +21,10 @@ Loop::Loop() : now_ms_(monotonic_ms()), timers_(now_ms_) {
 }
 
 Loop::~Loop() {
+  // Whatever is still open when the loop ends goes with it.
+  while (owned_.next_ != &owned_)
+    retire(*owned_.next_);
+  delete_retired();
   if (event_fd_ >= 0) close(event_fd_);
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
@@ -32,6 +38,33 @@ bool Loop::add(int fd, Pollable& owner, std::uint32_t events) {
 
 void Loop::remove(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void Loop::adopt(Owned& owned) {
+  owned.prev_ = owned_.prev_;
+  owned.next_ = &owned_;
+  owned_.prev_->next_ = &owned;
+  owned_.prev_ = &owned;
+  ++owned_count_;
+}
+
+void Loop::retire(Owned& done) {
+  done.prev_->next_ = done.next_;
+  done.next_->prev_ = done.prev_;
+  --owned_count_;
+  done.prev_ = retired_.prev_;
+  done.next_ = &retired_;
+  retired_.prev_->next_ = &done;
+  retired_.prev_ = &done;
+}
+
+void Loop::delete_retired() {
+  while (retired_.next_ != &retired_) {
+    Owned* done = retired_.next_;
+    retired_.next_ = done->next_;
+    done->next_->prev_ = &retired_;
+    delete done;
+  }
 }
 
 void Loop::Wakeup::on_events(std::uint32_t) {
@@ -78,9 +111,9 @@ void Loop::run() {
       static_cast<Pollable*>(events[static_cast<std::size_t>(i)].data.ptr)
           ->on_events(events[static_cast<std::size_t>(i)].events);
     timers_.advance(now_ms_);
-    retired_.clear();
+    delete_retired();
   }
-  retired_.clear();
+  delete_retired();
 }
 
 }  // namespace sluice::io

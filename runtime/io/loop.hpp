@@ -23,6 +23,15 @@ class Pollable {
   virtual void on_events(std::uint32_t events) = 0;
 };
 
+// A connection-like object whose lifetime the loop manages: adopted when it starts,
+// retired when done, and deleted with the loop if still open when the loop ends.
+class Owned : public Pollable {
+ private:
+  friend class Loop;
+  Owned* prev_ = nullptr;
+  Owned* next_ = nullptr;
+};
+
 class Loop {
  public:
   Loop();
@@ -47,10 +56,12 @@ class Loop {
   // messages such as soft-stop), so a mutex-protected queue is fine here.
   void post(std::function<void()> task);
 
-  // Takes a finished object and deletes it once the current batch of events has been
-  // dispatched: a later event of the same batch may still name it (its owner checks that
-  // it is closed and returns).
-  void retire(std::unique_ptr<Pollable> done) { retired_.push_back(std::move(done)); }
+  // Takes ownership of a new object (allocated with new).
+  void adopt(Owned& owned);
+  // Deletes it once the current batch of events has been dispatched: a later event of the
+  // same batch may still name it (its owner checks that it is closed and returns).
+  void retire(Owned& done);
+  std::size_t owned_count() const { return owned_count_; }
 
  private:
   struct Wakeup final : Pollable {
@@ -68,7 +79,13 @@ class Loop {
   std::atomic<bool> stopping_{false};
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
-  std::vector<std::unique_ptr<Pollable>> retired_;
+  struct Sentinel final : Owned {
+    void on_events(std::uint32_t) override {}
+  };
+  Sentinel owned_;    // of the adopted objects' circular list
+  Sentinel retired_;  // of those waiting for the end of the batch
+  std::size_t owned_count_ = 0;
+  void delete_retired();
 };
 
 }  // namespace sluice::io

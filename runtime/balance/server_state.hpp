@@ -1,0 +1,80 @@
+// Mutable per-server state of one backend, kept beside the immutable config: up/down, current
+// connections and queued requests. Shared by every event loop through atomics only (no lock):
+// health checks and the proxy write it, the selectors read it. Servers are referenced by their
+// index in config::Backend::servers. Knows nothing of sockets, checks or balancing algorithms.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "runtime/config/config.hpp"
+
+namespace sluice::balance {
+
+// One server's counters, alone on a cache line: loops busy with different servers must not
+// contend on the same line.
+struct alignas(64) ServerState {
+  std::atomic<std::uint32_t> connections{0};
+  std::atomic<std::uint32_t> queued{0};
+  // Backend-wide sequence number of the last change of `connections` or `queued`. leastconn
+  // breaks ties on it because HAProxy keeps equally loaded servers in the order their load last
+  // changed (least recently changed first).
+  std::atomic<std::uint64_t> changed{0};
+};
+
+class ServerStates {
+ public:
+  // `count` servers, all up and idle.
+  explicit ServerStates(std::size_t count);
+  // One state per server of `backend`, in declaration order; `disabled` servers start down.
+  explicit ServerStates(const config::Backend& backend);
+
+  std::size_t size() const { return count_; }
+
+  bool up(std::size_t server) const;
+  // For health checks and administration; true when this call changed the state.
+  bool set_up(std::size_t server, bool up);
+
+  std::uint32_t connections(std::size_t server) const;
+  std::uint32_t queued(std::size_t server) const;
+  std::uint64_t changed(std::size_t server) const;
+
+  // Selector::pick already counts the connection of the server it returns. These are for the
+  // rest: a queued request handed a freed slot, and the end of every connection.
+  void begin_connection(std::size_t server);
+  void end_connection(std::size_t server);
+  // One more connection unless `maxconn` (0: no limit) is reached or requests already wait in
+  // the server's queue (they were first). Lock-free: a compare-and-swap loop.
+  bool try_begin_connection(std::size_t server, std::uint32_t maxconn);
+  void enter_queue(std::size_t server);
+  void leave_queue(std::size_t server);
+
+  // Whether `maxconn` (0: no limit) keeps new connections off this server right now.
+  bool full(std::size_t server, std::uint32_t maxconn) const;
+  // Whether a server set, as a bitmap of 64 servers per word (see words()), has a member down.
+  bool any_down(std::span<const std::uint64_t> members) const;
+  // Whether a bitmap has a member up.
+  bool any_up(std::span<const std::uint64_t> members) const;
+  // Words in a server bitmap of this backend.
+  std::size_t words() const { return words_; }
+
+ private:
+  void touch(std::size_t server);
+
+  // The sequence lives on its own line, apart from the array: it is written on every
+  // connection change of any server.
+  struct alignas(64) Sequence {
+    std::atomic<std::uint64_t> next{0};
+  };
+
+  std::size_t count_ = 0;
+  std::size_t words_ = 0;
+  std::unique_ptr<ServerState[]> servers_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> down_;  // bit set: server down
+  std::unique_ptr<Sequence> sequence_;
+};
+
+}  // namespace sluice::balance

@@ -1,0 +1,159 @@
+#include "runtime/proxy/tcp_relay.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace sluice::proxy {
+
+Pipe::Pipe(std::size_t capacity) : data_(new char[capacity]), capacity_(capacity) {}
+
+void Pipe::consumed(std::size_t n) {
+  head_ += n;
+  if (head_ == tail_) head_ = tail_ = 0;  // empty: reuse the whole buffer
+}
+
+void TcpRelay::start(io::Loop& loop, io::Fd client, BackendState& backend,
+                     const TcpTimeouts& timeouts, std::size_t buffer_size) {
+  std::unique_ptr<TcpRelay> relay(
+      new TcpRelay(loop, std::move(client), backend, timeouts, buffer_size));
+  TcpRelay* r = relay.release();
+  loop.adopt(*r);  // the loop owns it from here; finish() retires it
+  if (!loop.add(r->client_.fd.get(), *r) || !r->connect_server(nullptr)) r->finish();
+}
+
+TcpRelay::TcpRelay(io::Loop& loop, io::Fd client, BackendState& backend,
+                   const TcpTimeouts& timeouts, std::size_t buffer_size)
+    : loop_(loop),
+      backend_(backend),
+      timeouts_(timeouts),
+      to_server_(buffer_size),
+      to_client_(buffer_size),
+      retries_left_(backend.config().retries) {
+  client_.fd = std::move(client);
+}
+
+bool TcpRelay::connect_server(const ServerRuntime* avoid) {
+  while (true) {
+    ServerRuntime* server = backend_.pick(avoid);
+    if (server == nullptr) return false;
+    io::SocketAddress address = server->address;
+    int error = 0;
+    auto fd = io::connect_to(address, error);
+    if (fd) {
+      if (target_) target_->connections.fetch_sub(1, std::memory_order_relaxed);
+      target_ = server;
+      target_->connections.fetch_add(1, std::memory_order_relaxed);
+      if (server_.fd) loop_.remove(server_.fd.get());
+      server_ = Peer{};
+      server_.fd = std::move(*fd);
+      connecting_ = true;
+      if (!loop_.add(server_.fd.get(), server_side_)) return false;
+      if (timeouts_.connect_ms > 0) loop_.arm(*this, timeouts_.connect_ms);
+      return true;
+    }
+    if (retries_left_-- <= 0) return false;
+    avoid = server;
+  }
+}
+
+void TcpRelay::on_events(std::uint32_t events) {
+  if (finished_) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_.readable = true;
+  if (events & EPOLLOUT) client_.writable = true;
+  pump();
+}
+
+void TcpRelay::on_server_events(std::uint32_t events) {
+  if (finished_) return;
+  if (connecting_) {
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+    const int error = io::socket_error(server_.fd.get());
+    if (error != 0) {
+      // Refused or unreachable: another server while retries last, as HAProxy does.
+      if (retries_left_-- > 0 && connect_server(target_)) return;
+      finish();
+      return;
+    }
+    connecting_ = false;
+    touch();
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) server_.readable = true;
+  if (events & EPOLLOUT) server_.writable = true;
+  pump();
+}
+
+bool TcpRelay::transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready) {
+  bool moved = true;
+  while (moved) {
+    moved = false;
+    if (from.readable && !from.got_fin && pipe.space_size() > 0) {
+      const ssize_t n = recv(from.fd.get(), pipe.space(), pipe.space_size(), 0);
+      if (n > 0) {
+        pipe.produced(static_cast<std::size_t>(n));
+        moved = true;
+      } else if (n == 0) {
+        from.got_fin = true;
+      } else if (errno == EAGAIN) {
+        from.readable = false;
+      } else if (errno != EINTR) {
+        return false;
+      }
+    }
+    if (to_ready && to.writable && pipe.size() > 0) {
+      const ssize_t n = send(to.fd.get(), pipe.bytes(), pipe.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        pipe.consumed(static_cast<std::size_t>(n));
+        moved = true;
+      } else if (n < 0 && errno == EAGAIN) {
+        to.writable = false;
+      } else if (n < 0 && errno != EINTR) {
+        return false;
+      }
+    }
+  }
+  // Everything the sender said has been delivered: pass its FIN on.
+  if (to_ready && from.got_fin && pipe.size() == 0 && !to.shut) {
+    shutdown(to.fd.get(), SHUT_WR);
+    to.shut = true;
+  }
+  return true;
+}
+
+void TcpRelay::pump() {
+  const bool ok = transfer(client_, server_, to_server_, !connecting_) &&
+                  (connecting_ || transfer(server_, client_, to_client_, true));
+  if (!ok) {
+    finish();
+    return;
+  }
+  if (server_.shut && client_.shut) {
+    finish();
+    return;
+  }
+  // Any traffic, or room made for it, counts as activity for the idle timeout.
+  if (!connecting_) touch();
+}
+
+void TcpRelay::touch() {
+  if (timeouts_.idle_ms > 0) loop_.arm(*this, timeouts_.idle_ms);
+}
+
+void TcpRelay::on_timer() {
+  if (!finished_) finish();
+}
+
+void TcpRelay::finish() {
+  if (finished_) return;
+  finished_ = true;
+  loop_.cancel(*this);
+  if (target_) target_->connections.fetch_sub(1, std::memory_order_relaxed);
+  if (client_.fd) loop_.remove(client_.fd.get());
+  if (server_.fd) loop_.remove(server_.fd.get());
+  client_.fd.reset();
+  server_.fd.reset();
+  loop_.retire(*this);
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,86 @@
+// `mode tcp`: a byte-exact, full-duplex relay between a client and a server connection,
+// with half-close carried across (a FIN from one side becomes a shutdown on the other) and
+// connection retries on another server when one refuses. Knows no protocol.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "runtime/io/loop.hpp"
+#include "runtime/io/socket.hpp"
+#include "runtime/proxy/backend_state.hpp"
+
+namespace sluice::proxy {
+
+// One direction's bytes in flight: read into the tail, written from the head.
+class Pipe {
+ public:
+  explicit Pipe(std::size_t capacity);
+  char* space() { return data_.get() + tail_; }
+  std::size_t space_size() const { return capacity_ - tail_; }
+  const char* bytes() const { return data_.get() + head_; }
+  std::size_t size() const { return tail_ - head_; }
+  void produced(std::size_t n) { tail_ += n; }
+  void consumed(std::size_t n);
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t capacity_;
+  std::size_t head_ = 0;
+  std::size_t tail_ = 0;
+};
+
+struct TcpTimeouts {
+  std::int64_t connect_ms = 0;  // 0: none
+  std::int64_t idle_ms = 0;     // client/server/tunnel, whichever applies
+};
+
+class TcpRelay final : public io::Owned, private io::Timer {
+ public:
+  // Takes the accepted client socket and connects to a server of `backend`.
+  static void start(io::Loop& loop, io::Fd client, BackendState& backend,
+                    const TcpTimeouts& timeouts, std::size_t buffer_size);
+
+  void on_events(std::uint32_t events) override;  // the client side
+
+ private:
+  struct ServerSide final : io::Pollable {
+    explicit ServerSide(TcpRelay& relay) : relay(relay) {}
+    void on_events(std::uint32_t events) override { relay.on_server_events(events); }
+    TcpRelay& relay;
+  };
+  struct Peer {
+    io::Fd fd;
+    bool readable = false;
+    bool writable = false;
+    bool got_fin = false;  // it will send no more
+    bool shut = false;     // we sent it our FIN
+  };
+
+  TcpRelay(io::Loop& loop, io::Fd client, BackendState& backend, const TcpTimeouts& timeouts,
+           std::size_t buffer_size);
+  bool connect_server(const ServerRuntime* avoid);
+  void on_server_events(std::uint32_t events);
+  void on_timer() override;
+  // Moves bytes both ways until nothing more can move; closes when both ways are done.
+  void pump();
+  // One direction: returns false on a fatal socket error.
+  bool transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready);
+  void touch();
+  void finish();
+
+  io::Loop& loop_;
+  BackendState& backend_;
+  TcpTimeouts timeouts_;
+  Peer client_;
+  Peer server_;
+  ServerSide server_side_{*this};
+  ServerRuntime* target_ = nullptr;
+  Pipe to_server_;
+  Pipe to_client_;
+  int retries_left_ = 0;
+  bool connecting_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace sluice::proxy

@@ -1,0 +1,137 @@
+#include "runtime/worker/worker.hpp"
+
+#include <sys/socket.h>
+
+#include <fmt/format.h>
+#include <cerrno>
+
+#include "runtime/proxy/tcp_relay.hpp"
+
+namespace sluice::worker {
+
+namespace {
+
+std::int64_t ms_or_zero(const std::optional<config::Millis>& t) {
+  return t ? t->count() : 0;
+}
+
+proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend& b) {
+  proxy::TcpTimeouts t;
+  t.connect_ms = ms_or_zero(b.timeouts.connect);
+  // HAProxy: `timeout tunnel` supersedes client and server once the relay is established.
+  if (b.timeouts.tunnel) {
+    t.idle_ms = b.timeouts.tunnel->count();
+  } else {
+    const std::int64_t client = ms_or_zero(f.timeouts.client);
+    const std::int64_t server = ms_or_zero(b.timeouts.server);
+    t.idle_ms = client == 0 ? server : server == 0 ? client : std::min(client, server);
+  }
+  return t;
+}
+
+}  // namespace
+
+// Accepts on one listening socket for one loop. Every loop registers every listening
+// socket with EPOLLEXCLUSIVE, so a new connection wakes one thread, not all of them.
+class Worker::Acceptor final : public io::Pollable {
+ public:
+  Acceptor(io::Loop& loop, const Listening& listening, std::size_t buffer_size)
+      : loop_(loop), listening_(listening), buffer_size_(buffer_size) {}
+
+  void on_events(std::uint32_t) override {
+    // A bounded batch keeps one busy listener from starving the loop's connections.
+    for (int i = 0; i < 64; ++i) {
+      const int fd = accept4(listening_.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) return;  // EAGAIN: another thread took it, or the queue is empty
+      io::Fd client(fd);
+      if (listening_.backend == nullptr) continue;  // no backend: HAProxy closes too
+      const auto& frontend = *listening_.frontend;
+      proxy::TcpRelay::start(loop_, std::move(client), *listening_.backend,
+                             tcp_timeouts(frontend, listening_.backend->config()), buffer_size_);
+    }
+  }
+
+ private:
+  io::Loop& loop_;
+  const Listening& listening_;
+  std::size_t buffer_size_;
+};
+
+Worker::Worker(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
+
+Worker::~Worker() = default;
+
+bool Worker::open(std::string& error) {
+  for (const auto& backend : config_->backends) {
+    auto state = proxy::BackendState::build(backend, error);
+    if (!state) return false;
+    backends_.push_back(std::move(state));
+  }
+  for (const auto& frontend : config_->frontends) {
+    for (const auto& bind : frontend.binds) {
+      for (const auto& endpoint : bind.endpoints) {
+        auto addresses = io::resolve(endpoint, error);
+        if (addresses.empty()) {
+          error = fmt::format("{}:{}: {}", *bind.origin.file, bind.origin.line, error);
+          return false;
+        }
+        for (const auto& address : addresses) {
+          io::ListenOptions options;
+          options.v6only = bind.v6only;
+          auto fd = io::listen_on(address, options, error);
+          if (!fd) {
+            error = fmt::format("{}:{}: frontend '{}': {}", *bind.origin.file, bind.origin.line,
+                                frontend.name, error);
+            return false;
+          }
+          Listening l;
+          l.fd = std::move(*fd);
+          l.frontend = &frontend;
+          if (frontend.default_backend) l.backend = backends_[*frontend.default_backend].get();
+          l.address.length = sizeof l.address.storage;
+          getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage),
+                      &l.address.length);
+          listening_.push_back(std::move(l));
+        }
+      }
+    }
+  }
+  // The loops exist before run() so that stop() never races with their creation.
+  const unsigned threads = config_->global.nbthread > 0
+                               ? static_cast<unsigned>(config_->global.nbthread)
+                               : std::max(1u, std::thread::hardware_concurrency());
+  const auto buffer_size = static_cast<std::size_t>(config_->global.bufsize);
+  for (unsigned i = 0; i < threads; ++i) {
+    auto loop = std::make_unique<io::Loop>();
+    for (const auto& listening : listening_) {
+      auto acceptor = std::make_unique<Acceptor>(*loop, listening, buffer_size);
+      loop->add(listening.fd.get(), *acceptor, EPOLLIN | EPOLLEXCLUSIVE);
+      acceptors_.push_back(std::move(acceptor));
+    }
+    loops_.push_back(std::move(loop));
+  }
+  return true;
+}
+
+std::vector<std::string> Worker::bound_addresses() const {
+  std::vector<std::string> out;
+  for (const auto& l : listening_)
+    out.push_back(l.address.to_string());
+  return out;
+}
+
+void Worker::run() {
+  std::vector<std::thread> others;
+  for (std::size_t i = 1; i < loops_.size(); ++i)
+    others.emplace_back([this, i] { loops_[i]->run(); });
+  loops_[0]->run();
+  for (auto& t : others)
+    t.join();
+}
+
+void Worker::stop() {
+  for (auto& loop : loops_)
+    loop->stop();
+}
+
+}  // namespace sluice::worker

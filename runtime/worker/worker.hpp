@@ -1,0 +1,51 @@
+// One process's serving life: opens the binds, runs one event loop per thread over them,
+// and stops on request. Owns the per-backend runtime state for its configuration.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/config/config.hpp"
+#include "runtime/io/loop.hpp"
+#include "runtime/io/socket.hpp"
+#include "runtime/proxy/backend_state.hpp"
+
+namespace sluice::worker {
+
+class Worker {
+ public:
+  explicit Worker(std::shared_ptr<const config::Config> config);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Resolves servers, opens every bind and prepares the loops; false with a message naming
+  // what failed.
+  bool open(std::string& error);
+  // Runs the loops (nbthread, default one per CPU) until stop(); returns when all ended.
+  void run();
+  // From any thread, e.g. the signal waiter.
+  void stop();
+
+  // The addresses actually bound, in bind order (port 0 resolved), for logs and tests.
+  std::vector<std::string> bound_addresses() const;
+
+ private:
+  struct Listening {
+    io::Fd fd;
+    const config::Frontend* frontend = nullptr;
+    proxy::BackendState* backend = nullptr;  // the frontend's default backend
+    io::SocketAddress address;
+  };
+  class Acceptor;
+
+  std::shared_ptr<const config::Config> config_;
+  std::vector<std::unique_ptr<proxy::BackendState>> backends_;
+  std::vector<Listening> listening_;
+  std::vector<std::unique_ptr<io::Loop>> loops_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+};
+
+}  // namespace sluice::worker
