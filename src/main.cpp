@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "runtime/compile/compile.hpp"
+#include "runtime/worker/capabilities.hpp"
 #include "runtime/worker/worker.hpp"
 #include "src/cli.hpp"
 
@@ -44,12 +45,19 @@ int report(const sluice::compile::CompileResult& result, bool quiet) {
 int serve(std::shared_ptr<const sluice::config::Config> config) {
   for (const auto& frontend : config->frontends) {
     if (frontend.mode == sluice::config::Mode::http) {
+      // The quick start is HTTP: validating it is what this build can do (README).
       fmt::print(stderr,
                  "sluice: configuration is valid; frontend '{}' is 'mode http', which this "
                  "build does not serve yet (it lands with the serving issue): not starting\n",
                  frontend.name);
       return 0;
     }
+  }
+  if (auto unserved = sluice::worker::unserved_features(*config); !unserved.empty()) {
+    for (const auto& line : unserved) fmt::print(stderr, "sluice: {}\n", line);
+    fmt::print(stderr, "sluice: configuration is valid but uses what this build cannot serve "
+                       "yet: not starting\n");
+    return 1;
   }
   sigset_t signals;
   sigemptyset(&signals);

@@ -91,3 +91,16 @@ def test_sigterm_stops_with_open_connections(sluice_bin, tmp_path, origins):
         except ConnectionResetError:
             pass
         idle.close()
+
+
+def test_features_not_served_yet_refuse_to_start(sluice_bin, tmp_path, sluice):
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, [("s1", 1), ("s2", 2)])
+    text = cfg.read_text().replace("server s1 127.0.0.1:1", "server s1 127.0.0.1:1 weight 5")
+    cfg.write_text(text.replace("    bind 127.0.0.1", "    tcp-request content accept\n"
+                                "    bind 127.0.0.1"))
+    result = sluice("-f", cfg)
+    assert result.returncode == 1
+    assert f"{cfg}:9: 'tcp-request' is not served by this build yet" in result.stderr
+    assert "a server 'weight' other than 1 is not served by this build yet" in result.stderr
+    assert "not starting" in result.stderr

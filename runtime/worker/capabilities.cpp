@@ -1,0 +1,59 @@
+#include "runtime/worker/capabilities.hpp"
+
+#include <fmt/format.h>
+
+namespace sluice::worker {
+
+namespace {
+
+class Report {
+ public:
+  void add(const config::Origin& where, std::string_view what) {
+    lines.push_back(fmt::format("{}:{}: {} is not served by this build yet",
+                                where.file ? *where.file : "?", where.line, what));
+  }
+  std::vector<std::string> lines;
+};
+
+void check_frontend(const config::Frontend& f, Report& r) {
+  if (f.mode == config::Mode::http)
+    r.add(f.origin, fmt::format("'mode http' (frontend '{}')", f.name));
+  for (const auto& bind : f.binds) {
+    if (bind.tls) r.add(bind.origin, "'ssl' on a bind");
+    if (bind.accept_proxy) r.add(bind.origin, "'accept-proxy'");
+    for (const auto& e : bind.endpoints)
+      if (e.family == config::Family::unix_path || e.family == config::Family::abstract ||
+          e.family == config::Family::inherited_fd)
+        r.add(bind.origin, "a UNIX socket or inherited descriptor bind");
+  }
+  if (!f.use_backends.empty()) r.add(f.use_backends.front().origin, "'use_backend'");
+  if (!f.tcp_request.empty()) r.add(f.tcp_request.front().origin, "'tcp-request'");
+  if (f.maxconn > 0) r.add(f.origin, "frontend 'maxconn'");
+}
+
+void check_backend(const config::Backend& b, Report& r) {
+  if (b.balance != config::Balance::roundrobin)
+    r.add(b.origin, fmt::format("a 'balance' other than roundrobin (backend '{}')", b.name));
+  if (!b.tcp_request.empty()) r.add(b.tcp_request.front().origin, "'tcp-request'");
+  if (b.httpchk || b.ssl_hello_chk || b.tcp_check) r.add(b.origin, "health check options");
+  for (const auto& s : b.servers) {
+    if (s.weight != 1 && s.weight != 0) r.add(s.origin, "a server 'weight' other than 1");
+    if (s.check) r.add(s.origin, "server 'check'");
+    if (s.tls.enabled) r.add(s.origin, "server 'ssl'");
+    if (s.send_proxy != 0) r.add(s.origin, "'send-proxy'");
+    if (s.maxconn > 0) r.add(s.origin, "server 'maxconn'");
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> unserved_features(const config::Config& config) {
+  Report r;
+  for (const auto& f : config.frontends)
+    check_frontend(f, r);
+  for (const auto& b : config.backends)
+    check_backend(b, r);
+  return r.lines;
+}
+
+}  // namespace sluice::worker
