@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cassert>
 #include <functional>
+#include <map>
 #include <numeric>
+#include <set>
 #include <tuple>
 
 namespace sluice::balance {
@@ -59,8 +61,8 @@ class Scheduler {
       carry_[server] -= weight;
       ++due_[server];
     }
-    heap_.push_back({due_[server], static_cast<std::int64_t>(carry_[server] - weight), sequence_++,
-                     server});
+    heap_.push_back(
+        {due_[server], static_cast<std::int64_t>(carry_[server] - weight), sequence_++, server});
     std::push_heap(heap_.begin(), heap_.end(), std::greater<>{});
     ++now_;
     return server;
@@ -105,7 +107,8 @@ Rotation roundrobin_rotation(std::span<const std::uint32_t> weights) {
   Scheduler scheduler(weights);
   if (scheduler.total() == 0) return {};
   std::vector<std::uint32_t> order;
-  while (!scheduler.all_scheduled()) order.push_back(scheduler.step());
+  while (!scheduler.all_scheduled())
+    order.push_back(scheduler.step());
   // Once every server is scheduled, each gets exactly `weight` picks per `total` picks, so the
   // state repeats after one cycle; every weight set tried converged in the first round. The
   // bound only guards against a case never seen: then the last cycle stands for all.
@@ -114,7 +117,8 @@ Rotation roundrobin_rotation(std::span<const std::uint32_t> weights) {
   std::size_t cycle_start = order.size();
   for (int round = 0; round < max_rounds; ++round) {
     cycle_start = order.size();
-    for (std::uint64_t i = 0; i < scheduler.total(); ++i) order.push_back(scheduler.step());
+    for (std::uint64_t i = 0; i < scheduler.total(); ++i)
+      order.push_back(scheduler.step());
     auto after = scheduler.snapshot();
     if (after == before) break;
     before = std::move(after);
@@ -124,29 +128,60 @@ Rotation roundrobin_rotation(std::span<const std::uint32_t> weights) {
 
 std::vector<std::uint32_t> static_map(std::span<const std::uint32_t> weights) {
   // As observed on HAProxy 2.6: every slot, each server's score grows by its weight; the
-  // server whose score is in the highest band of width `total` takes the slot, the first
+  // server whose score lies in the highest band of width `total` takes the slot, the first
   // declared winning within a band, and pays `total`. The coarse bands are why the first
   // declared server always takes slot 0 (weights 1,3 give A B B B).
+  //
+  // Scanning every server for every slot costs total x count. Instead: after t slots a server
+  // that won p of them is in band floor(t x weight / total) + 1 - p, which changes only when
+  // the floor steps (weight times per map, at known t) or when it wins. Servers wait in
+  // buckets by band, each bucket ordered by declaration: total x log(count).
   const std::uint64_t total = total_of(weights);
   std::vector<std::uint32_t> map;
+  if (total == 0) return map;
   map.reserve(total);
-  std::vector<std::int64_t> score(weights.size(), 0);
-  const auto band_width = static_cast<std::int64_t>(total);
-  for (std::uint64_t slot = 0; slot < total; ++slot) {
-    std::uint32_t best = 0;
-    std::int64_t best_band = -1;
-    for (std::uint32_t i = 0; i < weights.size(); ++i) {
-      if (weights[i] == 0) continue;
-      score[i] += weights[i];
-      // Scores stay above -total, so the band is never negative and division truncates safely.
-      const std::int64_t band = (score[i] + band_width) / band_width;
-      if (band > best_band) {
-        best_band = band;
-        best = i;
+  std::map<std::int64_t, std::set<std::uint32_t>> bands;
+  std::vector<std::int64_t> band(weights.size(), 1);
+  // The next t at which each server's floor steps: t = ceil(k x total / weight), k = 1..weight.
+  struct Step {
+    std::uint64_t t;
+    std::uint32_t k;
+    std::uint32_t server;
+    auto operator<=>(const Step&) const = default;
+  };
+  std::vector<Step> steps;
+  auto step_time = [&](std::uint32_t server, std::uint32_t k) {
+    return (std::uint64_t{k} * total + weights[server] - 1) / weights[server];
+  };
+  for (std::uint32_t i = 0; i < weights.size(); ++i) {
+    if (weights[i] == 0) continue;
+    bands[1].insert(i);
+    steps.push_back({step_time(i, 1), 1, i});
+  }
+  std::make_heap(steps.begin(), steps.end(), std::greater<>{});
+  auto move = [&](std::uint32_t server, std::int64_t by) {
+    auto from = bands.find(band[server]);
+    from->second.erase(server);
+    if (from->second.empty()) bands.erase(from);
+    band[server] += by;
+    bands[band[server]].insert(server);
+  };
+  for (std::uint64_t t = 1; t <= total; ++t) {
+    while (!steps.empty() && steps.front().t == t) {
+      std::pop_heap(steps.begin(), steps.end(), std::greater<>{});
+      Step step = steps.back();
+      steps.pop_back();
+      move(step.server, +1);
+      if (step.k < weights[step.server]) {
+        ++step.k;
+        step.t = step_time(step.server, step.k);
+        steps.push_back(step);
+        std::push_heap(steps.begin(), steps.end(), std::greater<>{});
       }
     }
-    map.push_back(best);
-    score[best] -= band_width;
+    const std::uint32_t winner = *bands.rbegin()->second.begin();
+    map.push_back(winner);
+    move(winner, -1);
   }
   return map;
 }

@@ -2,7 +2,12 @@
 
 #include <cstring>
 
+#include "runtime/http/syntax.hpp"
+
 namespace sluice::http {
+
+using namespace syntax;
+
 namespace {
 
 // Appends without bounds checks: callers size the output first.
@@ -23,13 +28,6 @@ std::string_view method_text(const Message& m) {
   return m.method_token.empty() ? method_name(m.method) : m.method_token;
 }
 
-inline bool named(std::string_view name, std::string_view lower) {
-  if (name.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i)
-    if (ascii_lower(name[i]) != lower[i]) return false;
-  return true;
-}
-
 std::size_t fields_size(std::span<const Header> fields) {
   std::size_t n = 0;
   for (const Header& h : fields)
@@ -47,18 +45,10 @@ void put_fields(Writer& w, std::span<const Header> fields) {
 }
 
 bool listed_in(std::string_view connection_value, std::string_view name) {
-  while (!connection_value.empty()) {
-    std::size_t comma = connection_value.find(',');
-    std::string_view e = connection_value.substr(0, comma);
-    while (!e.empty() && (e.front() == ' ' || e.front() == '\t'))
-      e.remove_prefix(1);
-    while (!e.empty() && (e.back() == ' ' || e.back() == '\t'))
-      e.remove_suffix(1);
-    if (equals_ignore_case(e, name)) return true;
-    if (comma == std::string_view::npos) break;
-    connection_value.remove_prefix(comma + 1);
-  }
-  return false;
+  bool listed = false;
+  for_each_element(connection_value,
+                   [&](std::string_view e) { listed = listed || equals_ignore_case(e, name); });
+  return listed;
 }
 
 }  // namespace
@@ -200,32 +190,29 @@ WriteResult write_head(const Message& m, std::span<char> out) {
 }
 
 bool is_hop_by_hop(std::string_view name) {
-  switch (name.size()) {
-    case 2:
-      return named(name, "te");
-    case 7:
-      return named(name, "trailer") || named(name, "upgrade");
-    case 10:
-      return named(name, "connection") || named(name, "keep-alive");
-    case 16:
-      return named(name, "proxy-connection");
-    case 17:
-      return named(name, "transfer-encoding");
-  }
-  return false;
+  // Length mask first: nearly every field is end-to-end and leaves here at once.
+  constexpr std::uint32_t kLengths = 1u << 2 | 1u << 7 | 1u << 10 | 1u << 16 | 1u << 17;
+  if (name.size() > 17 || !((kLengths >> name.size()) & 1)) return false;
+  return named(name, "te") || named(name, "trailer") || named(name, "upgrade") ||
+         named(name, "connection") || named(name, "keep-alive") ||
+         named(name, "proxy-connection") || named(name, "transfer-encoding");
 }
 
 std::size_t remove_hop_by_hop(Message& m, HopByHopOptions options) {
   HeaderList& headers = m.headers;
-  // Pass 1 marks (empty name) the fields the Connection fields name; the Connection
-  // fields themselves stay intact until pass 2 so every field is checked against them.
-  bool any_connection = false;
+  // Connection nearly always names only close, keep-alive or upgrade, which the fixed
+  // list covers: the pass over named fields runs only when it names something else.
+  bool names_others = false;
   for (const Header& h : headers)
-    any_connection = any_connection || named(h.name, "connection");
-  if (any_connection) {
+    if (named(h.name, "connection"))
+      for_each_element(h.value, [&](std::string_view e) {
+        names_others = names_others || !(equals_ignore_case(e, "close") || is_hop_by_hop(e));
+      });
+  if (names_others) {
+    // Marks (empty name) the fields the Connection fields name; the Connection fields
+    // themselves stay intact so every field is checked against all of them.
     for (Header& h : headers) {
-      if (named(h.name, "connection") || named(h.name, "host") || named(h.name, "content-length") ||
-          named(h.name, "transfer-encoding") || (options.keep_upgrade && named(h.name, "upgrade")))
+      if (is_hop_by_hop(h.name) || named(h.name, "host") || named(h.name, "content-length"))
         continue;
       for (const Header& c : headers)
         if (named(c.name, "connection") && listed_in(c.value, h.name)) {

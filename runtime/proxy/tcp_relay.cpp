@@ -14,18 +14,19 @@ void Pipe::consumed(std::size_t n) {
   if (head_ == tail_) head_ = tail_ = 0;  // empty: reuse the whole buffer
 }
 
-void TcpRelay::start(io::Loop& loop, io::Fd client, BackendState& backend,
+void TcpRelay::start(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendState& backend,
                      const TcpTimeouts& timeouts, std::size_t buffer_size) {
   std::unique_ptr<TcpRelay> relay(
-      new TcpRelay(loop, std::move(client), backend, timeouts, buffer_size));
+      new TcpRelay(loop, std::move(client), std::move(slot), backend, timeouts, buffer_size));
   TcpRelay* r = relay.release();
   loop.adopt(*r);  // the loop owns it from here; finish() retires it
   if (!loop.add(r->client_.fd.get(), *r) || !r->connect_server(nullptr)) r->finish();
 }
 
-TcpRelay::TcpRelay(io::Loop& loop, io::Fd client, BackendState& backend,
+TcpRelay::TcpRelay(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendState& backend,
                    const TcpTimeouts& timeouts, std::size_t buffer_size)
     : loop_(loop),
+      slot_(std::move(slot)),
       backend_(backend),
       timeouts_(timeouts),
       to_server_(buffer_size),
@@ -153,6 +154,7 @@ void TcpRelay::finish() {
   if (server_.fd) loop_.remove(server_.fd.get());
   client_.fd.reset();
   server_.fd.reset();
+  slot_.release();
   loop_.retire(*this);
 }
 

@@ -9,6 +9,7 @@
 #include "runtime/io/loop.hpp"
 #include "runtime/io/socket.hpp"
 #include "runtime/proxy/backend_state.hpp"
+#include "runtime/proxy/connection_slot.hpp"
 
 namespace sluice::proxy {
 
@@ -38,7 +39,7 @@ struct TcpTimeouts {
 class TcpRelay final : public io::Owned, private io::Timer {
  public:
   // Takes the accepted client socket and connects to a server of `backend`.
-  static void start(io::Loop& loop, io::Fd client, BackendState& backend,
+  static void start(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendState& backend,
                     const TcpTimeouts& timeouts, std::size_t buffer_size);
 
   void on_events(std::uint32_t events) override;  // the client side
@@ -57,8 +58,8 @@ class TcpRelay final : public io::Owned, private io::Timer {
     bool shut = false;     // we sent it our FIN
   };
 
-  TcpRelay(io::Loop& loop, io::Fd client, BackendState& backend, const TcpTimeouts& timeouts,
-           std::size_t buffer_size);
+  TcpRelay(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendState& backend,
+           const TcpTimeouts& timeouts, std::size_t buffer_size);
   bool connect_server(const ServerRuntime* avoid);
   void on_server_events(std::uint32_t events);
   void on_timer() override;
@@ -70,6 +71,7 @@ class TcpRelay final : public io::Owned, private io::Timer {
   void finish();
 
   io::Loop& loop_;
+  ConnectionSlot slot_;
   BackendState& backend_;
   TcpTimeouts timeouts_;
   Peer client_;

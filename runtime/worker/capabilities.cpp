@@ -28,7 +28,6 @@ void check_frontend(const config::Frontend& f, Report& r) {
   }
   if (!f.use_backends.empty()) r.add(f.use_backends.front().origin, "'use_backend'");
   if (!f.tcp_request.empty()) r.add(f.tcp_request.front().origin, "'tcp-request'");
-  if (f.maxconn > 0) r.add(f.origin, "frontend 'maxconn'");
 }
 
 void check_backend(const config::Backend& b, Report& r) {

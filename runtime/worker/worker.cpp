@@ -33,28 +33,60 @@ proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend
 
 // Accepts on one listening socket for one loop. Every loop registers every listening
 // socket with EPOLLEXCLUSIVE, so a new connection wakes one thread, not all of them.
-class Worker::Acceptor final : public io::Pollable {
+// At maxconn (frontend or process) it stops listening: excess connections wait in the
+// kernel's queue, as in HAProxy, and it looks again a few milliseconds later.
+class Worker::Acceptor final : public io::Pollable, private io::Timer {
  public:
-  Acceptor(io::Loop& loop, const Listening& listening, std::size_t buffer_size)
-      : loop_(loop), listening_(listening), buffer_size_(buffer_size) {}
+  Acceptor(io::Loop& loop, const Listening& listening, proxy::SlotCounter& process,
+           std::size_t buffer_size)
+      : loop_(loop), listening_(listening), process_(process), buffer_size_(buffer_size) {}
+
+  bool listen() { return loop_.add(listening_.fd.get(), *this, EPOLLIN | EPOLLEXCLUSIVE); }
 
   void on_events(std::uint32_t) override {
     // A bounded batch keeps one busy listener from starving the loop's connections.
     for (int i = 0; i < 64; ++i) {
+      if (process_.full() || listening_.frontend_slots->full()) {
+        pause();
+        return;
+      }
       const int fd = accept4(listening_.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;  // EAGAIN: another thread took it, or the queue is empty
       io::Fd client(fd);
       if (listening_.backend == nullptr) continue;  // no backend: HAProxy closes too
       const auto& frontend = *listening_.frontend;
-      proxy::TcpRelay::start(loop_, std::move(client), *listening_.backend,
-                             tcp_timeouts(frontend, listening_.backend->config()), buffer_size_);
+      proxy::TcpRelay::start(
+          loop_, std::move(client), proxy::ConnectionSlot(listening_.frontend_slots, &process_),
+          *listening_.backend, tcp_timeouts(frontend, listening_.backend->config()), buffer_size_);
     }
   }
 
  private:
+  static constexpr std::int64_t retry_ms = 5;
+
+  void pause() {
+    if (paused_) return;
+    // EPOLLEXCLUSIVE registrations cannot be modified, only removed and added again.
+    loop_.remove(listening_.fd.get());
+    paused_ = true;
+    loop_.arm(*this, retry_ms);
+  }
+
+  void on_timer() override {
+    if (process_.full() || listening_.frontend_slots->full()) {
+      loop_.arm(*this, retry_ms);
+      return;
+    }
+    paused_ = false;
+    listen();
+    on_events(EPOLLIN);  // connections may have queued while paused
+  }
+
   io::Loop& loop_;
   const Listening& listening_;
+  proxy::SlotCounter& process_;
   std::size_t buffer_size_;
+  bool paused_ = false;
 };
 
 Worker::Worker(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
@@ -67,7 +99,11 @@ bool Worker::open(std::string& error) {
     if (!state) return false;
     backends_.push_back(std::move(state));
   }
+  process_slots_.limit = config_->global.maxconn;
   for (const auto& frontend : config_->frontends) {
+    // A frontend's maxconn 0 means the process's (HAProxy's default).
+    auto& slots = frontend_slots_.emplace_back(std::make_unique<proxy::SlotCounter>());
+    slots->limit = frontend.maxconn > 0 ? frontend.maxconn : config_->global.maxconn;
     for (const auto& bind : frontend.binds) {
       for (const auto& endpoint : bind.endpoints) {
         auto addresses = io::resolve(endpoint, error);
@@ -87,6 +123,7 @@ bool Worker::open(std::string& error) {
           Listening l;
           l.fd = std::move(*fd);
           l.frontend = &frontend;
+          l.frontend_slots = slots.get();
           if (frontend.default_backend) l.backend = backends_[*frontend.default_backend].get();
           l.address.length = sizeof l.address.storage;
           getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage),
@@ -104,8 +141,8 @@ bool Worker::open(std::string& error) {
   for (unsigned i = 0; i < threads; ++i) {
     auto loop = std::make_unique<io::Loop>();
     for (const auto& listening : listening_) {
-      auto acceptor = std::make_unique<Acceptor>(*loop, listening, buffer_size);
-      loop->add(listening.fd.get(), *acceptor, EPOLLIN | EPOLLEXCLUSIVE);
+      auto acceptor = std::make_unique<Acceptor>(*loop, listening, process_slots_, buffer_size);
+      acceptor->listen();
       acceptors_.push_back(std::move(acceptor));
     }
     loops_.push_back(std::move(loop));

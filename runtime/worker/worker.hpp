@@ -11,6 +11,7 @@
 #include "runtime/io/loop.hpp"
 #include "runtime/io/socket.hpp"
 #include "runtime/proxy/backend_state.hpp"
+#include "runtime/proxy/connection_slot.hpp"
 
 namespace sluice::worker {
 
@@ -37,12 +38,15 @@ class Worker {
     io::Fd fd;
     const config::Frontend* frontend = nullptr;
     proxy::BackendState* backend = nullptr;  // the frontend's default backend
+    proxy::SlotCounter* frontend_slots = nullptr;
     io::SocketAddress address;
   };
   class Acceptor;
 
   std::shared_ptr<const config::Config> config_;
   std::vector<std::unique_ptr<proxy::BackendState>> backends_;
+  std::vector<std::unique_ptr<proxy::SlotCounter>> frontend_slots_;  // by frontend index
+  proxy::SlotCounter process_slots_;                                 // global maxconn
   std::vector<Listening> listening_;
   std::vector<std::unique_ptr<io::Loop>> loops_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;

@@ -104,3 +104,34 @@ def test_features_not_served_yet_refuse_to_start(sluice_bin, tmp_path, sluice):
     assert f"{cfg}:9: 'tcp-request' is not served by this build yet" in result.stderr
     assert "a server 'weight' other than 1 is not served by this build yet" in result.stderr
     assert "not starting" in result.stderr
+
+
+def test_frontend_maxconn_queues_the_excess(sluice_bin, tmp_path):
+    """maxconn 2: a third connection waits in the kernel's queue until one closes."""
+    echo = Origin("echo", echo=True)
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, [("e", echo.port)], threads=1)
+    cfg.write_text(cfg.read_text().replace("    default_backend be", "    maxconn 2\n"
+                                           "    default_backend be"))
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            # sluice_serving's readiness probes may still hold slots: let them drain.
+            held = []
+            for _ in range(2):
+                c = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+                c.sendall(b"x")
+                assert c.recv(1) == b"x"  # relayed: the connection holds a slot
+                held.append(c)
+            third = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+            third.sendall(b"y")
+            third.settimeout(0.5)
+            with pytest.raises(socket.timeout):
+                third.recv(1)  # queued, not served
+            held.pop().close()
+            third.settimeout(DEADLINE)
+            assert third.recv(1) == b"y"  # served once a slot is free
+            third.close()
+            for c in held:
+                c.close()
+    finally:
+        echo.close()
