@@ -116,6 +116,13 @@ std::string_view uri_key(std::string_view target, const UriOptions& options) {
   return target.substr(0, end);
 }
 
+std::string_view first_value(std::string_view field_value) {
+  field_value = field_value.substr(0, field_value.find(','));
+  const auto begin = field_value.find_first_not_of(" \t");
+  if (begin == std::string_view::npos) return {};
+  return field_value.substr(begin, field_value.find_last_not_of(" \t") + 1 - begin);
+}
+
 std::string_view domain_key(std::string_view host) {
   const auto last = host.rfind('.');
   if (last == std::string_view::npos || last == 0) return host;

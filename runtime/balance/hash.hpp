@@ -53,6 +53,10 @@ struct UriOptions {
 // target normalized that way.
 std::string_view uri_key(std::string_view target, const UriOptions& options);
 
+// `balance hdr(<name>)` hashes one value: of the header's first occurrence, the part before the
+// first comma, without surrounding spaces or tabs (as HAProxy 2.6 was seen to do).
+std::string_view first_value(std::string_view field_value);
+
 // `hdr(<name>) use_domain_only`: the label before the last dot, ignoring a dot that starts the
 // value ("haproxy.1wt.eu" -> "1wt", "www.example.co.uk:8080" -> "co", "nodots" -> itself).
 // HAProxy reads outside the value on degenerate input such as "a..b" or "ab.."; here the key is

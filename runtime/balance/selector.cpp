@@ -134,12 +134,12 @@ Pick Selector::pick_in(Group& group, const Request& request) {
       }
     case Balance::uri:
       return hashed(group, hash_key(options_.hash, uri_key(request.target, uri_)), avoid);
-    case Balance::hdr:
-      if (!request.header || request.header->empty()) return rotate(group, avoid);
-      return hashed(
-          group,
-          hash_key(options_.hash, domain_only_ ? domain_key(*request.header) : *request.header),
-          avoid);
+    case Balance::hdr: {
+      const std::string_view value = request.header ? first_value(*request.header) : "";
+      if (value.empty()) return rotate(group, avoid);
+      return hashed(group, hash_key(options_.hash, domain_only_ ? domain_key(value) : value),
+                    avoid);
+    }
   }
   return {};
 }

@@ -27,15 +27,16 @@ inline constexpr std::uint32_t no_server = UINT32_MAX;
 // What the algorithms may look at. Unused fields are ignored.
 struct Request {
   // The client's address in network byte order: 4 bytes (IPv4) or 16 (IPv6). Empty for other
-  // families (unix sockets): `source` then falls back to round robin, as HAProxy does.
+  // families (unix sockets): `source` then rotates as for a missing key.
   std::span<const std::uint8_t> source{};
   // The request target, absolute-form without its default port (see uri_key).
   std::string_view target{};
-  // The value of the header named by header_name(); nullopt when absent. Absent or empty: round
-  // robin, as HAProxy does.
+  // The value of the first occurrence of the header named by header_name(); nullopt when
+  // absent. Only its first comma-separated value counts; absent or empty: round robin, as in
+  // HAProxy.
   std::optional<std::string_view> header{};
   // A server to stay off if any other is usable: the one that just refused (redispatch).
-  // Map-based hashing ignores it, as HAProxy does.
+  // Map-based hashing ignores it: the key pins the server.
   std::uint32_t avoid = no_server;
 };
 
@@ -57,6 +58,16 @@ struct SelectorOptions {
   std::uint32_t random_draws = 2;  // `balance random(<draws>)`
 };
 
+// The tables are built once, over the servers that can ever serve (not `disabled`, weight > 0);
+// nothing is rebuilt while serving, because that would allocate. What that changes from HAProxy,
+// which rebuilds for the servers currently up:
+// - From start-up with every server up, roundrobin, static-rr, leastconn, first and map-based
+//   source/uri/hdr pick exactly as HAProxy 2.6 does (recorded in tests/unit/balance).
+// - A server down at run time: roundrobin and static-rr skip its turns in the configured order
+//   (same shares, the interleaving may differ from HAProxy's recomputed one); map-based
+//   hashing splits hash % running weight over the running servers in declaration order
+//   (HAProxy: its map of the running servers), so most keys move in both.
+// - Weights are fixed: a runtime weight change means a new Selector.
 class Selector {
  public:
   // `states` must hold one state per server of `backend` and outlive the selector.

@@ -374,7 +374,17 @@ class Compiler {
       }
     }
     for (std::size_t i = 0; i < cfg_->backends.size(); ++i) {
-      const auto& b = cfg_->backends[i];
+      auto& b = cfg_->backends[i];
+      const bool layer7 = b.balance == config::Balance::uri || b.balance == config::Balance::hdr;
+      if (b.mode == config::Mode::tcp && layer7) {
+        // HAProxy's fallback, and its warning.
+        diags_.warning(section_of_backend_[i]->loc,
+                       fmt::format("layer 7 hash not possible for backend '{}' (needs 'mode "
+                                   "http'): falling back to round robin",
+                                   b.name));
+        b.balance = config::Balance::roundrobin;
+        b.balance_args.clear();
+      }
       if (b.mode != config::Mode::tcp || section_of_backend_[i]->kind == ast::SectionKind::listen)
         continue;
       warn_needs_http(*section_of_backend_[i], "http-request", !b.http_request.empty());

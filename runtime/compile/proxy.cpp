@@ -516,9 +516,13 @@ void ProxyBuilder::apply_backend(const ast::Statement& st) {
             backend_->balance = B::source;
           else if (algo == "uri")
             backend_->balance = B::uri;
-          else if (algo.starts_with("random"))
+          else if (algo.starts_with("random")) {
             backend_->balance = B::random;
-          else {
+            // `random(N)`: N draws, kept as the first argument (the parser checked it).
+            if (algo.size() > 8)
+              backend_->balance_args.insert(backend_->balance_args.begin(),
+                                            algo.substr(7, algo.size() - 8));
+          } else {
             backend_->balance = B::hdr;
             backend_->balance_args.insert(backend_->balance_args.begin(),
                                           algo.substr(4, algo.size() - 5));
@@ -529,6 +533,12 @@ void ProxyBuilder::apply_backend(const ast::Statement& st) {
           if (st.keyword == "retries") backend_->retries = static_cast<int>(p.value);
         } else if constexpr (std::is_same_v<T, ast::Text>) {
           if (st.keyword == "http-reuse") backend_->http_reuse = p.value.text;
+        } else if constexpr (std::is_same_v<T, ast::Words>) {
+          if (st.keyword == "hash-type") {
+            backend_->hash_type.clear();
+            for (const auto& w : p.words)
+              backend_->hash_type.push_back(w.text);
+          }
         } else if constexpr (std::is_same_v<T, ast::Option>) {
           if (!frontend_) apply_option(p);
         } else if constexpr (std::is_same_v<T, ast::HttpCheckExpect>) {

@@ -219,7 +219,8 @@ struct Backend {
   std::string name;
   Mode mode = Mode::tcp;
   Balance balance = Balance::roundrobin;
-  std::vector<std::string> balance_args;  // uri options, the header name of hdr()
+  std::vector<std::string> balance_args;  // uri options, hdr()'s header, random()'s draws
+  std::vector<std::string> hash_type;     // `hash-type` words as written; empty: map-based
   std::vector<Server> servers;
   Timeouts timeouts;
   int retries = 3;

@@ -113,8 +113,10 @@ class HeaderList {
     items_[size_++] = Header{name, value};
     return true;
   }
-  // Keeps the order of the remaining fields: order matters for repeated fields.
+  // Keeps the order of the remaining fields: order matters for repeated fields. An index
+  // past the end (find() found nothing) removes nothing.
   void erase(std::size_t index) {
+    if (index >= size_) return;
     for (std::size_t i = index + 1; i < size_; ++i)
       items_[i - 1] = items_[i];
     --size_;

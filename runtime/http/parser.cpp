@@ -16,6 +16,7 @@ std::uint16_t syntax::status_for(ErrorCode code, bool is_request) {
     case ErrorCode::too_many_headers:
       return 431;
     case ErrorCode::unknown_transfer_coding:
+    case ErrorCode::unsupported_transfer_coding:
       return 501;
     case ErrorCode::unsupported_version:
       return 505;
@@ -58,7 +59,8 @@ ErrorCode merge_content_length(std::string_view v, Message& m) {
 
 struct TransferCodings {
   bool malformed = false;
-  bool unknown = false;
+  bool unknown = false;  // not a registered coding
+  bool other = false;    // any coding but chunked
   bool last_is_chunked = false;
   unsigned chunked = 0;
 };
@@ -89,6 +91,7 @@ void merge_transfer_encoding(std::string_view v, TransferCodings& te) {
       te.last_is_chunked = true;
     } else {
       te.last_is_chunked = false;
+      te.other = true;
       if (!known_coding(name)) te.unknown = true;
     }
   });
@@ -149,6 +152,8 @@ std::string_view describe(ErrorCode code) {
       return "invalid Transfer-Encoding";
     case ErrorCode::unknown_transfer_coding:
       return "unknown transfer coding";
+    case ErrorCode::unsupported_transfer_coding:
+      return "transfer coding other than chunked in a request";
     case ErrorCode::chunked_not_final:
       return "chunked missing, repeated or not final";
     case ErrorCode::transfer_encoding_in_http10:
@@ -564,6 +569,10 @@ ParseResult HeadParser::finish_head(Message& m, std::size_t end) {
     // Requests MUST end in chunked (RFC 9112 6.3 rule 4). A response could be read until
     // close instead, but HAProxy answers 502 and so does sluice.
     if (te.chunked != 1 || !te.last_is_chunked) return fail(ErrorCode::chunked_not_final, 0);
+    // "gzip, chunked" is valid, but a server that only knows "chunked" may fall back to
+    // no body and read the chunks as a second request: requests get chunked alone
+    // (HAProxy 2.6.12 refuses these too, with 422). Responses keep their codings.
+    if (m.is_request && te.other) return fail(ErrorCode::unsupported_transfer_coding, 0);
     if (m.has_content_length) {
       if (options_.length_conflict == LengthConflict::reject)
         return fail(ErrorCode::content_length_with_transfer_encoding, 0);

@@ -44,6 +44,7 @@ enum class ErrorCode : std::uint8_t {
   content_length_with_transfer_encoding,  // 400 both present (see ParseOptions)
   bad_transfer_encoding,                  // 400 empty or malformed Transfer-Encoding
   unknown_transfer_coding,                // 501 a coding sluice does not know
+  unsupported_transfer_coding,            // 501 a request coded with more than chunked
   chunked_not_final,                      // 400 chunked missing, repeated or not last
   transfer_encoding_in_http10,            // 400 Transfer-Encoding in an HTTP/1.0 message
   conflicting_host,                       // 400 several Host fields with different values
@@ -183,7 +184,8 @@ class BodyDecoder {
   void start(BodyKind kind, std::uint64_t content_length, bool is_request);
 
   // `input` starts at the first byte not consumed yet. Trailer fields go to `trailers`
-  // when given (views into `input`); otherwise they are only validated.
+  // when given (views into `input`; more fields than it holds is too_many_headers);
+  // otherwise they are only validated.
   BodyResult decode(std::span<const char> input, HeaderList* trailers = nullptr);
   // The peer closed: ends a close-delimited body or a tunnel, fails any framed body.
   BodyResult finish();

@@ -72,6 +72,7 @@ inline std::uint64_t equal(std::uint64_t x, unsigned b) {
 template <std::uint8_t Class, class Stop>
 [[gnu::always_inline]] inline std::size_t scan(const char* p, std::size_t i, std::size_t end,
                                                Stop stop_word) {
+  if (i >= end) return i;  // also guards a caller that shrank the buffer
   for (;;) {
     while (i + 8 <= end && !stop_word(load8(p + i)))
       i += 8;

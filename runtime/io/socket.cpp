@@ -44,14 +44,36 @@ std::uint16_t SocketAddress::port() const {
   return 0;
 }
 
-namespace {
-
-void set_port(SocketAddress& a, std::uint16_t port) {
-  if (a.family() == AF_INET) reinterpret_cast<sockaddr_in*>(&a.storage)->sin_port = htons(port);
-  if (a.family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&a.storage)->sin6_port = htons(port);
+void SocketAddress::set_port(std::uint16_t port) {
+  if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(port);
+  if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = htons(port);
 }
 
-}  // namespace
+std::span<const std::uint8_t> SocketAddress::ip_bytes() const {
+  if (family() == AF_INET)
+    return {reinterpret_cast<const std::uint8_t*>(
+                &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr),
+            4};
+  if (family() == AF_INET6)
+    return {reinterpret_cast<const std::uint8_t*>(
+                &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr),
+            16};
+  return {};
+}
+
+SocketAddress SocketAddress::peer_of(int fd) {
+  SocketAddress a;
+  a.length = sizeof a.storage;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&a.storage), &a.length) != 0) a = {};
+  return a;
+}
+
+SocketAddress SocketAddress::local_of(int fd) {
+  SocketAddress a;
+  a.length = sizeof a.storage;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a.storage), &a.length) != 0) a = {};
+  return a;
+}
 
 std::vector<SocketAddress> resolve(const config::Endpoint& endpoint, std::string& error) {
   std::vector<SocketAddress> out;
@@ -90,7 +112,7 @@ std::vector<SocketAddress> resolve(const config::Endpoint& endpoint, std::string
   }
   for (auto host : hosts) {
     for (std::int32_t port = endpoint.port; port <= endpoint.last_port; ++port) {
-      set_port(host, static_cast<std::uint16_t>(port));
+      host.set_port(static_cast<std::uint16_t>(port));
       out.push_back(host);
     }
   }

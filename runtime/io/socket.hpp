@@ -5,7 +5,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,12 @@ struct SocketAddress {
   int family() const { return storage.ss_family; }
   std::string to_string() const;  // "127.0.0.1:80", "[::1]:443"
   std::uint16_t port() const;
+  void set_port(std::uint16_t port);
+  // The address bytes in network order (4 or 16), empty for other families.
+  std::span<const std::uint8_t> ip_bytes() const;
+  // The peer / local address of a connected socket.
+  static SocketAddress peer_of(int fd);
+  static SocketAddress local_of(int fd);
 };
 
 // Every address an endpoint names (a host name may give several; a port range one each).

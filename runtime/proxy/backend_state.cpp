@@ -1,6 +1,7 @@
 #include "runtime/proxy/backend_state.hpp"
 
 #include <fmt/format.h>
+#include <charconv>
 
 namespace sluice::proxy {
 
@@ -9,40 +10,32 @@ std::unique_ptr<BackendState> BackendState::build(const config::Backend& backend
   auto state = std::make_unique<BackendState>();
   state->config_ = &backend;
   for (const auto& server : backend.servers) {
-    auto runtime = std::make_unique<ServerRuntime>();
-    runtime->config = &server;
     config::Endpoint endpoint = server.endpoint;
-    if (!endpoint.has_port || endpoint.port_offset) {
-      runtime->port_from_client = true;
-      endpoint.port = endpoint.last_port = 0;
-    }
+    if (!endpoint.has_port || endpoint.port_offset) endpoint.port = endpoint.last_port = 0;
     auto addresses = io::resolve(endpoint, error);
     if (addresses.empty()) {
       error = fmt::format("server '{}/{}': {}", backend.name, server.name, error);
       return nullptr;
     }
-    runtime->address = addresses.front();
-    runtime->up.store(!server.disabled, std::memory_order_relaxed);
-    state->servers_.push_back(std::move(runtime));
+    state->addresses_.push_back(addresses.front());
   }
+  balance::SelectorOptions options;
+  if (!backend.hash_type.empty())
+    options.hash = balance::parse_hash_type(backend.hash_type).value_or(balance::HashType{});
+  if (backend.balance == config::Balance::random && !backend.balance_args.empty()) {
+    const auto& draws = backend.balance_args.front();
+    std::from_chars(draws.data(), draws.data() + draws.size(), options.random_draws);
+  }
+  state->states_ = std::make_unique<balance::ServerStates>(backend);
+  state->selector_ = std::make_unique<balance::Selector>(backend, *state->states_, options);
   return state;
 }
 
-ServerRuntime* BackendState::pick(const ServerRuntime* avoid) {
-  // Placeholder rotation over usable primaries, then backups, until runtime/balance
-  // brings HAProxy's algorithms and rotation order.
-  const std::size_t n = servers_.size();
-  if (n == 0) return nullptr;
-  for (bool backup : {false, true}) {
-    const std::uint64_t start = cursor_.fetch_add(1, std::memory_order_relaxed);
-    for (std::size_t i = 0; i < n; ++i) {
-      ServerRuntime* s = servers_[(start + i) % n].get();
-      if (s == avoid || s->config->backup != backup || s->config->weight == 0) continue;
-      if (!s->up.load(std::memory_order_relaxed)) continue;
-      return s;
-    }
-  }
-  return nullptr;
+std::optional<ServerTarget> BackendState::pick(const balance::Request& request) {
+  const balance::Pick pick = selector_->pick(request);
+  // Queueing at maxconn comes with server maxconn; until then a full server is no server.
+  if (pick.outcome != balance::Outcome::picked) return std::nullopt;
+  return ServerTarget{pick.server, addresses_[pick.server]};
 }
 
 }  // namespace sluice::proxy

@@ -1,25 +1,23 @@
-// A backend as the serving threads see it: its servers' resolved addresses and the
-// mutable per-server state (up/down, connection counts) beside the immutable config.
-// Server choice goes through here so that every caller counts connections the same way.
+// A backend as the serving threads see it: its servers' resolved addresses, their mutable
+// state (up/down, connection counts) and the selector of its `balance` algorithm, beside
+// the immutable config. Every connection to a server is counted through here.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "runtime/balance/selector.hpp"
+#include "runtime/balance/server_state.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/io/socket.hpp"
 
 namespace sluice::proxy {
 
-struct ServerRuntime {
-  const config::Server* config = nullptr;
-  io::SocketAddress address;  // port 0 with has_port=false: use the client's port
-  bool port_from_client = false;
-  std::atomic<bool> up{true};
-  std::atomic<int> connections{0};
+struct ServerTarget {
+  std::uint32_t index = balance::no_server;  // in config::Backend::servers
+  io::SocketAddress address;
 };
 
 class BackendState {
@@ -28,15 +26,16 @@ class BackendState {
   static std::unique_ptr<BackendState> build(const config::Backend& backend, std::string& error);
 
   const config::Backend& config() const { return *config_; }
-  // A server for a new connection, or nullptr when none is usable (the caller answers 503
-  // or closes). `avoid` skips a server that just refused (retries with redispatch).
-  ServerRuntime* pick(const ServerRuntime* avoid = nullptr);
-  std::size_t size() const { return servers_.size(); }
+  // A server for a new connection (counted until release()), or nullopt when none is usable:
+  // the caller closes or answers 503. `avoid` is a server that just refused (redispatch).
+  std::optional<ServerTarget> pick(const balance::Request& request);
+  void release(std::uint32_t server) { states_->end_connection(server); }
 
  private:
   const config::Backend* config_ = nullptr;
-  std::vector<std::unique_ptr<ServerRuntime>> servers_;
-  std::atomic<std::uint64_t> cursor_{0};
+  std::vector<io::SocketAddress> addresses_;
+  std::unique_ptr<balance::ServerStates> states_;
+  std::unique_ptr<balance::Selector> selector_;
 };
 
 }  // namespace sluice::proxy

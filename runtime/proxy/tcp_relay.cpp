@@ -20,7 +20,7 @@ void TcpRelay::start(io::Loop& loop, io::Fd client, ConnectionSlot slot, Backend
       new TcpRelay(loop, std::move(client), std::move(slot), backend, timeouts, buffer_size));
   TcpRelay* r = relay.release();
   loop.adopt(*r);  // the loop owns it from here; finish() retires it
-  if (!loop.add(r->client_.fd.get(), *r) || !r->connect_server(nullptr)) r->finish();
+  if (!loop.add(r->client_.fd.get(), *r) || !r->connect_server(balance::no_server)) r->finish();
 }
 
 TcpRelay::TcpRelay(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendState& backend,
@@ -33,19 +33,25 @@ TcpRelay::TcpRelay(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendSt
       to_client_(buffer_size),
       retries_left_(backend.config().retries) {
   client_.fd = std::move(client);
+  client_address_ = io::SocketAddress::peer_of(client_.fd.get());
+  local_port_ = io::SocketAddress::local_of(client_.fd.get()).port();
 }
 
-bool TcpRelay::connect_server(const ServerRuntime* avoid) {
+bool TcpRelay::connect_server(std::uint32_t avoid) {
   while (true) {
-    ServerRuntime* server = backend_.pick(avoid);
-    if (server == nullptr) return false;
+    release_server();
+    balance::Request request;
+    request.source = client_address_.ip_bytes();
+    request.avoid = avoid;
+    auto server = backend_.pick(request);
+    if (!server) return false;
+    target_ = server->index;
     io::SocketAddress address = server->address;
+    // A server without a port gets the one the client connected to, as in HAProxy.
+    if (address.port() == 0) address.set_port(local_port_);
     int error = 0;
     auto fd = io::connect_to(address, error);
     if (fd) {
-      if (target_) target_->connections.fetch_sub(1, std::memory_order_relaxed);
-      target_ = server;
-      target_->connections.fetch_add(1, std::memory_order_relaxed);
       if (server_.fd) loop_.remove(server_.fd.get());
       server_ = Peer{};
       server_.fd = std::move(*fd);
@@ -55,8 +61,14 @@ bool TcpRelay::connect_server(const ServerRuntime* avoid) {
       return true;
     }
     if (retries_left_-- <= 0) return false;
-    avoid = server;
+    avoid = server->index;
   }
+}
+
+void TcpRelay::release_server() {
+  if (target_ == balance::no_server) return;
+  backend_.release(target_);
+  target_ = balance::no_server;
 }
 
 void TcpRelay::on_events(std::uint32_t events) {
@@ -149,7 +161,7 @@ void TcpRelay::finish() {
   if (finished_) return;
   finished_ = true;
   loop_.cancel(*this);
-  if (target_) target_->connections.fetch_sub(1, std::memory_order_relaxed);
+  release_server();
   if (client_.fd) loop_.remove(client_.fd.get());
   if (server_.fd) loop_.remove(server_.fd.get());
   client_.fd.reset();

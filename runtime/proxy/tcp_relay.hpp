@@ -60,7 +60,8 @@ class TcpRelay final : public io::Owned, private io::Timer {
 
   TcpRelay(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendState& backend,
            const TcpTimeouts& timeouts, std::size_t buffer_size);
-  bool connect_server(const ServerRuntime* avoid);
+  bool connect_server(std::uint32_t avoid);
+  void release_server();
   void on_server_events(std::uint32_t events);
   void on_timer() override;
   // Moves bytes both ways until nothing more can move; closes when both ways are done.
@@ -77,7 +78,9 @@ class TcpRelay final : public io::Owned, private io::Timer {
   Peer client_;
   Peer server_;
   ServerSide server_side_{*this};
-  ServerRuntime* target_ = nullptr;
+  std::uint32_t target_ = balance::no_server;  // the server counted for this connection
+  io::SocketAddress client_address_;
+  std::uint16_t local_port_ = 0;
   Pipe to_server_;
   Pipe to_client_;
   int retries_left_ = 0;

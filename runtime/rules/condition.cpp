@@ -60,26 +60,49 @@ MatchMethod effective_method(const config::AclTest& test, const SampleSpec& spec
               test.sample.fetch + "')");
       }
       break;
-    case M::str: method = MatchMethod::str; break;
-    case M::beg: method = MatchMethod::beg; break;
-    case M::end: method = MatchMethod::end; break;
-    case M::sub: method = MatchMethod::sub; break;
-    case M::reg: method = MatchMethod::reg; break;
-    case M::found: method = MatchMethod::found; break;
-    case M::len: method = MatchMethod::len; break;
-    case M::ip: method = MatchMethod::ip; break;
-    case M::integer: method = MatchMethod::integer; break;
-    case M::boolean: method = MatchMethod::boolean; break;
-    case M::dir: method = MatchMethod::dir; break;
-    case M::dom: method = MatchMethod::dom; break;
+    case M::str:
+      method = MatchMethod::str;
+      break;
+    case M::beg:
+      method = MatchMethod::beg;
+      break;
+    case M::end:
+      method = MatchMethod::end;
+      break;
+    case M::sub:
+      method = MatchMethod::sub;
+      break;
+    case M::reg:
+      method = MatchMethod::reg;
+      break;
+    case M::found:
+      method = MatchMethod::found;
+      break;
+    case M::len:
+      method = MatchMethod::len;
+      break;
+    case M::ip:
+      method = MatchMethod::ip;
+      break;
+    case M::integer:
+      method = MatchMethod::integer;
+      break;
+    case M::boolean:
+      method = MatchMethod::boolean;
+      break;
+    case M::dir:
+      method = MatchMethod::dir;
+      break;
+    case M::dom:
+      method = MatchMethod::dom;
+      break;
   }
   // HAProxy refuses a method the sample cannot be cast for (sample_casts[][] is empty):
   // methods and binary have no integer, methods and booleans no address.
   const SampleType type = spec.type();
   const bool numeric = method == MatchMethod::integer || method == MatchMethod::boolean;
   if ((numeric && (type == SampleType::method || type == SampleType::binary)) ||
-      (method == MatchMethod::ip &&
-       (type == SampleType::method || type == SampleType::boolean)))
+      (method == MatchMethod::ip && (type == SampleType::method || type == SampleType::boolean)))
     throw CompileError("matching method '" + std::string(method_name(method)) +
                        "' cannot be used with fetch keyword '" + test.sample.fetch + "'");
   return method;

@@ -19,16 +19,16 @@ namespace sluice::rules {
 enum class FetchId : std::uint8_t {
   always_false,
   always_true,
-  base,          // derived: first Host value + path
-  dst,           // Facts: address
-  dst_port,      // Facts: integer
-  hdr,           // derived from headers; the current message in a format, the request in an ACL
-  method,        // Facts: text ("GET", "get", "PURGE": as received)
-  nbsrv,         // Facts: integer; args: [backend name] (none: the current backend)
-  path,          // derived from url
-  query,         // derived from url
-  req_hdr,       // derived from request headers
-  req_hdr_cnt,   // derived from request headers (also `hdr_cnt`)
+  base,         // derived: first Host value + path
+  dst,          // Facts: address
+  dst_port,     // Facts: integer
+  hdr,          // derived from headers; the current message in a format, the request in an ACL
+  method,       // Facts: text ("GET", "get", "PURGE": as received)
+  nbsrv,        // Facts: integer; args: [backend name] (none: the current backend)
+  path,         // derived from url
+  query,        // derived from url
+  req_hdr,      // derived from request headers
+  req_hdr_cnt,  // derived from request headers (also `hdr_cnt`)
   req_ssl_hello_type,  // Facts: integer; may_change() while the ClientHello is incomplete
   req_ssl_sni,         // Facts: text; may_change() likewise
   res_hdr,             // derived from response headers (also `shdr`)
@@ -104,46 +104,46 @@ struct HeaderField {
 
 // Log-format aliases (configuration.txt 8.2.6), one per `%XX` name.
 enum class LogVar : std::uint8_t {
-  bytes_read,            // %B   integer
-  captured_req_cookie,   // %CC  text
-  captured_res_cookie,   // %CS  text
-  hostname,              // %H   text
-  http_method,           // %HM  derived from Facts::fetch(method)
-  http_path_query,       // %HP  derived from url: the URI without its query string
-  http_path_only,        // %HPO derived from url: the path only
-  http_query,            // %HQ  derived from url: "?query" or nothing
-  http_uri,              // %HU  derived from url
-  http_version,          // %HV  text ("HTTP/1.1")
-  unique_id,             // %ID  text
-  status_code,           // %ST  integer (-1 before a response, as HAProxy)
-  gmt_date,              // %T   time  -> "10/Oct/2000:13:55:36 +0000"
-  request_time,          // %TR  integer
-  active_time,           // %Ta  integer
-  connect_time,          // %Tc  integer
-  data_time,             // %Td  integer
-  handshake_time,        // %Th  integer
-  idle_time,             // %Ti  integer
-  request_total_time,    // %Tq  integer
-  response_time,         // %Tr  integer
-  timestamp,             // %Ts  integer (seconds since the epoch)
-  total_time,            // %Tt  integer
-  user_time,             // %Tu  integer
-  queue_time,            // %Tw  integer
-  bytes_uploaded,        // %U   integer
-  active_connections,    // %ac  integer
-  backend_name,          // %b   text
-  backend_connections,   // %bc  integer
-  backend_source_ip,     // %bi  address
-  backend_source_port,   // %bp  integer
-  backend_queue,         // %bq  integer
-  client_ip,             // %ci  address
-  client_port,           // %cp  integer
-  frontend_name,         // %f   text
-  frontend_connections,  // %fc  integer
-  frontend_ip,           // %fi  address
-  frontend_port,         // %fp  integer
-  frontend_transport,    // %ft  text (name, '~' suffix over TLS)
-  captured_req_headers,  // %hr  text
+  bytes_read,                // %B   integer
+  captured_req_cookie,       // %CC  text
+  captured_res_cookie,       // %CS  text
+  hostname,                  // %H   text
+  http_method,               // %HM  derived from Facts::fetch(method)
+  http_path_query,           // %HP  derived from url: the URI without its query string
+  http_path_only,            // %HPO derived from url: the path only
+  http_query,                // %HQ  derived from url: "?query" or nothing
+  http_uri,                  // %HU  derived from url
+  http_version,              // %HV  text ("HTTP/1.1")
+  unique_id,                 // %ID  text
+  status_code,               // %ST  integer (-1 before a response, as HAProxy)
+  gmt_date,                  // %T   time  -> "10/Oct/2000:13:55:36 +0000"
+  request_time,              // %TR  integer
+  active_time,               // %Ta  integer
+  connect_time,              // %Tc  integer
+  data_time,                 // %Td  integer
+  handshake_time,            // %Th  integer
+  idle_time,                 // %Ti  integer
+  request_total_time,        // %Tq  integer
+  response_time,             // %Tr  integer
+  timestamp,                 // %Ts  integer (seconds since the epoch)
+  total_time,                // %Tt  integer
+  user_time,                 // %Tu  integer
+  queue_time,                // %Tw  integer
+  bytes_uploaded,            // %U   integer
+  active_connections,        // %ac  integer
+  backend_name,              // %b   text
+  backend_connections,       // %bc  integer
+  backend_source_ip,         // %bi  address
+  backend_source_port,       // %bp  integer
+  backend_queue,             // %bq  integer
+  client_ip,                 // %ci  address
+  client_port,               // %cp  integer
+  frontend_name,             // %f   text
+  frontend_connections,      // %fc  integer
+  frontend_ip,               // %fi  address
+  frontend_port,             // %fp  integer
+  frontend_transport,        // %ft  text (name, '~' suffix over TLS)
+  captured_req_headers,      // %hr  text
   captured_req_headers_clf,  // %hrl text
   captured_res_headers,      // %hs  text
   captured_res_headers_clf,  // %hsl text
@@ -182,7 +182,8 @@ class Facts {
   virtual Value fetch(FetchId id, std::span<const std::string_view> args) = 0;
 
   // Header fields of a message in arrival order; std::nullopt when there is no such HTTP
-  // message (TCP mode, or no response yet), which makes header fetches fail.
+  // message (TCP mode, or no response yet), which makes header fetches fail. (A batched
+  // copy interface measured no faster than one call per field.)
   virtual std::optional<std::size_t> header_count(Message message) = 0;
   virtual HeaderField header(Message message, std::size_t index) = 0;
 

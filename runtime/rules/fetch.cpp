@@ -100,14 +100,21 @@ constexpr bool is_lws(char c) {
 }
 
 constexpr char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? char(c + 32) : c;
+  return ascii_lower(c);
 }
 constexpr char upper(char c) {
   return c >= 'a' && c <= 'z' ? char(c - 32) : c;
 }
 
-// HAProxy's http_find_hdr_value_end(): the first comma outside a quoted string.
+// HAProxy's http_find_hdr_value_end(): the first comma outside a quoted string. Most values
+// hold no quote, so memchr finds the comma; the state machine runs only after a quote.
 std::size_t value_end(std::string_view s, std::size_t from) {
+  const char* begin = s.data() + from;
+  const std::size_t n = s.size() - from;
+  if (n == 0) return s.size();
+  const void* comma = std::memchr(begin, ',', n);
+  const std::size_t comma_at = comma ? static_cast<const char*>(comma) - begin : n;
+  if (std::memchr(begin, '"', comma_at) == nullptr) return from + comma_at;
   bool quoted = false, escaped = false;
   for (std::size_t i = from; i < s.size(); ++i) {
     char c = s[i];
@@ -149,18 +156,16 @@ std::string_view cut_query(std::string_view path) {
   return q == std::string_view::npos ? path : path.substr(0, q);
 }
 
-// First comma-separated value of the first Host header, or nothing.
-std::string_view first_host(Facts& facts) {
-  auto count = facts.header_count(Message::request);
-  for (std::size_t i = 0; count && i < *count; ++i) {
-    HeaderField field = facts.header(Message::request, i);
-    if (!header_name_equals(field.name, "host")) continue;
+// The first comma-separated value of the first Host header (empty without one); false when
+// there is no request message.
+bool first_host(Facts& facts, std::string_view& host) {
+  Walk walk = for_each_field(facts, Message::request, [&](const HeaderField& field) {
+    if (!header_name_equals(field.name, "host")) return false;
     HeaderValues values(field.value);
-    std::string_view v;
-    values.next(v);
-    return v;
-  }
-  return {};
+    values.next(host);
+    return true;
+  });
+  return walk != Walk::no_message;
 }
 
 Value path_value(Facts& facts) {
@@ -171,18 +176,20 @@ Value path_value(Facts& facts) {
   return Value::text_of(cut_query(path));
 }
 
-// The header values `spec` designates, counted or picked by occurrence.
+// The header values `spec` designates, counted or picked by occurrence; false when the
+// message does not exist.
 template <class Visit>
-void visit_header_values(const SampleSpec& spec, Facts& facts, std::size_t count, Visit&& visit) {
-  for (std::size_t i = 0; i < count; ++i) {
-    HeaderField field = facts.header(spec.message(), i);
+bool visit_header_values(const SampleSpec& spec, Facts& facts, Visit&& visit) {
+  Walk walk = for_each_field(facts, spec.message(), [&](const HeaderField& field) {
     if (!spec.header_name().empty() && !header_name_equals(field.name, spec.header_name()))
-      continue;
+      return false;
     HeaderValues values(field.value);
     std::string_view v;
     while (values.next(v))
-      if (visit(v)) return;
-  }
+      if (visit(v)) return true;
+    return false;
+  });
+  return walk != Walk::no_message;
 }
 
 }  // namespace
@@ -198,13 +205,6 @@ ArgList::ArgList(std::vector<std::string> args) : owned_(std::move(args)) {
   views_.reserve(owned_.size());
   for (const auto& a : owned_)
     views_.emplace_back(a);
-}
-
-bool header_name_equals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
 }
 
 // HAProxy's __http_find_header() walk over one field: a value ends at an unquoted comma, both
@@ -234,8 +234,8 @@ std::string_view path_of_url(std::string_view url) {
   auto digit = [](char c) { return c >= '0' && c <= '9'; };
   if (alpha(url[0])) {
     ++i;
-    while (i < url.size() && (alpha(url[i]) || digit(url[i]) || url[i] == '+' || url[i] == '-' ||
-                              url[i] == '.'))
+    while (i < url.size() &&
+           (alpha(url[i]) || digit(url[i]) || url[i] == '+' || url[i] == '-' || url[i] == '.'))
       ++i;
     if (url.substr(i, 3) != "://") return {};
     i += 3;
@@ -335,8 +335,8 @@ RawSample fetch_one(const SampleSpec& spec, Facts& facts) {
       return {Value::text_of(url.text.substr(q + 1)), {}};
     }
     case Source::base: {
-      if (!facts.header_count(Message::request)) return {};
-      std::string_view host = first_host(facts);
+      std::string_view host;
+      if (!first_host(facts, host)) return {};
       if (host.empty()) return {path_value(facts), {}};
       Value url = facts.fetch(FetchId::url, {});
       std::string_view path;
@@ -344,32 +344,32 @@ RawSample fetch_one(const SampleSpec& spec, Facts& facts) {
       return {Value::text_of(host), path};
     }
     case Source::count: {
-      auto count = facts.header_count(spec.message());
-      if (!count) return {};
       std::int64_t n = 0;
-      visit_header_values(spec, facts, *count, [&](std::string_view) {
-        ++n;
-        return false;
-      });
+      if (!visit_header_values(spec, facts, [&](std::string_view) {
+            ++n;
+            return false;
+          }))
+        return {};
       return {Value::integer_of(n), {}};
     }
     case Source::headers: {
-      auto count = facts.header_count(spec.message());
-      if (!count) return {};
-      int occ = spec.occurrence();
-      if (occ < 0) {
-        if (-occ > max_header_history) return {};
-        int total = 0;
-        visit_header_values(spec, facts, *count, [&](std::string_view) {
-          ++total;
-          return false;
-        });
-        if (total + occ < 0) return {};
-        occ = total + occ + 1;
-      }
+      const int occ = spec.occurrence();
       Value found;
+      if (occ < 0) {
+        // One pass, remembering the last -occ values (HAProxy's history of 10).
+        if (-occ > max_header_history) return {};
+        std::array<std::string_view, max_header_history> last;
+        int total = 0;
+        if (!visit_header_values(spec, facts, [&](std::string_view v) {
+              last[static_cast<std::size_t>(total++ % -occ)] = v;
+              return false;
+            }))
+          return {};
+        if (total + occ < 0) return {};
+        return {Value::text_of(last[static_cast<std::size_t>((total + occ) % -occ)]), {}};
+      }
       int seen = 0;
-      visit_header_values(spec, facts, *count, [&](std::string_view v) {
+      visit_header_values(spec, facts, [&](std::string_view v) {
         // occ 0 only reaches here from an ACL asking for one value: the first.
         if (++seen >= occ) {
           found = Value::text_of(v);
@@ -395,10 +395,21 @@ std::size_t value_text(const Value& value, std::span<char> out) {
       return ec == std::errc() ? static_cast<std::size_t>(end - out.data()) : npos;
     }
     case Value::Type::address: {
+      if (!value.address.v6) {
+        // inet_ntop costs more than the rest of a typical render; dotted quads are simple.
+        char buf[16];
+        char* p = buf;
+        for (int i = 0; i < 4; ++i) {
+          if (i) *p++ = '.';
+          p = std::to_chars(p, buf + sizeof buf, value.address.bytes[i]).ptr;
+        }
+        std::size_t n = static_cast<std::size_t>(p - buf);
+        if (n > out.size()) return npos;
+        std::memcpy(out.data(), buf, n);
+        return n;
+      }
       char buf[INET6_ADDRSTRLEN];
-      if (!inet_ntop(value.address.v6 ? AF_INET6 : AF_INET, value.address.bytes.data(), buf,
-                     sizeof buf))
-        return npos;
+      if (!inet_ntop(AF_INET6, value.address.bytes.data(), buf, sizeof buf)) return npos;
       std::size_t n = std::strlen(buf);
       if (n > out.size()) return npos;
       std::memcpy(out.data(), buf, n);

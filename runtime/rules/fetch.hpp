@@ -62,14 +62,14 @@ class ArgList {
 
 // How a SampleSpec produces values.
 enum class Source : std::uint8_t {
-  facts,      // Facts::fetch
-  headers,    // values of header fields
-  count,      // number of header values
-  path,       // cut from url
-  query,      // cut from url
-  base,       // first Host value + path
-  constant,   // str(), always_true, always_false
-  unavailable // the other message's fetch in an ACL: never a sample
+  facts,       // Facts::fetch
+  headers,     // values of header fields
+  count,       // number of header values
+  path,        // cut from url
+  query,       // cut from url
+  base,        // first Host value + path
+  constant,    // str(), always_true, always_false
+  unavailable  // never a sample: the other message's fetch in an ACL, `hdr` without (name)
 };
 
 class SampleSpec {
@@ -134,7 +134,17 @@ class HeaderValues {
   bool started_ = false;
 };
 
-bool header_name_equals(std::string_view a, std::string_view b);
+constexpr char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? char(c + 32) : c;
+}
+
+// Field names compare case-insensitively; most differ in length, so that goes first.
+inline bool header_name_equals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
 
 // A sample as text, the way HAProxy casts it to a string (integers in decimal, addresses as
 // inet_ntop writes them, booleans "0"/"1", binary up to its first NUL byte). Returns the
@@ -148,11 +158,23 @@ RawSample fetch_one(const SampleSpec& spec, Facts& facts);
 // `scratch`. Value{} when `scratch` is too small (pass tune.bufsize: no sample can be larger).
 Value materialize(const SampleSpec& spec, const RawSample& raw, std::span<char> scratch);
 
+enum class Walk : std::uint8_t { no_message, stopped, finished };
+
+// Calls `visit(const HeaderField&)` for each field of `message` until it returns true.
+template <class Visit>
+Walk for_each_field(Facts& facts, Message message, Visit&& visit) {
+  auto count = facts.header_count(message);
+  if (!count) return Walk::no_message;
+  for (std::size_t i = 0; i < *count; ++i)
+    if (visit(static_cast<const HeaderField&>(facts.header(message, i)))) return Walk::stopped;
+  return Walk::finished;
+}
+
 // Calls `visit(const Value&)` for every value an ACL sees, converters applied, until it
 // returns true. Returns whether it did; `produced` tells whether any value existed.
 template <class Visit>
-bool for_each_value(const SampleSpec& spec, Facts& facts, std::span<char> scratch,
-                    bool& produced, Visit&& visit) {
+bool for_each_value(const SampleSpec& spec, Facts& facts, std::span<char> scratch, bool& produced,
+                    Visit&& visit) {
   produced = false;
   if (spec.source() != Source::headers || spec.occurrence() != 0) {
     RawSample raw = fetch_one(spec, facts);
@@ -162,22 +184,22 @@ bool for_each_value(const SampleSpec& spec, Facts& facts, std::span<char> scratc
     produced = true;
     return visit(static_cast<const Value&>(v));
   }
-  auto count = facts.header_count(spec.message());
-  if (!count) return false;
-  for (std::size_t i = 0; i < *count; ++i) {
-    HeaderField field = facts.header(spec.message(), i);
-    if (!spec.header_name().empty() && !header_name_equals(field.name, spec.header_name()))
-      continue;
+  const bool plain = spec.fold() == CaseFold::none;
+  const std::string_view name = spec.header_name();
+  Walk walk = for_each_field(facts, spec.message(), [&](const HeaderField& field) {
+    if (!name.empty() && !header_name_equals(field.name, name)) return false;
     HeaderValues values(field.value);
     std::string_view text;
     while (values.next(text)) {
-      Value v = materialize(spec, RawSample{Value::text_of(text), {}}, scratch);
+      Value v = Value::text_of(text);
+      if (!plain) v = materialize(spec, RawSample{v, {}}, scratch);
       if (!v) continue;
       produced = true;
       if (visit(static_cast<const Value&>(v))) return true;
     }
-  }
-  return false;
+    return false;
+  });
+  return walk == Walk::stopped;
 }
 
 }  // namespace sluice::rules

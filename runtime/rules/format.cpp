@@ -180,9 +180,8 @@ Value derived_alias(LogVar var, Facts& facts) {
 }
 
 bool is_derived(LogVar var) {
-  return var == LogVar::http_method || var == LogVar::http_uri ||
-         var == LogVar::http_path_query || var == LogVar::http_path_only ||
-         var == LogVar::http_query;
+  return var == LogVar::http_method || var == LogVar::http_uri || var == LogVar::http_path_query ||
+         var == LogVar::http_path_only || var == LogVar::http_query;
 }
 
 bool is_date(LogVar var) {

@@ -35,8 +35,7 @@ bool contains_sub(std::string_view s, std::string_view pattern, bool ignore_case
   if (!ignore_case) return s.find(pattern) != std::string_view::npos;
   if (pattern.size() > s.size()) return false;
   for (std::size_t i = 0; i + pattern.size() <= s.size(); ++i)
-    if (lower(s[i]) == pattern[0] && equal(s.substr(i, pattern.size()), pattern, true))
-      return true;
+    if (lower(s[i]) == pattern[0] && equal(s.substr(i, pattern.size()), pattern, true)) return true;
   return false;
 }
 
@@ -144,15 +143,15 @@ bool as_address(const Value& v, IpAddress& out) {
 // `buf` holds integers and addresses written as text.
 std::optional<std::string_view> as_text(const Value& v, std::span<char, 64> buf) {
   if (v.type == Value::Type::text) return v.text;
+  if (v.type == Value::Type::binary) return v.text.substr(0, v.text.find('\0'));  // c_bin2str
   std::size_t n = value_text(v, buf);
   if (v.type == Value::Type::none || n == std::string_view::npos) return std::nullopt;
-  if (v.type == Value::Type::binary) return v.text.substr(0, n);
   return std::string_view(buf.data(), n);
 }
 
 // HAProxy 2.6's http_known_methods: a pattern naming one of these matches that method only,
 // exactly; any other pattern compares as a string, honouring -i.
-constexpr std::string_view known_methods[] = {"OPTIONS", "GET",   "HEAD",    "POST",
+constexpr std::string_view known_methods[] = {"OPTIONS", "GET",    "HEAD",  "POST",
                                               "PUT",     "DELETE", "TRACE", "CONNECT"};
 
 bool is_known_method(std::string_view m) {
@@ -162,8 +161,7 @@ bool is_known_method(std::string_view m) {
 
 }  // namespace
 
-StringSet::StringSet(std::vector<std::string> items, bool ignore_case)
-    : ignore_case_(ignore_case) {
+StringSet::StringSet(std::vector<std::string> items, bool ignore_case) : ignore_case_(ignore_case) {
   if (ignore_case)
     for (auto& s : items)
       s = lowered(std::move(s));
@@ -184,7 +182,12 @@ StringSet::StringSet(std::vector<std::string> items, bool ignore_case)
 }
 
 bool StringSet::contains(std::string_view s) const {
-  if (items_.empty()) return false;
+  // A few strings compare faster than they hash: most differ in length already.
+  if (items_.size() <= 4) {
+    for (const auto& item : items_)
+      if (equal(s, item, ignore_case_)) return true;
+    return false;
+  }
   for (std::size_t slot = hash(s, ignore_case_) & mask_;; slot = (slot + 1) & mask_) {
     std::uint32_t entry = slots_[slot];
     if (entry == 0) return false;
@@ -230,7 +233,8 @@ IntRange parse_int_pattern(std::string_view text, config::IntOp op) {
     r.min = require_integer(text.substr(0, sep), text);
     r.max = require_integer(text.substr(sep + 1), text);
     r.has_min = r.has_max = true;
-    if (r.min > r.max) throw CompileError("'" + std::string(text) + "' is not a valid number range");
+    if (r.min > r.max)
+      throw CompileError("'" + std::string(text) + "' is not a valid number range");
   }
   return r;
 }
@@ -333,8 +337,8 @@ bool IpNet::contains(const IpAddress& a) const {
     return ((v4 ^ net.v4_host_order()) & v4_mask) == 0;
   }
   std::array<std::uint8_t, 16> b = a.bytes;
-  if (!a.v6) b = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a.bytes[0], a.bytes[1], a.bytes[2],
-                  a.bytes[3]};
+  if (!a.v6)
+    b = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]};
   for (int i = 0; i < 16; ++i) {
     int keep = std::clamp(v6_prefix - i * 8, 0, 8);
     if (keep == 0) break;

@@ -52,9 +52,7 @@ class StringSet {
 struct IntRange {
   std::int64_t min = 0, max = 0;
   bool has_min = false, has_max = false;
-  bool contains(std::int64_t v) const {
-    return (!has_min || min <= v) && (!has_max || v <= max);
-  }
+  bool contains(std::int64_t v) const { return (!has_min || min <= v) && (!has_max || v <= max); }
 };
 
 // Parses an integer pattern as HAProxy 2.6 does: `N`, `N:M`, `:M`, `N:`, and the same with
@@ -89,7 +87,7 @@ class Matcher {
   MatchMethod method_;
   bool ignore_case_;
   std::vector<std::string> strings_;
-  StringSet set_;                    // str; beg/end when many
+  StringSet set_;                     // str; beg/end when many
   std::vector<std::size_t> lengths_;  // beg/end: distinct pattern lengths, ascending
   std::vector<IntRange> ranges_;
   std::vector<IpNet> nets_;

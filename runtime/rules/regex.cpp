@@ -34,8 +34,8 @@ Regex::Regex(const std::string& pattern, bool ignore_case) : pattern_(pattern) {
   int error = 0;
   PCRE2_SIZE offset = 0;
   std::uint32_t options = PCRE2_NO_AUTO_CAPTURE | (ignore_case ? PCRE2_CASELESS : 0);
-  code->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                             options, &error, &offset, nullptr);
+  code->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
+                             &error, &offset, nullptr);
   if (code->code == nullptr) {
     PCRE2_UCHAR message[256];
     pcre2_get_error_message(error, message, sizeof message);

@@ -31,12 +31,9 @@ void check_frontend(const config::Frontend& f, Report& r) {
 }
 
 void check_backend(const config::Backend& b, Report& r) {
-  if (b.balance != config::Balance::roundrobin)
-    r.add(b.origin, fmt::format("a 'balance' other than roundrobin (backend '{}')", b.name));
   if (!b.tcp_request.empty()) r.add(b.tcp_request.front().origin, "'tcp-request'");
   if (b.httpchk || b.ssl_hello_chk || b.tcp_check) r.add(b.origin, "health check options");
   for (const auto& s : b.servers) {
-    if (s.weight != 1 && s.weight != 0) r.add(s.origin, "a server 'weight' other than 1");
     if (s.check) r.add(s.origin, "server 'check'");
     if (s.tls.enabled) r.add(s.origin, "server 'ssl'");
     if (s.send_proxy != 0) r.add(s.origin, "'send-proxy'");

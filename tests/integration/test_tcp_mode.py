@@ -96,13 +96,13 @@ def test_sigterm_stops_with_open_connections(sluice_bin, tmp_path, origins):
 def test_features_not_served_yet_refuse_to_start(sluice_bin, tmp_path, sluice):
     port = free_port()
     cfg = write_cfg(tmp_path, port, [("s1", 1), ("s2", 2)])
-    text = cfg.read_text().replace("server s1 127.0.0.1:1", "server s1 127.0.0.1:1 weight 5")
+    text = cfg.read_text().replace("server s1 127.0.0.1:1", "server s1 127.0.0.1:1 check")
     cfg.write_text(text.replace("    bind 127.0.0.1", "    tcp-request content accept\n"
                                 "    bind 127.0.0.1"))
     result = sluice("-f", cfg)
     assert result.returncode == 1
     assert f"{cfg}:9: 'tcp-request' is not served by this build yet" in result.stderr
-    assert "a server 'weight' other than 1 is not served by this build yet" in result.stderr
+    assert "server 'check' is not served by this build yet" in result.stderr
     assert "not starting" in result.stderr
 
 
@@ -135,3 +135,17 @@ def test_frontend_maxconn_queues_the_excess(sluice_bin, tmp_path):
                 c.close()
     finally:
         echo.close()
+
+
+def test_weighted_roundrobin_follows_haproxys_order(sluice_bin, tmp_path, origins):
+    """Weights 3 and 1: HAProxy 2.6 sends A A A B (recorded; see tests/unit/balance)."""
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, [("s1", origins[0].port), ("s2", origins[1].port)],
+                    threads=1)
+    cfg.write_text(cfg.read_text().replace(f"127.0.0.1:{origins[0].port}",
+                                           f"127.0.0.1:{origins[0].port} weight 3"))
+    with sluice_serving(sluice_bin, cfg, port):
+        answers = [exchange(port, b"w").split(b":")[0] for _ in range(12)]
+    # The readiness probes took some turns first: ours are the cycle from some offset.
+    cycle = [b"s1", b"s1", b"s1", b"s2"]
+    assert any(answers == [cycle[(r + k) % 4] for k in range(12)] for r in range(4)), answers
