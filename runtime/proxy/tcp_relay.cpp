@@ -150,7 +150,14 @@ void TcpRelay::pump() {
 }
 
 void TcpRelay::touch() {
-  if (timeouts_.idle_ms > 0) loop_.arm(*this, timeouts_.idle_ms);
+  std::int64_t ms = timeouts_.idle_ms;
+  // Half-closed: the shorter fin timeout of a side that has finished takes over.
+  auto shorter = [&](std::int64_t fin) {
+    if (fin > 0 && (ms == 0 || fin < ms)) ms = fin;
+  };
+  if (client_.got_fin) shorter(timeouts_.client_fin_ms);
+  if (server_.got_fin) shorter(timeouts_.server_fin_ms);
+  if (ms > 0) loop_.arm(*this, ms);
 }
 
 void TcpRelay::on_timer() {

@@ -34,6 +34,10 @@ class Pipe {
 struct TcpTimeouts {
   std::int64_t connect_ms = 0;  // 0: none
   std::int64_t idle_ms = 0;     // client/server/tunnel, whichever applies
+  // Once a side has sent its FIN, the half-open relay waits this long instead
+  // (`timeout client-fin` / `server-fin`; 0: idle_ms still applies).
+  std::int64_t client_fin_ms = 0;
+  std::int64_t server_fin_ms = 0;
 };
 
 class TcpRelay final : public io::Owned, private io::Timer {

@@ -33,70 +33,42 @@ MatchMethod effective_method(const config::AclTest& test, const SampleSpec& spec
   using M = config::Match;
   const FetchInfo* info = find_fetch(test.sample.fetch);
   M match = test.match;
-  // "If any converter follows an ACL keyword, the keyword's implied match is ignored: the
-  // output type of the last converter decides" (7.1). config::AclTest cannot tell an
+  // A converter after an ACL keyword (hdr_beg) drops the keyword's implied match: the last
+  // converter's output type decides (configuration.txt 7.1). config::AclTest cannot tell an
   // implied method from the same method given with -m, so `path_beg,lower -m beg` matches
   // as str here where HAProxy keeps beg.
   if (spec.converted() && info != nullptr && info->implied != M::none && match == info->implied)
     match = M::none;
-  MatchMethod method = MatchMethod::str;
-  switch (match) {
-    case M::none:
-      switch (spec.type()) {
-        case SampleType::boolean:
-          return MatchMethod::boolean;
-        case SampleType::integer:
-          return MatchMethod::integer;
-        case SampleType::address:
-          return MatchMethod::ip;
-        case SampleType::text:
-          return MatchMethod::str;
-        case SampleType::method:
-          return MatchMethod::method;
-        case SampleType::binary:
-          throw CompileError(
-              "matching method must be specified first (using '-m') when using a sample fetch "
-              "of this type ('" +
-              test.sample.fetch + "')");
-      }
-      break;
-    case M::str:
-      method = MatchMethod::str;
-      break;
-    case M::beg:
-      method = MatchMethod::beg;
-      break;
-    case M::end:
-      method = MatchMethod::end;
-      break;
-    case M::sub:
-      method = MatchMethod::sub;
-      break;
-    case M::reg:
-      method = MatchMethod::reg;
-      break;
-    case M::found:
-      method = MatchMethod::found;
-      break;
-    case M::len:
-      method = MatchMethod::len;
-      break;
-    case M::ip:
-      method = MatchMethod::ip;
-      break;
-    case M::integer:
-      method = MatchMethod::integer;
-      break;
-    case M::boolean:
-      method = MatchMethod::boolean;
-      break;
-    case M::dir:
-      method = MatchMethod::dir;
-      break;
-    case M::dom:
-      method = MatchMethod::dom;
-      break;
+  if (match == M::none) {
+    switch (spec.type()) {
+      case SampleType::boolean:
+        return MatchMethod::boolean;
+      case SampleType::integer:
+        return MatchMethod::integer;
+      case SampleType::address:
+        return MatchMethod::ip;
+      case SampleType::text:
+        return MatchMethod::str;
+      case SampleType::method:
+        return MatchMethod::method;
+      case SampleType::binary:
+        break;
+    }
+    throw CompileError(
+        "matching method must be specified first (using '-m') when using a sample fetch of "
+        "this type ('" +
+        test.sample.fetch + "')");
   }
+  // Indexed by config::Match, whose order is none str beg end sub reg found len ip int bool
+  // dir dom.
+  static_assert(static_cast<int>(M::str) == 1 && static_cast<int>(M::found) == 6 &&
+                static_cast<int>(M::integer) == 9 && static_cast<int>(M::dom) == 12);
+  constexpr MatchMethod by_config[] = {MatchMethod::str,     MatchMethod::str,     MatchMethod::beg,
+                                       MatchMethod::end,     MatchMethod::sub,     MatchMethod::reg,
+                                       MatchMethod::found,   MatchMethod::len,     MatchMethod::ip,
+                                       MatchMethod::integer, MatchMethod::boolean, MatchMethod::dir,
+                                       MatchMethod::dom};
+  const MatchMethod method = by_config[static_cast<int>(match)];
   // HAProxy refuses a method the sample cannot be cast for (sample_casts[][] is empty):
   // methods and binary have no integer, methods and booleans no address.
   const SampleType type = spec.type();

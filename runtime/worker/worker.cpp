@@ -26,6 +26,8 @@ proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend
     const std::int64_t server = ms_or_zero(b.timeouts.server);
     t.idle_ms = client == 0 ? server : server == 0 ? client : std::min(client, server);
   }
+  t.client_fin_ms = ms_or_zero(f.timeouts.client_fin);
+  t.server_fin_ms = ms_or_zero(b.timeouts.server_fin);
   return t;
 }
 

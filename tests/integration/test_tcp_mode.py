@@ -149,3 +149,27 @@ def test_weighted_roundrobin_follows_haproxys_order(sluice_bin, tmp_path, origin
     # The readiness probes took some turns first: ours are the cycle from some offset.
     cycle = [b"s1", b"s1", b"s1", b"s2"]
     assert any(answers == [cycle[(r + k) % 4] for k in range(12)] for r in range(4)), answers
+
+
+def test_client_fin_timeout_closes_a_half_open_relay(sluice_bin, tmp_path):
+    """The client sent its FIN; the server never answers nor closes: after
+    `timeout client-fin` sluice closes the relay instead of waiting `timeout server`."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)  # accepts (kernel) and never reads, writes or closes
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, [("silent", silent.getsockname()[1])], threads=1)
+    cfg.write_text(cfg.read_text().replace("    timeout server 10s",
+                                           "    timeout server 10s\n    timeout client-fin 200ms"))
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            c = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+            c.shutdown(socket.SHUT_WR)
+            c.settimeout(5)  # well under timeout server (10 s), well over client-fin
+            try:
+                assert c.recv(10) == b""
+            except ConnectionResetError:
+                pass
+            c.close()
+    finally:
+        silent.close()
