@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "parser/suggest.hpp"
+#include "runtime/rules/condition.hpp"
 
 namespace sluice::compile {
 
@@ -141,6 +142,12 @@ std::optional<config::AclTest> AclScope::test(const ast::AclExpr& expr) {
       auto last = line.find_last_not_of(" \t\r");
       t.patterns.push_back(line.substr(first, last - first + 1));
     }
+  }
+  // What HAProxy refuses only when it builds the matcher (a bad regex, a method that does
+  // not fit the fetch): found now, at -c, by the same code the worker will run.
+  if (auto problem = rules::check(t); !problem.empty()) {
+    diags_.error(expr.loc, problem);
+    return std::nullopt;
   }
   return t;
 }

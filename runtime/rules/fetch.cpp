@@ -397,13 +397,15 @@ std::size_t value_text(const Value& value, std::span<char> out) {
     case Value::Type::address: {
       if (!value.address.v6) {
         // inet_ntop costs more than the rest of a typical render; dotted quads are simple.
-        char buf[16];
-        char* p = buf;
-        for (int i = 0; i < 4; ++i) {
-          if (i) *p++ = '.';
-          p = std::to_chars(p, buf + sizeof buf, value.address.bytes[i]).ptr;
+        char buf[16];  // "255.255.255.255" is 15
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < 4; ++i) {
+          if (i) buf[n++] = '.';
+          const unsigned b = value.address.bytes[i];
+          if (b >= 100) buf[n++] = char('0' + b / 100);
+          if (b >= 10) buf[n++] = char('0' + b / 10 % 10);
+          buf[n++] = char('0' + b % 10);
         }
-        std::size_t n = static_cast<std::size_t>(p - buf);
         if (n > out.size()) return npos;
         std::memcpy(out.data(), buf, n);
         return n;

@@ -4,6 +4,7 @@
 // fetches or conditions.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>

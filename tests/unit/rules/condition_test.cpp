@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <thread>
 
 #include "tests/unit/rules/fake_facts.hpp"
 
@@ -246,7 +247,7 @@ TEST_CASE("groups stop at the first failing term (no fetch for the rest)") {
 TEST_CASE("a -f file of 100k exact strings is a hash lookup, with or without -i") {
   std::vector<std::string> hosts;
   for (int i = 0; i < 100000; ++i)
-    hosts.push_back("host" + std::to_string(i) + ".example.com");
+    hosts.push_back(std::string("host").append(std::to_string(i)).append(".example.com"));
   FakeFacts f;
   f.header("Host", "HOST77777.example.com");
   auto t = acl_test("hdr", {"host"}, M::none, hosts, true);
@@ -264,7 +265,7 @@ TEST_CASE("a -f file of 100k exact strings is a hash lookup, with or without -i"
 TEST_CASE("many prefixes and suffixes: one probe per distinct length") {
   std::vector<std::string> prefixes;
   for (int i = 0; i < 1000; ++i)
-    prefixes.push_back("/p" + std::to_string(i) + "/");
+    prefixes.push_back(std::string("/p").append(std::to_string(i)).append("/"));
   FakeFacts f;
   f.url("/p512/index.html");
   CHECK(matches(acl_test("path_beg", {}, M::beg, prefixes), f));
@@ -275,7 +276,7 @@ TEST_CASE("many prefixes and suffixes: one probe per distinct length") {
   CHECK_FALSE(matches(acl_test("path_beg", {}, M::beg, prefixes), f));
   std::vector<std::string> suffixes;
   for (int i = 0; i < 1000; ++i)
-    suffixes.push_back("." + std::to_string(i));
+    suffixes.push_back(std::string(".").append(std::to_string(i)));
   f.url("/file.999");
   CHECK(matches(acl_test("path_end", {}, M::end, suffixes), f));
   f.url("/file.1000x");
@@ -296,4 +297,25 @@ TEST_CASE("named ACLs compile once per side in a Compiler") {
   char scratch[64];
   CHECK(compiler.condition(c1, Side::request).matches(f, scratch));
   CHECK_FALSE(compiler.condition(c2, Side::request).matches(f, scratch));
+}
+
+TEST_CASE("one compiled condition serves several threads at once") {
+  Condition c = condition_of(acl_test("path", {}, M::reg, {"^/api/v[0-9]+/"}, true));
+  c.any_of[0].push_back({false, acl_of({host_is("www.example.com")})});
+  const CompiledCondition compiled = compile(c);
+  auto worker = [&](const char* path, bool expected, int& failures) {
+    FakeFacts f;
+    f.header("Host", "www.example.com");
+    f.url(path);
+    char scratch[256];
+    for (int i = 0; i < 2000; ++i)
+      failures += compiled.matches(f, scratch) != expected;
+  };
+  int failures_a = 0, failures_b = 0;
+  std::thread a(worker, "/API/V2/x", true, std::ref(failures_a));
+  std::thread b(worker, "/api/x", false, std::ref(failures_b));
+  a.join();
+  b.join();
+  CHECK(failures_a == 0);
+  CHECK(failures_b == 0);
 }
