@@ -31,6 +31,13 @@ std::unique_ptr<BackendState> BackendState::build(const config::Backend& backend
   return state;
 }
 
+int BackendState::usable_servers() const {
+  int n = 0;
+  for (std::size_t i = 0; i < config_->servers.size(); ++i)
+    if (config_->servers[i].weight > 0 && states_->up(i)) ++n;
+  return n;
+}
+
 std::optional<ServerTarget> BackendState::pick(const balance::Request& request) {
   const balance::Pick pick = selector_->pick(request);
   // Queueing at maxconn comes with server maxconn; until then a full server is no server.

@@ -30,6 +30,8 @@ class BackendState {
   // the caller closes or answers 503. `avoid` is a server that just refused (redispatch).
   std::optional<ServerTarget> pick(const balance::Request& request);
   void release(std::uint32_t server) { states_->end_connection(server); }
+  // nbsrv(): servers that can take traffic now (up, not disabled, weight above 0).
+  int usable_servers() const;
 
  private:
   const config::Backend* config_ = nullptr;

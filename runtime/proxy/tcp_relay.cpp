@@ -14,8 +14,8 @@ void Pipe::consumed(std::size_t n) {
   if (head_ == tail_) head_ = tail_ = 0;  // empty: reuse the whole buffer
 }
 
-void TcpRelay::start(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendState& backend,
-                     const TcpTimeouts& timeouts, std::size_t buffer_size) {
+void TcpRelay::start(io::Loop& loop, AcceptedClient client, ConnectionSlot slot,
+                     BackendState& backend, const TcpTimeouts& timeouts, std::size_t buffer_size) {
   std::unique_ptr<TcpRelay> relay(
       new TcpRelay(loop, std::move(client), std::move(slot), backend, timeouts, buffer_size));
   TcpRelay* r = relay.release();
@@ -23,8 +23,8 @@ void TcpRelay::start(io::Loop& loop, io::Fd client, ConnectionSlot slot, Backend
   if (!loop.add(r->client_.fd.get(), *r) || !r->connect_server(balance::no_server)) r->finish();
 }
 
-TcpRelay::TcpRelay(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendState& backend,
-                   const TcpTimeouts& timeouts, std::size_t buffer_size)
+TcpRelay::TcpRelay(io::Loop& loop, AcceptedClient client, ConnectionSlot slot,
+                   BackendState& backend, const TcpTimeouts& timeouts, std::size_t buffer_size)
     : loop_(loop),
       slot_(std::move(slot)),
       backend_(backend),
@@ -32,9 +32,9 @@ TcpRelay::TcpRelay(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendSt
       to_server_(buffer_size),
       to_client_(buffer_size),
       retries_left_(backend.config().retries) {
-  client_.fd = std::move(client);
-  client_address_ = io::SocketAddress::peer_of(client_.fd.get());
-  local_port_ = io::SocketAddress::local_of(client_.fd.get()).port();
+  client_.fd = std::move(client.fd);
+  client_address_ = client.peer;
+  local_port_ = client.local.port();
 }
 
 bool TcpRelay::connect_server(std::uint32_t avoid) {

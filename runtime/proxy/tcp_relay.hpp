@@ -31,6 +31,13 @@ class Pipe {
   std::size_t tail_ = 0;
 };
 
+// A connection just accepted, with the addresses read once at accept.
+struct AcceptedClient {
+  io::Fd fd;
+  io::SocketAddress peer;
+  io::SocketAddress local;
+};
+
 struct TcpTimeouts {
   std::int64_t connect_ms = 0;  // 0: none
   std::int64_t idle_ms = 0;     // client/server/tunnel, whichever applies
@@ -43,8 +50,8 @@ struct TcpTimeouts {
 class TcpRelay final : public io::Owned, private io::Timer {
  public:
   // Takes the accepted client socket and connects to a server of `backend`.
-  static void start(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendState& backend,
-                    const TcpTimeouts& timeouts, std::size_t buffer_size);
+  static void start(io::Loop& loop, AcceptedClient client, ConnectionSlot slot,
+                    BackendState& backend, const TcpTimeouts& timeouts, std::size_t buffer_size);
 
   void on_events(std::uint32_t events) override;  // the client side
 
@@ -62,7 +69,7 @@ class TcpRelay final : public io::Owned, private io::Timer {
     bool shut = false;     // we sent it our FIN
   };
 
-  TcpRelay(io::Loop& loop, io::Fd client, ConnectionSlot slot, BackendState& backend,
+  TcpRelay(io::Loop& loop, AcceptedClient client, ConnectionSlot slot, BackendState& backend,
            const TcpTimeouts& timeouts, std::size_t buffer_size);
   bool connect_server(std::uint32_t avoid);
   void release_server();

@@ -40,8 +40,13 @@ proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend
 class Worker::Acceptor final : public io::Pollable, private io::Timer {
  public:
   Acceptor(io::Loop& loop, const Listening& listening, proxy::SlotCounter& process,
-           std::size_t buffer_size)
-      : loop_(loop), listening_(listening), process_(process), buffer_size_(buffer_size) {}
+           const proxy::ConnectionFacts::ServerCount& usable_servers, std::size_t buffer_size)
+      : loop_(loop),
+        listening_(listening),
+        process_(process),
+        usable_servers_(&usable_servers),
+        buffer_size_(buffer_size),
+        scratch_(buffer_size) {}
 
   bool listen() { return loop_.add(listening_.fd.get(), *this, EPOLLIN | EPOLLEXCLUSIVE); }
 
@@ -52,19 +57,37 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
         pause();
         return;
       }
-      const int fd = accept4(listening_.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      proxy::AcceptedClient client;
+      client.peer.length = sizeof client.peer.storage;
+      const int fd = accept4(listening_.fd.get(), reinterpret_cast<sockaddr*>(&client.peer.storage),
+                             &client.peer.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;  // EAGAIN: another thread took it, or the queue is empty
-      io::Fd client(fd);
-      if (listening_.backend == nullptr) continue;  // no backend: HAProxy closes too
-      const auto& frontend = *listening_.frontend;
-      proxy::TcpRelay::start(
-          loop_, std::move(client), proxy::ConnectionSlot(listening_.frontend_slots, &process_),
-          *listening_.backend, tcp_timeouts(frontend, listening_.backend->config()), buffer_size_);
+      client.fd.reset(fd);
+      client.local = io::SocketAddress::local_of(fd);
+      proxy::BackendState* backend = route(client);
+      if (backend == nullptr) continue;  // rejected, or no backend: closed, as in HAProxy
+      proxy::TcpRelay::start(loop_, std::move(client),
+                             proxy::ConnectionSlot(listening_.frontend_slots, &process_), *backend,
+                             tcp_timeouts(*listening_.frontend, backend->config()), buffer_size_);
     }
   }
 
  private:
   static constexpr std::int64_t retry_ms = 5;
+
+  // tcp-request connection rules (the first that applies decides), then the backend.
+  proxy::BackendState* route(const proxy::AcceptedClient& client) {
+    const Routing& routing = *listening_.routing;
+    proxy::ConnectionFacts facts(client.peer, client.local, usable_servers_);
+    for (const auto& rule : routing.connection_rules) {
+      if (rule.condition && !rule.condition->matches(facts, scratch_)) continue;
+      if (!rule.accept) return nullptr;
+      break;
+    }
+    for (const auto& route : routing.routes)
+      if (!route.condition || route.condition->matches(facts, scratch_)) return route.backend;
+    return routing.default_backend;
+  }
 
   void pause() {
     if (paused_) return;
@@ -87,7 +110,9 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
   io::Loop& loop_;
   const Listening& listening_;
   proxy::SlotCounter& process_;
+  const proxy::ConnectionFacts::ServerCount* usable_servers_;
   std::size_t buffer_size_;
+  std::vector<char> scratch_;  // converted samples while evaluating conditions
   bool paused_ = false;
 };
 
@@ -101,8 +126,34 @@ bool Worker::open(std::string& error) {
     if (!state) return false;
     backends_.push_back(std::move(state));
   }
+  usable_servers_ = [this](std::string_view name) {
+    for (const auto& b : backends_)
+      if (b->config().name == name) return b->usable_servers();
+    return -1;  // nbsrv() without a backend at layer 4: no current backend yet
+  };
   process_slots_.limit = config_->global.maxconn;
+  rules::Compiler conditions;  // shares each named ACL's compiled patterns
   for (const auto& frontend : config_->frontends) {
+    auto& routing = routing_.emplace_back(std::make_unique<Routing>());
+    try {
+      for (const auto& rule : frontend.tcp_request) {
+        if (rule.content_layer) continue;  // refused by capabilities until inspect-delay lands
+        Routing::ConnectionRule r{rule.accept, std::nullopt};
+        if (rule.condition)
+          r.condition = conditions.condition(*rule.condition, rules::Side::request);
+        routing->connection_rules.push_back(std::move(r));
+      }
+      for (const auto& use : frontend.use_backends) {
+        Routing::Route r{backends_[use.backend].get(), std::nullopt};
+        if (use.condition) r.condition = conditions.condition(*use.condition, rules::Side::request);
+        routing->routes.push_back(std::move(r));
+      }
+    } catch (const rules::CompileError& e) {
+      error = fmt::format("frontend '{}': {}", frontend.name, e.what());
+      return false;
+    }
+    if (frontend.default_backend)
+      routing->default_backend = backends_[*frontend.default_backend].get();
     // A frontend's maxconn 0 means the process's (HAProxy's default).
     auto& slots = frontend_slots_.emplace_back(std::make_unique<proxy::SlotCounter>());
     slots->limit = frontend.maxconn > 0 ? frontend.maxconn : config_->global.maxconn;
@@ -125,8 +176,8 @@ bool Worker::open(std::string& error) {
           Listening l;
           l.fd = std::move(*fd);
           l.frontend = &frontend;
+          l.routing = routing_.back().get();
           l.frontend_slots = slots.get();
-          if (frontend.default_backend) l.backend = backends_[*frontend.default_backend].get();
           l.address.length = sizeof l.address.storage;
           getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage),
                       &l.address.length);
@@ -143,7 +194,8 @@ bool Worker::open(std::string& error) {
   for (unsigned i = 0; i < threads; ++i) {
     auto loop = std::make_unique<io::Loop>();
     for (const auto& listening : listening_) {
-      auto acceptor = std::make_unique<Acceptor>(*loop, listening, process_slots_, buffer_size);
+      auto acceptor = std::make_unique<Acceptor>(*loop, listening, process_slots_, usable_servers_,
+                                                 buffer_size);
       acceptor->listen();
       acceptors_.push_back(std::move(acceptor));
     }

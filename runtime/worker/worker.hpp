@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,7 +12,9 @@
 #include "runtime/io/loop.hpp"
 #include "runtime/io/socket.hpp"
 #include "runtime/proxy/backend_state.hpp"
+#include "runtime/proxy/connection_facts.hpp"
 #include "runtime/proxy/connection_slot.hpp"
+#include "runtime/rules/condition.hpp"
 
 namespace sluice::worker {
 
@@ -34,10 +37,25 @@ class Worker {
   std::vector<std::string> bound_addresses() const;
 
  private:
+  // A frontend's layer-4 decisions, compiled once: `tcp-request connection` rules, then
+  // `use_backend` in order, then `default_backend`.
+  struct Routing {
+    struct ConnectionRule {
+      bool accept = true;
+      std::optional<rules::CompiledCondition> condition;
+    };
+    struct Route {
+      proxy::BackendState* backend = nullptr;
+      std::optional<rules::CompiledCondition> condition;
+    };
+    std::vector<ConnectionRule> connection_rules;
+    std::vector<Route> routes;
+    proxy::BackendState* default_backend = nullptr;
+  };
   struct Listening {
     io::Fd fd;
     const config::Frontend* frontend = nullptr;
-    proxy::BackendState* backend = nullptr;  // the frontend's default backend
+    const Routing* routing = nullptr;
     proxy::SlotCounter* frontend_slots = nullptr;
     io::SocketAddress address;
   };
@@ -46,6 +64,8 @@ class Worker {
   std::shared_ptr<const config::Config> config_;
   std::vector<std::unique_ptr<proxy::BackendState>> backends_;
   std::vector<std::unique_ptr<proxy::SlotCounter>> frontend_slots_;  // by frontend index
+  std::vector<std::unique_ptr<Routing>> routing_;                    // by frontend index
+  proxy::ConnectionFacts::ServerCount usable_servers_;               // nbsrv()
   proxy::SlotCounter process_slots_;                                 // global maxconn
   std::vector<Listening> listening_;
   std::vector<std::unique_ptr<io::Loop>> loops_;

@@ -101,7 +101,7 @@ def test_features_not_served_yet_refuse_to_start(sluice_bin, tmp_path, sluice):
                                 "    bind 127.0.0.1"))
     result = sluice("-f", cfg)
     assert result.returncode == 1
-    assert f"{cfg}:9: 'tcp-request' is not served by this build yet" in result.stderr
+    assert f"{cfg}:9: 'tcp-request content' is not served by this build yet" in result.stderr
     assert "server 'check' is not served by this build yet" in result.stderr
     assert "not starting" in result.stderr
 
@@ -173,3 +173,42 @@ def test_client_fin_timeout_closes_a_half_open_relay(sluice_bin, tmp_path):
             c.close()
     finally:
         silent.close()
+
+
+def test_use_backend_and_tcp_request_connection_rules(sluice_bin, tmp_path, origins):
+    """Layer-4 routing as HAProxy evaluates it: connection rules first (the first that
+    applies decides), then use_backend in order, then default_backend."""
+    port_a, port_b = free_port(), free_port()
+    cfg = tmp_path / "route.cfg"
+    cfg.write_text("\n".join([
+        "defaults", "    mode tcp", "    timeout connect 2s", "    timeout client 10s",
+        "    timeout server 10s",
+        "frontend fe",
+        f"    bind 127.0.0.1:{port_a},127.0.0.1:{port_b}",
+        f"    acl to_b dst_port {port_b}",
+        "    acl blocked src 127.0.0.0/8",
+        f"    tcp-request connection reject if blocked {{ dst_port {port_b} }} FALSE",
+        "    tcp-request connection accept if { src 127.0.0.1 }",
+        "    tcp-request connection reject",
+        "    use_backend be_b if to_b",
+        "    use_backend be_none if { nbsrv(be_b) lt 1 }",
+        "    default_backend be_a",
+        "backend be_a", f"    server s1 127.0.0.1:{origins[0].port}",
+        "backend be_b", f"    server s2 127.0.0.1:{origins[1].port}",
+        "backend be_none", "    server x 127.0.0.1:1",
+    ]) + "\n")
+    with sluice_serving(sluice_bin, cfg, port_a):
+        assert exchange(port_a, b"a").startswith(b"s1:1:a")
+        assert exchange(port_b, b"b").startswith(b"s2:1:b")
+
+
+def test_tcp_request_connection_reject_closes(sluice_bin, tmp_path, origins):
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, [("s1", origins[0].port)], threads=1)
+    cfg.write_text(cfg.read_text().replace(
+        "    default_backend be",
+        "    tcp-request connection reject if { src 127.0.0.1 }\n    default_backend be"))
+    before = origins[0].connections
+    with sluice_serving(sluice_bin, cfg, port):
+        assert exchange(port, b"let me in") == b""
+    assert origins[0].connections == before  # the origin never saw it
