@@ -40,8 +40,8 @@ int report(const sluice::compile::CompileResult& result, bool quiet) {
   return 0;
 }
 
-// Serves until SIGTERM/SIGINT (stop now) or SIGUSR1 (stop; graceful draining comes with
-// soft-stop). Signals are taken synchronously by this thread; the loops never see them.
+// Serves until SIGTERM/SIGINT (stop now) or SIGUSR1 (soft stop: refuse new connections, let
+// those in flight finish). Signals are taken synchronously here; the loops never see them.
 int serve(std::shared_ptr<const sluice::config::Config> config) {
   for (const auto& frontend : config->frontends) {
     if (frontend.mode == sluice::config::Mode::http) {
@@ -54,9 +54,11 @@ int serve(std::shared_ptr<const sluice::config::Config> config) {
     }
   }
   if (auto unserved = sluice::worker::unserved_features(*config); !unserved.empty()) {
-    for (const auto& line : unserved) fmt::print(stderr, "sluice: {}\n", line);
-    fmt::print(stderr, "sluice: configuration is valid but uses what this build cannot serve "
-                       "yet: not starting\n");
+    for (const auto& line : unserved)
+      fmt::print(stderr, "sluice: {}\n", line);
+    fmt::print(stderr,
+               "sluice: configuration is valid but uses what this build cannot serve "
+               "yet: not starting\n");
     return 1;
   }
   sigset_t signals;
@@ -75,6 +77,22 @@ int serve(std::shared_ptr<const sluice::config::Config> config) {
   std::thread loops([&] { worker.run(); });
   int received = 0;
   sigwait(&signals, &received);
+  if (received == SIGUSR1) {
+    // Soft stop: no new connection, the ones in flight finish; a later SIGTERM or SIGINT
+    // still ends everything at once.
+    worker.soft_stop();
+    sigdelset(&signals, SIGUSR1);
+    std::thread waiter([&] {
+      int again = 0;
+      sigwait(&signals, &again);
+      worker.stop();
+    });
+    loops.join();
+    // Wake the waiter if the drain finished first: it then stops an already stopped worker.
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    return 0;
+  }
   worker.stop();
   loops.join();
   return 0;

@@ -112,6 +112,8 @@ void Loop::run() {
           ->on_events(events[static_cast<std::size_t>(i)].events);
     timers_.advance(now_ms_);
     delete_retired();
+    // Draining (soft stop): done once the last connection has finished.
+    if (draining_ && owned_count_ == 0) break;
   }
   delete_retired();
 }

@@ -52,6 +52,8 @@ class Loop {
   void run();
   // From any thread: ends run() after the current turn.
   void stop();
+  // On the loop's thread: ends run() once every adopted object has been retired.
+  void drain() { draining_ = true; }
   // From any thread: runs `task` on this loop's thread, in a later turn. Rare (control
   // messages such as soft-stop), so a mutex-protected queue is fine here.
   void post(std::function<void()> task);
@@ -85,6 +87,7 @@ class Loop {
   Sentinel owned_;    // of the adopted objects' circular list
   Sentinel retired_;  // of those waiting for the end of the batch
   std::size_t owned_count_ = 0;
+  bool draining_ = false;
   void delete_retired();
 };
 

@@ -49,6 +49,12 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
         scratch_(buffer_size) {}
 
   bool listen() { return loop_.add(listening_.fd.get(), *this, EPOLLIN | EPOLLEXCLUSIVE); }
+  io::Loop& loop() { return loop_; }
+  void stop_listening() {
+    stopped_ = true;
+    loop_.cancel(*this);
+    if (!paused_) loop_.remove(listening_.fd.get());
+  }
 
   void on_events(std::uint32_t) override {
     // A bounded batch keeps one busy listener from starving the loop's connections.
@@ -98,6 +104,7 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
   }
 
   void on_timer() override {
+    if (stopped_) return;
     if (process_.full() || listening_.frontend_slots->full()) {
       loop_.arm(*this, retry_ms);
       return;
@@ -114,6 +121,7 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
   std::size_t buffer_size_;
   std::vector<char> scratch_;  // converted samples while evaluating conditions
   bool paused_ = false;
+  bool stopped_ = false;
 };
 
 Worker::Worker(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
@@ -218,6 +226,22 @@ void Worker::run() {
   loops_[0]->run();
   for (auto& t : others)
     t.join();
+}
+
+void Worker::soft_stop() {
+  for (std::size_t i = 0; i < loops_.size(); ++i) {
+    io::Loop* loop = loops_[i].get();
+    loop->post([this, loop] {
+      for (auto& acceptor : acceptors_)
+        if (&acceptor->loop() == loop) acceptor->stop_listening();
+      // The last loop to let go closes the sockets: new connections are refused from then
+      // on, while the ones accepted before finish.
+      if (detached_loops_.fetch_add(1) + 1 == loops_.size())
+        for (auto& listening : listening_)
+          listening.fd.reset();
+      loop->drain();
+    });
+  }
 }
 
 void Worker::stop() {

@@ -2,6 +2,7 @@
 // and stops on request. Owns the per-backend runtime state for its configuration.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,9 @@ class Worker {
   void run();
   // From any thread, e.g. the signal waiter.
   void stop();
+  // From any thread: stop accepting, let the connections in flight finish, then end run()
+  // (HAProxy's soft stop, SIGUSR1). `stop()` still ends everything at once.
+  void soft_stop();
 
   // The addresses actually bound, in bind order (port 0 resolved), for logs and tests.
   std::vector<std::string> bound_addresses() const;
@@ -70,6 +74,7 @@ class Worker {
   std::vector<Listening> listening_;
   std::vector<std::unique_ptr<io::Loop>> loops_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::atomic<std::size_t> detached_loops_{0};  // soft stop: loops no longer accepting
 };
 
 }  // namespace sluice::worker

@@ -212,3 +212,28 @@ def test_tcp_request_connection_reject_closes(sluice_bin, tmp_path, origins):
     with sluice_serving(sluice_bin, cfg, port):
         assert exchange(port, b"let me in") == b""
     assert origins[0].connections == before  # the origin never saw it
+
+
+def test_sigusr1_soft_stop_finishes_connections_in_flight(sluice_bin, tmp_path):
+    """SIGUSR1: new connections are refused, the one in flight keeps working until it
+    ends, then sluice exits 0 by itself."""
+    import signal
+    echo = Origin("echo", echo=True)
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, [("e", echo.port)])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            c = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+            c.sendall(b"before")
+            assert c.recv(6) == b"before"
+            proc.send_signal(signal.SIGUSR1)
+            # Refused once the listeners are closed (a bounded wait, not a sleep).
+            from serving import wait_until, accepts
+            wait_until(lambda: not accepts(port), "the listener to close")
+            c.sendall(b"after")  # the connection in flight still works
+            assert c.recv(5) == b"after"
+            assert proc.poll() is None  # still draining it
+            c.close()
+            assert proc.wait(timeout=DEADLINE) == 0  # exits once it is done
+    finally:
+        echo.close()
