@@ -2,10 +2,14 @@
 #include <fmt/format.h>
 #include <openssl/opensslv.h>
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "runtime/compile/compile.hpp"
@@ -42,7 +46,44 @@ int report(const sluice::compile::CompileResult& result, bool quiet) {
 
 // Serves until SIGTERM/SIGINT (stop now) or SIGUSR1 (soft stop: refuse new connections, let
 // those in flight finish). Signals are taken synchronously here; the loops never see them.
-int serve(std::shared_ptr<const sluice::config::Config> config) {
+// Writes `pid` and a newline to `path`; false with the reason on stderr.
+bool write_pidfile(const std::string& path, pid_t pid) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) {
+    fmt::print(stderr, "sluice: cannot write pidfile '{}': {}\n", path, std::strerror(errno));
+    return false;
+  }
+  fmt::print(f, "{}\n", pid);
+  return std::fclose(f) == 0;
+}
+
+// -D / `daemon`: the parent reports bind errors itself (they happen before the fork),
+// writes the child's pid, and exits 0; the child leaves the terminal's session.
+// Returns true in the child, false in the parent (which then exits with `status`).
+bool daemonize(const std::string& pidfile, int& status) {
+  const pid_t child = fork();
+  if (child < 0) {
+    fmt::print(stderr, "sluice: cannot fork: {}\n", std::strerror(errno));
+    status = 1;
+    return false;
+  }
+  if (child > 0) {
+    status = pidfile.empty() || write_pidfile(pidfile, child) ? 0 : 1;
+    return false;
+  }
+  setsid();
+  const int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+    if (null > STDERR_FILENO) close(null);
+  }
+  return true;
+}
+
+int serve(std::shared_ptr<const sluice::config::Config> config,
+          const sluice::cli::CommandLine& line) {
   for (const auto& frontend : config->frontends) {
     if (frontend.mode == sluice::config::Mode::http) {
       // The quick start is HTTP: validating it is what this build can do (README).
@@ -68,10 +109,21 @@ int serve(std::shared_ptr<const sluice::config::Config> config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by the loop threads
   std::signal(SIGPIPE, SIG_IGN);
 
+  const std::string config_pidfile = config->global.pidfile;
+  // -db (stay in the foreground) wins over both -D and `daemon`, as in HAProxy.
+  const bool daemon = (line.daemon || config->global.daemon) && !line.no_background;
   sluice::worker::Worker worker(std::move(config));
   std::string error;
   if (!worker.open(error)) {
     fmt::print(stderr, "sluice: {}\n", error);
+    return 1;
+  }
+  // -p wins over the global `pidfile`, as in HAProxy.
+  const std::string pidfile = !line.pidfile.empty() ? line.pidfile : config_pidfile;
+  if (daemon) {
+    int status = 0;
+    if (!daemonize(pidfile, status)) return status;
+  } else if (!pidfile.empty() && !write_pidfile(pidfile, getpid())) {
     return 1;
   }
   std::thread loops([&] { worker.run(); });
@@ -133,5 +185,5 @@ int main(int argc, char** argv) {
     if (!line->quiet) fmt::print("Configuration file is valid\n");
     return 0;
   }
-  return serve(result.config);
+  return serve(result.config, *line);
 }

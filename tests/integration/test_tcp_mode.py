@@ -237,3 +237,29 @@ def test_sigusr1_soft_stop_finishes_connections_in_flight(sluice_bin, tmp_path):
             assert proc.wait(timeout=DEADLINE) == 0  # exits once it is done
     finally:
         echo.close()
+
+
+def test_daemon_mode_detaches_and_writes_the_pidfile(sluice_bin, tmp_path, origins):
+    import signal
+    import subprocess
+    from serving import wait_until, accepts
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, [("s1", origins[0].port)])
+    pidfile = tmp_path / "sluice.pid"
+    started = subprocess.run([str(sluice_bin), "-D", "-p", str(pidfile), "-f", str(cfg)],
+                             capture_output=True, text=True, timeout=DEADLINE)
+    assert started.returncode == 0, started.stderr
+    pid = int(pidfile.read_text())  # written before the parent exited
+    try:
+        wait_until(lambda: accepts(port), "the daemon to serve")
+        assert exchange(port, b"hi").startswith(b"s1:2:hi")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        def gone():
+            # Reparented to whatever reaps orphans here: a zombie has exited too.
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except FileNotFoundError:
+                return True
+        wait_until(gone, "the daemon to exit")
