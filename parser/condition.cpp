@@ -1,6 +1,5 @@
 #include "parser/condition.hpp"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include "parser/sample.hpp"
@@ -34,30 +33,6 @@ std::optional<IntOperator> int_operator(std::string_view w) {
   return std::nullopt;
 }
 
-bool valid_ip_pattern(const std::string& text) {
-  std::string addr = text;
-  if (auto slash = addr.find('/'); slash != std::string::npos) {
-    std::string mask = addr.substr(slash + 1);
-    addr.resize(slash);
-    in_addr dotted{};
-    const bool prefix_length = is_valid(parse_integer(mask, 0, 128));
-    if (!prefix_length && inet_pton(AF_INET, mask.c_str(), &dotted) != 1) return false;
-  }
-  in_addr a4{};
-  in6_addr a6{};
-  return inet_pton(AF_INET, addr.c_str(), &a4) == 1 || inet_pton(AF_INET6, addr.c_str(), &a6) == 1;
-}
-
-// `N`, `N:M`, `:M`, `N:`.
-bool valid_int_pattern(std::string_view text) {
-  auto colon = text.find(':');
-  auto part_ok = [](std::string_view p) {
-    return p.empty() || is_valid(parse_integer(p, INT64_MIN, INT64_MAX));
-  };
-  if (colon == std::string_view::npos) return !text.empty() && part_ok(text);
-  return part_ok(text.substr(0, colon)) && part_ok(text.substr(colon + 1));
-}
-
 }  // namespace
 
 std::optional<ast::AclExpr> parse_acl_expr(std::span<const Word> words, Diagnostics& diags) {
@@ -70,8 +45,9 @@ std::optional<ast::AclExpr> parse_acl_expr(std::span<const Word> words, Diagnost
   expr.method = info->acl_method;
   std::size_t i = 1;
   // Flags come first and end at the first word that is not one (or at `--`).
+  // As HAProxy: any unquoted word starting with '-' here is a flag (so `-5` is refused).
   while (i < words.size() && !words[i].quoted && words[i].text.starts_with('-') &&
-         words[i].text.size() > 1 && !std::isdigit(static_cast<unsigned char>(words[i].text[1]))) {
+         words[i].text.size() > 1) {
     const Word& flag = words[i];
     if (flag.text == "--") {
       ++i;
@@ -124,21 +100,8 @@ std::optional<ast::AclExpr> parse_acl_expr(std::span<const Word> words, Diagnost
       }
     }
   }
-  const bool ip_match = expr.method == MatchMethod::ip ||
-                        (expr.method == MatchMethod::none && info->type == SampleType::ip);
-  for (; i < words.size(); ++i) {
-    const Word& value = words[i];
-    if (integer_match && !valid_int_pattern(value.text)) {
-      diags.error(value.loc, fmt::format("'{}' is not an integer or a range", value.text),
-                  "integer patterns: N, N:M, :M, N: or an operator as in 'gt 10'");
-      return std::nullopt;
-    }
-    if (ip_match && !valid_ip_pattern(value.text)) {
-      diags.error(value.loc, fmt::format("'{}' is not an IP address or network", value.text));
-      return std::nullopt;
-    }
-    expr.values.push_back(value);
-  }
+  // Values are checked by runtime/rules at compile time, with HAProxy's own rules.
+  expr.values.assign(words.begin() + static_cast<std::ptrdiff_t>(i), words.end());
   return expr;
 }
 

@@ -146,7 +146,11 @@ std::optional<config::AclTest> AclScope::test(const ast::AclExpr& expr) {
   // What HAProxy refuses only when it builds the matcher (a bad regex, a method that does
   // not fit the fetch): found now, at -c, by the same code the worker will run.
   if (auto problem = rules::check(t); !problem.empty()) {
-    diags_.error(expr.loc, problem);
+    // Point at the value the message quotes, when it names one.
+    parser::Location where = expr.loc;
+    for (const auto& value : expr.values)
+      if (problem.find("'" + value.text + "'") != std::string::npos) where = value.loc;
+    diags_.error(where, problem);
     return std::nullopt;
   }
   return t;

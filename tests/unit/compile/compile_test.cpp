@@ -128,8 +128,9 @@ TEST_CASE("ssl on a bind needs a certificate") {
 }
 
 TEST_CASE("warnings: missing timeouts, no bind, not yet enforced") {
-  auto r = build("frontend fe\n  mode http\n  default_backend be\n  option httplog\n"
-                 "backend be\n  mode http\n");
+  auto r = build(
+      "frontend fe\n  mode http\n  default_backend be\n  option httplog\n"
+      "backend be\n  mode http\n");
   CHECK_FALSE(r.diags.has_errors());
   CHECK(has_warning(r, "frontend 'fe' has no 'bind' directive"));
   CHECK(has_warning(r, "missing timeouts for frontend 'fe'"));
@@ -137,4 +138,18 @@ TEST_CASE("warnings: missing timeouts, no bind, not yet enforced") {
   CHECK(has_warning(r, "'option httplog' parsed, not yet enforced"));
   CHECK_FALSE(has_warning(r, "'default_backend' parsed"));  // served since mode tcp landed
   CHECK_FALSE(r.has_listener);
+}
+
+TEST_CASE("ACL values are checked with HAProxy's rules at compile time") {
+  auto acl = [](const std::string& line) {
+    return first_error(build(std::string(timeouts) + "frontend fe\n  bind :80\n  acl a " + line +
+                             "\n  http-request deny if a\n"));
+  };
+  CHECK(acl("dst_port abc") == "'abc' is not a valid number range");
+  CHECK(acl("src 1.2.3.999") == "'1.2.3.999' is not a valid IPv4 or IPv6 address");
+  CHECK(acl("src 10.0.0.0/33") == "'10.0.0.0/33' is not a valid IPv4 or IPv6 address");
+  // Forms HAProxy 2.6 accepts, and so must we.
+  CHECK(acl("src 10.1/16") == "");
+  CHECK(acl("dst_port 10-20 1024:65535") == "");
+  CHECK(acl("src 10.0.0.0/255.255.0.0") == "");
 }
