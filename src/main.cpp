@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "runtime/compile/compile.hpp"
@@ -44,8 +45,6 @@ int report(const sluice::compile::CompileResult& result, bool quiet) {
   return 0;
 }
 
-// Serves until SIGTERM/SIGINT (stop now) or SIGUSR1 (soft stop: refuse new connections, let
-// those in flight finish). Signals are taken synchronously here; the loops never see them.
 // Writes `pid` and a newline to `path`; false with the reason on stderr.
 bool write_pidfile(const std::string& path, pid_t pid) {
   std::FILE* f = std::fopen(path.c_str(), "w");
@@ -82,9 +81,10 @@ bool daemonize(const std::string& pidfile, int& status) {
   return true;
 }
 
-int serve(std::shared_ptr<const sluice::config::Config> config,
-          const sluice::cli::CommandLine& line) {
-  for (const auto& frontend : config->frontends) {
+// Whether this build can serve `config` as HAProxy would; nullopt if so, else the exit
+// status after saying why.
+std::optional<int> refuse_unserved(const sluice::config::Config& config) {
+  for (const auto& frontend : config.frontends) {
     if (frontend.mode == sluice::config::Mode::http) {
       // The quick start is HTTP: validating it is what this build can do (README).
       fmt::print(stderr,
@@ -94,14 +94,45 @@ int serve(std::shared_ptr<const sluice::config::Config> config,
       return 0;
     }
   }
-  if (auto unserved = sluice::worker::unserved_features(*config); !unserved.empty()) {
-    for (const auto& line : unserved)
-      fmt::print(stderr, "sluice: {}\n", line);
-    fmt::print(stderr,
-               "sluice: configuration is valid but uses what this build cannot serve "
-               "yet: not starting\n");
-    return 1;
+  auto unserved = sluice::worker::unserved_features(config);
+  if (unserved.empty()) return std::nullopt;
+  for (const auto& use : unserved)
+    fmt::print(stderr, "sluice: {}\n", use);
+  fmt::print(stderr,
+             "sluice: configuration is valid but uses what this build cannot serve yet: not "
+             "starting\n");
+  return 1;
+}
+
+// Runs the loops until SIGTERM/SIGINT (stop now) or SIGUSR1 (soft stop: refuse new
+// connections, let those in flight finish; a later SIGTERM/SIGINT still stops at once).
+// `signals` are blocked in every thread and taken synchronously here.
+int run_until_signalled(sluice::worker::Worker& worker, sigset_t signals) {
+  std::thread loops([&] { worker.run(); });
+  int received = 0;
+  sigwait(&signals, &received);
+  if (received != SIGUSR1) {
+    worker.stop();
+    loops.join();
+    return 0;
   }
+  worker.soft_stop();
+  sigdelset(&signals, SIGUSR1);
+  std::thread waiter([&] {
+    int again = 0;
+    sigwait(&signals, &again);
+    worker.stop();
+  });
+  loops.join();
+  // The drain finished first: wake the waiter, which then stops a stopped worker.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return 0;
+}
+
+int serve(std::shared_ptr<const sluice::config::Config> config,
+          const sluice::cli::CommandLine& line) {
+  if (auto status = refuse_unserved(*config)) return *status;
   sigset_t signals;
   sigemptyset(&signals);
   for (int s : {SIGINT, SIGTERM, SIGUSR1})
@@ -109,8 +140,9 @@ int serve(std::shared_ptr<const sluice::config::Config> config,
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by the loop threads
   std::signal(SIGPIPE, SIG_IGN);
 
-  const std::string config_pidfile = config->global.pidfile;
-  // -db (stay in the foreground) wins over both -D and `daemon`, as in HAProxy.
+  // -p wins over the global `pidfile`, and -db (foreground) over -D and `daemon`, as in
+  // HAProxy.
+  const std::string pidfile = !line.pidfile.empty() ? line.pidfile : config->global.pidfile;
   const bool daemon = (line.daemon || config->global.daemon) && !line.no_background;
   sluice::worker::Worker worker(std::move(config));
   std::string error;
@@ -118,36 +150,13 @@ int serve(std::shared_ptr<const sluice::config::Config> config,
     fmt::print(stderr, "sluice: {}\n", error);
     return 1;
   }
-  // -p wins over the global `pidfile`, as in HAProxy.
-  const std::string pidfile = !line.pidfile.empty() ? line.pidfile : config_pidfile;
   if (daemon) {
     int status = 0;
     if (!daemonize(pidfile, status)) return status;
   } else if (!pidfile.empty() && !write_pidfile(pidfile, getpid())) {
     return 1;
   }
-  std::thread loops([&] { worker.run(); });
-  int received = 0;
-  sigwait(&signals, &received);
-  if (received == SIGUSR1) {
-    // Soft stop: no new connection, the ones in flight finish; a later SIGTERM or SIGINT
-    // still ends everything at once.
-    worker.soft_stop();
-    sigdelset(&signals, SIGUSR1);
-    std::thread waiter([&] {
-      int again = 0;
-      sigwait(&signals, &again);
-      worker.stop();
-    });
-    loops.join();
-    // Wake the waiter if the drain finished first: it then stops an already stopped worker.
-    pthread_kill(waiter.native_handle(), SIGTERM);
-    waiter.join();
-    return 0;
-  }
-  worker.stop();
-  loops.join();
-  return 0;
+  return run_until_signalled(worker, signals);
 }
 
 }  // namespace
