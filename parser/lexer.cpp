@@ -189,18 +189,4 @@ Line lex_line(std::string_view text, std::uint32_t file, std::uint32_t number,
   return line;
 }
 
-std::vector<Line> lex_file(const SourceFile& source, std::uint32_t file,
-                           const EnvironmentLookup& env, Diagnostics& diags) {
-  std::vector<Line> lines;
-  const std::uint32_t count = source.line_count();
-  lines.reserve(count / 2 + 1);
-  for (std::uint32_t n = 1; n <= count; ++n) {
-    std::string_view text = source.line(n);
-    if (text.empty()) continue;
-    Line line = lex_line(text, file, n, env, diags);
-    if (!line.words.empty()) lines.push_back(std::move(line));
-  }
-  return lines;
-}
-
 }  // namespace sluice::parser

@@ -33,8 +33,4 @@ EnvironmentLookup process_environment();
 Line lex_line(std::string_view text, std::uint32_t file, std::uint32_t number,
               const EnvironmentLookup& env, Diagnostics& diags);
 
-// Every non-empty line of a file, in order.
-std::vector<Line> lex_file(const SourceFile& source, std::uint32_t file,
-                           const EnvironmentLookup& env, Diagnostics& diags);
-
 }  // namespace sluice::parser
