@@ -109,15 +109,22 @@ const auto expand = [](auto& ctx) { builder(ctx).expand(); };
 const auto dollar = [](auto& ctx) { builder(ctx).current += '$'; };
 
 const auto ident_char = char_("a-zA-Z0-9_");
-const auto escape = lit('\\') >> ((lit('x') >> (x3::xdigit >> x3::xdigit))[append_hex] |
-                                  char_("nrt")[append_escape] | char_[append]);
+const auto backslash = [](auto& ctx) { builder(ctx).current += '\\'; };
+// HAProxy's escapes; any other backslash stays as written, with what follows it (a
+// regex's `\d`, a back-reference's `\1`). `\$` escapes only inside double quotes, where
+// variables expand.
+const auto hex_escape = (lit('x') >> (x3::xdigit >> x3::xdigit))[append_hex];
+const auto escape = lit('\\') >> (hex_escape | char_("nrt")[append_escape] |
+                                  char_(" \\#'\"")[append] | x3::eps[backslash]);
+const auto quoted_escape = lit('\\') >> (hex_escape | char_("nrt")[append_escape] |
+                                         char_(" \\#'\"$")[append] | x3::eps[backslash]);
 const auto braced_var = lit("${") >> +(ident_char[name_char]) >> -(lit("[*]")[mark_list]) >>
                         -(lit('-')[begin_default] >> *((char_ - '}')[default_char])) >>
                         (lit('}') | (*(char_ - '}') >> lit('}')));
 const auto bare_var = lit('$') >> char_("a-zA-Z_")[name_char] >> *(ident_char[name_char]);
 const auto variable = (braced_var | bare_var)[expand] | lit('$')[dollar];
 const auto double_quoted = lit('"')[mark_quoted] >>
-                           *(escape | variable | (char_ - '"' - '\\' - '$')[append]) >>
+                           *(quoted_escape | variable | (char_ - '"' - '\\' - '$')[append]) >>
                            (lit('"') | x3::eoi[mark_unterminated]);
 const auto single_quoted = lit('\'')[mark_quoted] >> *((char_ - '\'')[append]) >>
                            (lit('\'') | x3::eoi[mark_unterminated]);
@@ -173,11 +180,7 @@ Line lex_line(std::string_view text, std::uint32_t file, std::uint32_t number,
       first = word_end;  // the word, if any, ends where the comment starts
       break;
     }
-    if (!x3::parse(first, last, piece)) {
-      // A lone backslash at the end of the line: nothing to escape, keep it literally.
-      b.start(first);
-      b.current += *first++;
-    }
+    if (!x3::parse(first, last, piece)) ++first;  // unreachable: every byte starts a piece
     if (b.unterminated) {
       const auto col = static_cast<std::uint32_t>(b.word_begin - line_begin) + 1;
       diags.error({file, number, col, static_cast<std::uint32_t>(last - b.word_begin)},

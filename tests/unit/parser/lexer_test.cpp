@@ -69,6 +69,16 @@ TEST_CASE("escapes: \\r \\n \\t and \\xHH") {
   CHECK(texts(lex(R"("a\tb\x41\n")", diags)) == std::vector<std::string>{"a\tbA\n"});
 }
 
+TEST_CASE("a backslash before anything HAProxy does not escape stays, as HAProxy 2.6 keeps it") {
+  // Checked against haproxy 2.6.12 with set-header values reaching a server.
+  Diagnostics diags;
+  CHECK(texts(lex(R"(a\1b\$c\dz\  "d\e\$f\1\ \#x\'" g\"h\'i\\j\x41)", diags)) ==
+        std::vector<std::string>{"a\\1b\\$c\\dz ", "d\\e$f\\1 #x'", "g\"h'i\\jA"});
+  CHECK(texts(lex(R"(^/(\d+)$ /v\1 end\)", diags)) ==
+        std::vector<std::string>{"^/(\\d+)$", "/v\\1", "end\\"});
+  CHECK_FALSE(diags.has_errors());
+}
+
 TEST_CASE("environment variables expand inside double quotes only") {
   Diagnostics diags;
   std::map<std::string, std::string> vars{{"PORT", "8080"}, {"EMPTY", ""}};
