@@ -181,6 +181,9 @@ struct Message {
   // Content-Length arrived with Transfer-Encoding and the parser was told to forward such
   // messages (HAProxy's way): the Content-Length fields must not be forwarded.
   bool content_length_ignored = false;
+  // Several equal Content-Length values ("3, 3", or two fields): forwarded as one, as
+  // HAProxy does.
+  bool content_length_repeated = false;
 
   // Connection semantics.
   bool keep_alive = true;         // from the version and the Connection tokens (and framing)

@@ -10,17 +10,14 @@ namespace sluice::http {
 std::uint16_t syntax::status_for(ErrorCode code, bool is_request) {
   if (!is_request) return 502;  // whatever a server got wrong, the client gets a 502
   switch (code) {
-    case ErrorCode::request_line_too_long:
-      return 414;
-    case ErrorCode::head_too_large:
-    case ErrorCode::too_many_headers:
-      return 431;
     case ErrorCode::unknown_transfer_coding:
     case ErrorCode::unsupported_transfer_coding:
-      return 501;
+      return 422;  // HAProxy 2.6.12's answer to "gzip, chunked" and "foo, chunked"
     case ErrorCode::unsupported_version:
       return 505;
     default:
+      // HAProxy answers 400 to every bad request, over-long ones and unknown codings
+      // included (not 414/431/501), and clients and monitoring built on it expect that.
       return 400;
   }
 }
@@ -48,7 +45,10 @@ ErrorCode merge_content_length(std::string_view v, Message& m) {
     if (i == start) return ErrorCode::bad_content_length;  // empty element, sign, junk
     while (i < n && is_ows(v[i]))
       ++i;
-    if (m.has_content_length && m.content_length != x) return ErrorCode::conflicting_content_length;
+    if (m.has_content_length) {
+      if (m.content_length != x) return ErrorCode::conflicting_content_length;
+      m.content_length_repeated = true;
+    }
     m.has_content_length = true;
     m.content_length = x;
     if (i == n) return ErrorCode::none;
@@ -565,10 +565,10 @@ ParseResult HeadParser::finish_head(Message& m, std::size_t end) {
   if (m.has_transfer_encoding && !bodiless) {
     // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
     if (http10) return fail(ErrorCode::transfer_encoding_in_http10, 0);
-    if (te.unknown) return fail(ErrorCode::unknown_transfer_coding, 0);
     // Requests MUST end in chunked (RFC 9112 6.3 rule 4). A response could be read until
     // close instead, but HAProxy answers 502 and so does sluice.
     if (te.chunked != 1 || !te.last_is_chunked) return fail(ErrorCode::chunked_not_final, 0);
+    if (te.unknown) return fail(ErrorCode::unknown_transfer_coding, 0);
     // "gzip, chunked" is valid, but a server that only knows "chunked" may fall back to
     // no body and read the chunks as a second request: requests get chunked alone
     // (HAProxy 2.6.12 refuses these too, with 422). Responses keep their codings.

@@ -23,14 +23,14 @@ enum class ErrorCode : std::uint8_t {
   bad_target,             // 400 control, space, non-ASCII or '#' in the request-target
   bad_version,            // 400 not "HTTP/" DIGIT "." DIGIT, or junk after it
   unsupported_version,    // 505 HTTP/0.x, HTTP/2.0 and up on an HTTP/1 connection
-  request_line_too_long,  // 414 request line not finished within the head limit
+  request_line_too_long,  // 400 request line not finished within the head limit
   bad_status_line,        // 502 response does not start with "HTTP/x.y "
   bad_status_code,        // 502 not three digits in 100..599
   bad_reason,             // 502 control character in the reason phrase
   unexpected_switch,      // 502 101 Switching Protocols without an Upgrade request
   // Field lines (head and trailers).
-  head_too_large,          // 431 head (or trailer section) beyond tune.bufsize - tune.maxrewrite
-  too_many_headers,        // 431 more fields than tune.http.maxhdr (start line included)
+  head_too_large,          // 400 head (or trailer section) beyond tune.bufsize - tune.maxrewrite
+  too_many_headers,        // 400 more fields than tune.http.maxhdr (start line included)
   bad_header_name,         // 400 empty name or non-token character in it
   space_before_colon,      // 400 "Name : value" (RFC 9112 5.1 MUST reject)
   missing_colon,           // 400 a field line without ':'
@@ -43,8 +43,8 @@ enum class ErrorCode : std::uint8_t {
   conflicting_content_length,             // 400 differing Content-Length values
   content_length_with_transfer_encoding,  // 400 both present (see ParseOptions)
   bad_transfer_encoding,                  // 400 empty or malformed Transfer-Encoding
-  unknown_transfer_coding,                // 501 a coding sluice does not know
-  unsupported_transfer_coding,            // 501 a request coded with more than chunked
+  unknown_transfer_coding,                // 422 a coding sluice does not know
+  unsupported_transfer_coding,            // 422 a request coded with more than chunked
   chunked_not_final,                      // 400 chunked missing, repeated or not last
   transfer_encoding_in_http10,            // 400 Transfer-Encoding in an HTTP/1.0 message
   conflicting_host,                       // 400 several Host fields with different values
@@ -63,7 +63,7 @@ std::string_view describe(ErrorCode code);
 
 struct Error {
   ErrorCode code = ErrorCode::none;
-  // What the proxy answers: 400/414/431/501/505 for requests; 502 for any bad response.
+  // What the proxy answers: 400 (422, 505) for requests, as HAProxy; 502 for any bad response.
   std::uint16_t status = 0;
   std::size_t offset = 0;  // byte of the input where the problem was seen
 };

@@ -18,6 +18,11 @@ struct Writer {
     p += s.size();
   }
   void put(char c) { *p++ = c; }
+  // HAProxy emits every field name in lower case; operators' tooling and tests see the same.
+  void put_lower(std::string_view s) {
+    for (char c : s)
+      *p++ = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+  }
 };
 
 std::string_view version_text(Version v) {
@@ -37,7 +42,7 @@ std::size_t fields_size(std::span<const Header> fields) {
 
 void put_fields(Writer& w, std::span<const Header> fields) {
   for (const Header& h : fields) {
-    w.put(h.name);
+    w.put_lower(h.name);
     w.put(": ");
     w.put(h.value);
     w.put("\r\n");
@@ -49,6 +54,21 @@ bool listed_in(std::string_view connection_value, std::string_view name) {
   for_each_element(connection_value,
                    [&](std::string_view e) { listed = listed || equals_ignore_case(e, name); });
   return listed;
+}
+
+// Equal Content-Length values ("3, 3", or two fields; the parser checked they agree)
+// become one field holding the first, as HAProxy sends them. Marks the others unnamed.
+void collapse_content_length(HeaderList& headers) {
+  bool kept = false;
+  for (Header& h : headers) {
+    if (!named(h.name, "content-length")) continue;
+    if (kept) {
+      h.name = std::string_view();
+      continue;
+    }
+    kept = true;
+    h.value = trim_ows(h.value.substr(0, h.value.find(',')));
+  }
 }
 
 }  // namespace
@@ -221,6 +241,7 @@ std::size_t remove_hop_by_hop(Message& m, HopByHopOptions options) {
         }
     }
   }
+  if (m.content_length_repeated && !m.content_length_ignored) collapse_content_length(headers);
   return headers.erase_if([&](const Header& h) {
     if (h.name.empty()) return true;
     if (m.content_length_ignored && named(h.name, "content-length")) return true;

@@ -258,21 +258,21 @@ TEST_SUITE("http head parser") {
     rejects_request("GET / HTTP/1.1\r\n X: a\r\n\r\n", 400, ErrorCode::space_after_start_line);
   }
 
-  TEST_CASE("request line too long: 414 one byte past the limit, accepted at it") {
+  TEST_CASE("request line too long: 400 one byte past the limit, accepted at it") {
     ParseOptions o;
     o.limits.max_head_bytes = 64;
     std::string head = "GET /" + std::string(64 - 18, 'a') + " HTTP/1.1\r\n\r\n";
     REQUIRE(head.size() == 64);
     CHECK(parse(head, Side{}, o).status == ParseStatus::done);
     std::string line = "GET /" + std::string(64, 'a');
-    rejects_request(line, 414, ErrorCode::request_line_too_long, o);
+    rejects_request(line, 400, ErrorCode::request_line_too_long, o);
     // The request line itself ends one byte past the limit.
     std::string past = "GET /" + std::string(64 - 15, 'a') + " HTTP/1.1\r\n";
     REQUIRE(past.size() == 65);
-    rejects_request(past, 414, ErrorCode::request_line_too_long, o);
+    rejects_request(past, 400, ErrorCode::request_line_too_long, o);
   }
 
-  TEST_CASE("header block too large: 431 one byte past tune.bufsize - tune.maxrewrite") {
+  TEST_CASE("header block too large: 400 one byte past tune.bufsize - tune.maxrewrite") {
     ParseOptions o;  // defaults: 16384 - 1024
     const std::size_t limit = 16384 - 1024;
     std::string prefix = "GET / HTTP/1.1\r\nX: ";
@@ -280,27 +280,27 @@ TEST_SUITE("http head parser") {
     REQUIRE(at.size() == limit);
     CHECK(parse(at, Side{}, o).status == ParseStatus::done);
     std::string past = prefix + std::string(limit - prefix.size() - 3, 'v') + "\r\n\r\n";
-    rejects_request(past, 431, ErrorCode::head_too_large, o);
+    rejects_request(past, 400, ErrorCode::head_too_large, o);
     // Only the final CR has arrived, at the last byte allowed: its LF cannot fit.
-    rejects_request(std::string_view(past).substr(0, limit), 431, ErrorCode::head_too_large, o);
+    rejects_request(std::string_view(past).substr(0, limit), 400, ErrorCode::head_too_large, o);
   }
 
   TEST_CASE("too many fields: tune.http.maxhdr counts the start line, like HAProxy") {
     Message m;  // capacity 101
     CHECK(parse(with_fields(100), m).status == ParseStatus::done);
     CHECK(m.headers.size() == 100);
-    rejects_request(with_fields(101), 431, ErrorCode::too_many_headers);
+    rejects_request(with_fields(101), 400, ErrorCode::too_many_headers);
     ParseOptions o;
     o.limits.max_headers = 3;
     CHECK(parse(with_fields(2), Side{}, o).status == ParseStatus::done);
-    rejects_request(with_fields(3), 431, ErrorCode::too_many_headers, o);
+    rejects_request(with_fields(3), 400, ErrorCode::too_many_headers, o);
   }
 
   TEST_CASE("a header list smaller than maxhdr is a limit too") {
     Message small(2);
     CHECK(parse(with_fields(2), small).status == ParseStatus::done);
     ParseResult r = parse(with_fields(3), small);
-    CHECK(r.error.status == 431);
+    CHECK(r.error.status == 400);
     CHECK(r.error.code == ErrorCode::too_many_headers);
   }
 
@@ -356,14 +356,14 @@ TEST_SUITE("http head parser") {
     CHECK(m.content_length_ignored);
     CHECK_FALSE(m.keep_alive);
   }
-  TEST_CASE("an unknown transfer coding is 501") {
-    rejects_request("POST / HTTP/1.1\r\nTransfer-Encoding: foo, chunked\r\n\r\n", 501,
+  TEST_CASE("an unknown transfer coding before chunked is 422, without chunked 400 (HAProxy)") {
+    rejects_request("POST / HTTP/1.1\r\nTransfer-Encoding: foo, chunked\r\n\r\n", 422,
                     ErrorCode::unknown_transfer_coding);
-    rejects_request("POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", 501,
-                    ErrorCode::unknown_transfer_coding);
+    rejects_request("POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n", 400,
+                    ErrorCode::chunked_not_final);
   }
-  TEST_CASE("a request coding other than chunked is 501 (HAProxy 2.6.12: 422)") {
-    rejects_request("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501,
+  TEST_CASE("a request coding other than chunked is 422 (HAProxy 2.6.12)") {
+    rejects_request("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 422,
                     ErrorCode::unsupported_transfer_coding);
   }
   TEST_CASE("chunked missing, repeated or not last is 400") {
@@ -505,6 +505,8 @@ TEST_SUITE("http head parser") {
     rejects_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
                      ErrorCode::chunked_not_final);
     rejects_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: foo\r\n\r\n",
+                     ErrorCode::chunked_not_final);
+    rejects_response("HTTP/1.1 200 OK\r\nTransfer-Encoding: foo, chunked\r\n\r\n",
                      ErrorCode::unknown_transfer_coding);
     rejects_response("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
                      ErrorCode::transfer_encoding_in_http10);
@@ -656,13 +658,13 @@ TEST_SUITE("http body decoder") {
     rejects_chunked("0\r\nX: \x01\r\n\r\n", ErrorCode::bad_header_value);
     rejects_chunked("0\r\nbad trailer\r\n\r\n", ErrorCode::space_before_colon);
   }
-  TEST_CASE("trailer limits: field count and section size are 431") {
+  TEST_CASE("trailer limits: field count and section size are 400") {
     std::string many = "0\r\n";
     for (int i = 0; i < 101; ++i)
       many += "T: v\r\n";
-    rejects_chunked(many + "\r\n", ErrorCode::too_many_headers, 431);
+    rejects_chunked(many + "\r\n", ErrorCode::too_many_headers, 400);
     std::string big = "0\r\nT: " + std::string(16384, 'v') + "\r\n\r\n";
-    rejects_chunked(big, ErrorCode::head_too_large, 431);
+    rejects_chunked(big, ErrorCode::head_too_large, 400);
   }
   TEST_CASE("errors in a response body are 502") {
     Decoded d = decode("zz\r\n", BodyKind::chunked, 0, std::string_view::npos, nullptr, false);

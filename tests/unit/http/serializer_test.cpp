@@ -50,26 +50,26 @@ std::vector<std::string> names(const Message& m) {
 TEST_SUITE("http serializer") {
   TEST_CASE("a request head is written from the model, bare LFs normalized to CRLF") {
     Message m = parse_request("GET  /a?b HTTP/1.1\nHost: x\nAccept:   */*  \n\n");
-    CHECK(write(m) == "GET /a?b HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n");
+    CHECK(write(m) == "GET /a?b HTTP/1.1\r\nhost: x\r\naccept: */*\r\n\r\n");
   }
 
   TEST_CASE("a response head, with or without a reason") {
-    CHECK(write(parse_response("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")) ==
-          "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-    CHECK(write(parse_response("HTTP/1.0 200\r\nContent-Length: 0\r\n\r\n")) ==
-          "HTTP/1.0 200 \r\nContent-Length: 0\r\n\r\n");
+    CHECK(write(parse_response("HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")) ==
+          "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+    CHECK(write(parse_response("HTTP/1.0 200\r\ncontent-length: 0\r\n\r\n")) ==
+          "HTTP/1.0 200 \r\ncontent-length: 0\r\n\r\n");
   }
 
   TEST_CASE("header edits show in the output") {
     Message m =
-        parse_request("POST /p HTTP/1.1\r\nHost: x\r\nX-Drop: 1\r\nContent-Length: 3\r\n\r\n");
+        parse_request("POST /p HTTP/1.1\r\nhost: x\r\nx-drop: 1\r\ncontent-length: 3\r\n\r\n");
     m.headers.erase(m.headers.find("x-drop"));
     CHECK(m.headers.push_back("X-Forwarded-For", "10.0.0.1"));
     m.headers[m.headers.find("host")].value = "backend";
     m.target = "/rewritten";
     CHECK(write(m) ==
-          "POST /rewritten HTTP/1.1\r\nHost: backend\r\nContent-Length: 3\r\n"
-          "X-Forwarded-For: 10.0.0.1\r\n\r\n");
+          "POST /rewritten HTTP/1.1\r\nhost: backend\r\ncontent-length: 3\r\n"
+          "x-forwarded-for: 10.0.0.1\r\n\r\n");
   }
 
   TEST_CASE("a message built by hand uses the method name and a default reason") {
@@ -88,7 +88,7 @@ TEST_SUITE("http serializer") {
   }
 
   TEST_CASE("too small a buffer: nothing written, the size needed reported; exact fits") {
-    Message m = parse_request("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    Message m = parse_request("GET / HTTP/1.1\r\nhost: x\r\n\r\n");
     const std::size_t need = head_size(m);
     CHECK(need == 27);
     std::string out(need - 1, '#');
@@ -102,34 +102,34 @@ TEST_SUITE("http serializer") {
 
   TEST_CASE("hop-by-hop fields are dropped, end-to-end ones kept") {
     Message m = parse_request(
-        "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Secret\r\nKeep-Alive: 5\r\n"
-        "Proxy-Connection: keep-alive\r\nTE: trailers\r\nTrailer: X-Sum\r\nX-Secret: s\r\n"
-        "Upgrade: h2c\r\nAccept: */*\r\n\r\n");
+        "GET / HTTP/1.1\r\nhost: x\r\nconnection: keep-alive, X-Secret\r\nkeep-alive: 5\r\n"
+        "proxy-connection: keep-alive\r\nte: trailers\r\ntrailer: X-Sum\r\nx-secret: s\r\n"
+        "upgrade: h2c\r\naccept: */*\r\n\r\n");
     CHECK(remove_hop_by_hop(m) == 7);
-    CHECK(names(m) == std::vector<std::string>{"Host", "Accept"});
+    CHECK(names(m) == std::vector<std::string>{"host", "accept"});
   }
 
   TEST_CASE("Connection cannot remove Host, Content-Length or Transfer-Encoding") {
     Message m = parse_request(
-        "POST / HTTP/1.1\r\nHost: x\r\nConnection: host, content-length, Transfer-Encoding\r\n"
-        "Content-Length: 3\r\n\r\n");
+        "POST / HTTP/1.1\r\nhost: x\r\nconnection: host, content-length, Transfer-Encoding\r\n"
+        "content-length: 3\r\n\r\n");
     remove_hop_by_hop(m);
-    CHECK(names(m) == std::vector<std::string>{"Host", "Content-Length"});
+    CHECK(names(m) == std::vector<std::string>{"host", "content-length"});
     Message chunked = parse_request(
-        "POST / HTTP/1.1\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n");
+        "POST / HTTP/1.1\r\nconnection: transfer-encoding\r\ntransfer-encoding: chunked\r\n\r\n");
     remove_hop_by_hop(chunked);
-    CHECK(names(chunked) == std::vector<std::string>{"Transfer-Encoding"});
+    CHECK(names(chunked) == std::vector<std::string>{"transfer-encoding"});
   }
 
   TEST_CASE("Upgrade kept when tunneling; Transfer-Encoding dropped when re-framed") {
     Message m = parse_request(
-        "POST / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n");
+        "POST / HTTP/1.1\r\nconnection: upgrade\r\nupgrade: websocket\r\n"
+        "transfer-encoding: chunked\r\n\r\n");
     HopByHopOptions tunnel;
     tunnel.keep_upgrade = true;
     tunnel.keep_transfer_encoding = false;
     remove_hop_by_hop(m, tunnel);
-    CHECK(names(m) == std::vector<std::string>{"Upgrade"});
+    CHECK(names(m) == std::vector<std::string>{"upgrade"});
   }
 
   TEST_CASE("an ignored Content-Length (HAProxy's CL+TE policy) is dropped") {
@@ -138,10 +138,10 @@ TEST_SUITE("http serializer") {
     HeadParser p(o);
     Message m;
     std::string_view text =
-        "POST / HTTP/1.1\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n";
+        "POST / HTTP/1.1\r\ncontent-length: 9\r\ntransfer-encoding: chunked\r\n\r\n";
     REQUIRE(p.parse(text, m).status == ParseStatus::done);
     remove_hop_by_hop(m);
-    CHECK(names(m) == std::vector<std::string>{"Transfer-Encoding"});
+    CHECK(names(m) == std::vector<std::string>{"transfer-encoding"});
   }
 
   TEST_CASE("is_hop_by_hop is case-insensitive and exact") {
@@ -174,7 +174,7 @@ TEST_SUITE("http serializer") {
     std::string out(64, '\0');
     WriteResult r = write_last_chunk(trailers.fields(), std::span<char>(out.data(), out.size()));
     REQUIRE(r.fits);
-    CHECK(out.substr(0, r.size) == "0\r\nX-Sum: abc\r\n\r\n");
+    CHECK(out.substr(0, r.size) == "0\r\nx-sum: abc\r\n\r\n");
     CHECK(write_last_chunk({}, std::span<char>(out.data(), 4)).size == 5);
   }
 
@@ -211,9 +211,9 @@ TEST_SUITE("http serializer") {
 
   TEST_CASE("round trip: parse, serialize, parse again gives the same message") {
     for (std::string_view text :
-         {"GET /x HTTP/1.1\r\nHost: a\r\nX: 1\r\n\r\n",
-          "POST /y HTTP/1.0\r\nContent-Length: 4\r\nConnection: keep-alive\r\n\r\n",
-          "PURGE * HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
+         {"GET /x HTTP/1.1\r\nhost: a\r\nx: 1\r\n\r\n",
+          "POST /y HTTP/1.0\r\ncontent-length: 4\r\nconnection: keep-alive\r\n\r\n",
+          "PURGE * HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n"}) {
       Message a = parse_request(text);
       std::string out = write(a);
       Message b = parse_request(out);
