@@ -119,8 +119,10 @@ std::optional<ast::HttpAction> parse_header_action(Args& a, FormatContext contex
   return h;
 }
 
-std::optional<ast::HttpAction> parse_deny(Args& a, std::span<const Word> words) {
+// HAProxy's default: 403 for a request, 502 for a response.
+std::optional<ast::HttpAction> parse_deny(Args& a, std::span<const Word> words, bool request) {
   ast::DenyAction d;
+  d.status = request ? 403 : 502;
   for (std::size_t i = 0; i < words.size(); ++i) {
     if (words[i].text == "deny_status" && i + 1 < words.size()) {
       auto s = http_status(a, words[++i]);
@@ -211,7 +213,7 @@ std::optional<ast::Payload> parse_http_rule(Args& a, bool request) {
     auto r = parse_redirect_action(a, args);
     if (r) parsed = std::move(*r);
   } else if (action.text == "deny") {
-    parsed = parse_deny(a, args);
+    parsed = parse_deny(a, args, request);
   } else if (request && action.text == "return") {
     parsed = parse_return(a, args);
   } else if (request && action.text == "set-path") {

@@ -84,16 +84,6 @@ bool daemonize(const std::string& pidfile, int& status) {
 // Whether this build can serve `config` as HAProxy would; nullopt if so, else the exit
 // status after saying why.
 std::optional<int> refuse_unserved(const sluice::config::Config& config) {
-  for (const auto& frontend : config.frontends) {
-    if (frontend.mode == sluice::config::Mode::http) {
-      // The quick start is HTTP: validating it is what this build can do (README).
-      fmt::print(stderr,
-                 "sluice: configuration is valid; frontend '{}' is 'mode http', which this "
-                 "build does not serve yet (it lands with the serving issue): not starting\n",
-                 frontend.name);
-      return 0;
-    }
-  }
   auto unserved = sluice::worker::unserved_features(config);
   if (unserved.empty()) return std::nullopt;
   for (const auto& use : unserved)

@@ -1,5 +1,7 @@
 #include "runtime/compile/proxy.hpp"
 
+#include "parser/sample.hpp"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -337,6 +339,16 @@ std::optional<config::HttpRule> ProxyBuilder::http_rule(const ast::HttpRule& rul
             else
               a.body = std::move(*content);
           }
+          if (ok && act.body &&
+              (act.body_kind == Body::lf_string || act.body_kind == Body::lf_file)) {
+            // An lf-file's text is located at the file name: its errors point there.
+            parser::Word text{a.body, act.body->loc, false};
+            auto format = parser::parse_log_format(text, parser::FormatContext::any, ctx_.diags);
+            if (!format)
+              ok = false;
+            else
+              a.body_format = scope_->format(*format);
+          }
           for (const auto& [name, value] : act.headers)
             a.headers.emplace_back(name.text, scope_->format(value));
         } else {
@@ -368,33 +380,47 @@ std::optional<config::TcpRule> ProxyBuilder::tcp_rule(const ast::TcpRule& rule, 
 void ProxyBuilder::apply_option(const ast::Option& option) {
   const auto& n = option.name.text;
   const bool on = !option.negated;
-  if (frontend_) {
-    if (n == "forwardfor") {
-      if (on) {
-        config::ForwardFor ff;
-        for (std::size_t i = 0; i < option.args.size(); ++i) {
-          const auto& w = option.args[i].text;
-          if (w == "if-none")
-            ff.if_none = true;
-          else if (w == "except")
-            ff.except = option.args[++i].text;
-          else if (w == "header")
-            ff.header = option.args[++i].text;
-        }
-        frontend_->forwardfor = ff;
-      } else {
-        frontend_->forwardfor.reset();
+  if (n == "forwardfor") {
+    std::optional<config::ForwardFor> ff;
+    if (on) {
+      ff.emplace();
+      for (std::size_t i = 0; i < option.args.size(); ++i) {
+        const auto& w = option.args[i].text;
+        if (w == "if-none")
+          ff->if_none = true;
+        else if (w == "except")
+          ff->except = option.args[++i].text;
+        else if (w == "header")
+          ff->header = option.args[++i].text;
       }
-    } else if (n == "httplog") {
+    }
+    if (frontend_) frontend_->forwardfor = ff;
+    if (backend_) backend_->forwardfor = ff;
+    return;
+  }
+  if (n == "httpclose" || n == "http-server-close" || n == "http-keep-alive") {
+    using M = config::HttpConnectionMode;
+    const M named = n == "httpclose"           ? M::close
+                    : n == "http-server-close" ? M::server_close
+                                               : M::keep_alive;
+    // `no option X` only undoes X (HAProxy clears that mode and falls back to keep-alive).
+    auto set = [&](std::optional<M>& mode) {
+      if (on)
+        mode = named;
+      else if (mode == named)
+        mode.reset();
+    };
+    if (frontend_) set(frontend_->connection_mode);
+    if (backend_) set(backend_->connection_mode);
+    return;
+  }
+  if (frontend_) {
+    if (n == "httplog") {
       frontend_->httplog = on;
     } else if (n == "tcplog") {
       frontend_->tcplog = on;
     } else if (n == "dontlognull") {
       frontend_->dontlognull = on;
-    } else if (n == "http-server-close") {
-      frontend_->http_server_close = on;
-    } else if (n == "httpclose") {
-      frontend_->httpclose = on;
     }
   }
   if (backend_) {

@@ -129,7 +129,8 @@ struct HttpAction {
   bool drop_query = false;
   bool append_slash = false;
   std::string content_type;
-  std::string body;  // return: literal body or file contents
+  std::string body;                   // return: literal body or file contents
+  std::optional<Format> body_format;  // return lf-string / lf-file: rendered per reply
   std::vector<std::pair<std::string, Format>> headers;
 };
 
@@ -206,6 +207,17 @@ struct HttpCheck {
   std::optional<Expect> expect;
 };
 
+struct ForwardFor {
+  std::string header = "X-Forwarded-For";
+  std::string except;
+  bool if_none = false;
+};
+
+// How HTTP connections go on after a response (`option httpclose`, `http-server-close`,
+// `http-keep-alive`): the last one a proxy names wins; the frontend's and the backend's
+// combine as HAProxy's do (the stricter wins).
+enum class HttpConnectionMode { keep_alive, server_close, close };
+
 enum class Balance { roundrobin, static_rr, leastconn, first, source, uri, hdr, random };
 
 // `errorfile CODE FILE`: the whole raw HTTP response, as read at load time.
@@ -227,6 +239,8 @@ struct Backend {
   bool redispatch = false;
   bool allbackups = false;
   std::string http_reuse = "safe";
+  std::optional<ForwardFor> forwardfor;
+  std::optional<HttpConnectionMode> connection_mode;
   std::optional<HttpCheck> httpchk;
   bool ssl_hello_chk = false;
   bool tcp_check = false;
@@ -234,12 +248,6 @@ struct Backend {
   std::vector<HttpRule> http_request, http_response;
   std::vector<TcpRule> tcp_request;
   std::vector<ErrorFile> errorfiles;
-};
-
-struct ForwardFor {
-  std::string header = "X-Forwarded-For";
-  std::string except;
-  bool if_none = false;
 };
 
 struct Frontend {
@@ -261,7 +269,7 @@ struct Frontend {
   std::optional<Millis> inspect_delay;
   std::optional<ForwardFor> forwardfor;
   bool httplog = false, tcplog = false, dontlognull = false;
-  bool http_server_close = false, httpclose = false;
+  std::optional<HttpConnectionMode> connection_mode;
   std::vector<LogTarget> logs;
   std::vector<ErrorFile> errorfiles;
 };

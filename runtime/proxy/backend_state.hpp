@@ -32,6 +32,8 @@ class BackendState {
   void release(std::uint32_t server) { states_->end_connection(server); }
   // nbsrv(): servers that can take traffic now (up, not disabled, weight above 0).
   int usable_servers() const;
+  // `balance hdr(<name>)`: the field whose value the caller passes in Request::header.
+  std::string_view balance_header() const { return selector_->header_name(); }
 
  private:
   const config::Backend* config_ = nullptr;

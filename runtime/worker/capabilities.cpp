@@ -16,8 +16,6 @@ class Report {
 };
 
 void check_frontend(const config::Frontend& f, Report& r) {
-  if (f.mode == config::Mode::http)
-    r.add(f.origin, fmt::format("'mode http' (frontend '{}')", f.name));
   for (const auto& bind : f.binds) {
     if (bind.tls) r.add(bind.origin, "'ssl' on a bind");
     if (bind.accept_proxy) r.add(bind.origin, "'accept-proxy'");

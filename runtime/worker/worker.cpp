@@ -40,8 +40,10 @@ proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend
 class Worker::Acceptor final : public io::Pollable, private io::Timer {
  public:
   Acceptor(io::Loop& loop, const Listening& listening, proxy::SlotCounter& process,
-           const proxy::ConnectionFacts::ServerCount& usable_servers, std::size_t buffer_size)
+           const proxy::ConnectionFacts::ServerCount& usable_servers, std::size_t buffer_size,
+           proxy::HttpLoopShare& http)
       : loop_(loop),
+        http_(http),
         listening_(listening),
         process_(process),
         usable_servers_(&usable_servers),
@@ -70,6 +72,13 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
       if (fd < 0) return;  // EAGAIN: another thread took it, or the queue is empty
       client.fd.reset(fd);
       client.local = io::SocketAddress::local_of(fd);
+      if (listening_.http) {
+        if (!accepted(client)) continue;
+        proxy::HttpSession::start(http_, std::move(client),
+                                  proxy::ConnectionSlot(listening_.frontend_slots, &process_),
+                                  *listening_.http);
+        continue;
+      }
       proxy::BackendState* backend = route(client);
       if (backend == nullptr) continue;  // rejected, or no backend: closed, as in HAProxy
       proxy::TcpRelay::start(loop_, std::move(client),
@@ -81,15 +90,21 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
  private:
   static constexpr std::int64_t retry_ms = 5;
 
-  // tcp-request connection rules (the first that applies decides), then the backend.
+  // tcp-request connection rules: the first that applies decides.
+  bool accepted(const proxy::AcceptedClient& client) {
+    proxy::ConnectionFacts facts(client.peer, client.local, usable_servers_);
+    for (const auto& rule : listening_.routing->connection_rules) {
+      if (rule.condition && !rule.condition->matches(facts, scratch_)) continue;
+      return rule.accept;
+    }
+    return true;
+  }
+
+  // mode tcp: the connection rules, then the backend.
   proxy::BackendState* route(const proxy::AcceptedClient& client) {
+    if (!accepted(client)) return nullptr;
     const Routing& routing = *listening_.routing;
     proxy::ConnectionFacts facts(client.peer, client.local, usable_servers_);
-    for (const auto& rule : routing.connection_rules) {
-      if (rule.condition && !rule.condition->matches(facts, scratch_)) continue;
-      if (!rule.accept) return nullptr;
-      break;
-    }
     for (const auto& route : routing.routes)
       if (!route.condition || route.condition->matches(facts, scratch_)) return route.backend;
     return routing.default_backend;
@@ -115,6 +130,7 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
   }
 
   io::Loop& loop_;
+  proxy::HttpLoopShare& http_;
   const Listening& listening_;
   proxy::SlotCounter& process_;
   const proxy::ConnectionFacts::ServerCount* usable_servers_;
@@ -125,6 +141,76 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
 };
 
 Worker::Worker(std::shared_ptr<const config::Config> config) : config_(std::move(config)) {}
+
+namespace {
+
+std::int64_t first_set(std::initializer_list<const std::optional<config::Millis>*> timeouts) {
+  for (const auto* t : timeouts)
+    if (*t) return (*t)->count();
+  return 0;
+}
+
+proxy::ReuseMode reuse_mode(const std::string& word) {
+  if (word == "never") return proxy::ReuseMode::never;
+  if (word == "aggressive" || word == "always") return proxy::ReuseMode::always;
+  return proxy::ReuseMode::safe;
+}
+
+// The frontend's and the backend's modes combined: the one that closes more wins.
+config::HttpConnectionMode merged_mode(const std::optional<config::HttpConnectionMode>& a,
+                                       const std::optional<config::HttpConnectionMode>& b) {
+  auto rank = [](const std::optional<config::HttpConnectionMode>& m) {
+    return m ? static_cast<int>(*m) : 0;
+  };
+  return static_cast<config::HttpConnectionMode>(std::max(rank(a), rank(b)));
+}
+
+}  // namespace
+
+void Worker::build_http(rules::Compiler& conditions) {
+  for (std::size_t i = 0; i < config_->backends.size(); ++i) {
+    const auto& b = config_->backends[i];
+    auto& h = *http_backends_.emplace_back(std::make_unique<proxy::HttpBackend>());
+    h.state = backends_[i].get();
+    h.index = static_cast<std::uint32_t>(i);
+    if (b.mode != config::Mode::http) continue;
+    h.request_rules = proxy::HttpRuleSet::compile(b.http_request, rules::Side::request, conditions);
+    h.response_rules =
+        proxy::HttpRuleSet::compile(b.http_response, rules::Side::response, conditions);
+    h.error_pages = proxy::ErrorPages(b.errorfiles);
+    h.reuse = reuse_mode(b.http_reuse);
+    h.connect_ms = first_set({&b.timeouts.connect});
+    h.server_ms = first_set({&b.timeouts.server});
+    h.tunnel_ms = first_set({&b.timeouts.tunnel});
+  }
+  for (const auto& f : config_->frontends) {
+    auto& slot = http_frontends_.emplace_back();
+    if (f.mode != config::Mode::http) continue;
+    slot = std::make_unique<proxy::HttpFrontend>();
+    auto& h = *slot;
+    h.config = &f;
+    h.request_rules = proxy::HttpRuleSet::compile(f.http_request, rules::Side::request, conditions);
+    h.redirect_rules = proxy::HttpRuleSet::compile(f.redirects, rules::Side::request, conditions);
+    h.response_rules =
+        proxy::HttpRuleSet::compile(f.http_response, rules::Side::response, conditions);
+    for (const auto& use : f.use_backends) {
+      proxy::HttpFrontend::Route r{http_backends_[use.backend].get(), std::nullopt};
+      if (use.condition) r.condition = conditions.condition(*use.condition, rules::Side::request);
+      h.routes.push_back(std::move(r));
+    }
+    if (f.default_backend) h.default_backend = http_backends_[*f.default_backend].get();
+    h.error_pages = proxy::ErrorPages(f.errorfiles);
+    for (const auto& b : config_->backends) {
+      // A listen's backend half is the frontend itself: its options count once.
+      h.forwardfor.push_back(proxy::ForwardFor::merge(f.forwardfor, b.forwardfor));
+      h.connection_mode.push_back(merged_mode(f.connection_mode, b.connection_mode));
+    }
+    h.client_ms = first_set({&f.timeouts.client});
+    h.http_request_ms = first_set({&f.timeouts.http_request});
+    h.keep_alive_ms = first_set({&f.timeouts.http_keep_alive});
+    h.usable_servers = &usable_servers_;
+  }
+}
 
 Worker::~Worker() = default;
 
@@ -141,6 +227,12 @@ bool Worker::open(std::string& error) {
   };
   process_slots_.limit = config_->global.maxconn;
   rules::Compiler conditions;  // shares each named ACL's compiled patterns
+  try {
+    build_http(conditions);
+  } catch (const rules::CompileError& e) {
+    error = e.what();
+    return false;
+  }
   for (const auto& frontend : config_->frontends) {
     auto& routing = routing_.emplace_back(std::make_unique<Routing>());
     try {
@@ -186,6 +278,7 @@ bool Worker::open(std::string& error) {
           l.frontend = &frontend;
           l.routing = routing_.back().get();
           l.frontend_slots = slots.get();
+          l.http = http_frontends_[routing_.size() - 1].get();
           l.address.length = sizeof l.address.storage;
           getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage),
                       &l.address.length);
@@ -199,11 +292,16 @@ bool Worker::open(std::string& error) {
                                ? static_cast<unsigned>(config_->global.nbthread)
                                : std::max(1u, std::thread::hardware_concurrency());
   const auto buffer_size = static_cast<std::size_t>(config_->global.bufsize);
+  std::vector<std::uint32_t> servers;
+  for (const auto& backend : config_->backends)
+    servers.push_back(static_cast<std::uint32_t>(backend.servers.size()));
   for (unsigned i = 0; i < threads; ++i) {
     auto loop = std::make_unique<io::Loop>();
+    auto& share = http_shares_.emplace_back(std::make_unique<proxy::HttpLoopShare>(
+        *loop, servers, buffer_size, static_cast<std::size_t>(config_->global.max_headers)));
     for (const auto& listening : listening_) {
       auto acceptor = std::make_unique<Acceptor>(*loop, listening, process_slots_, usable_servers_,
-                                                 buffer_size);
+                                                 buffer_size, *share);
       acceptor->listen();
       acceptors_.push_back(std::move(acceptor));
     }
@@ -231,9 +329,10 @@ void Worker::run() {
 void Worker::soft_stop() {
   for (std::size_t i = 0; i < loops_.size(); ++i) {
     io::Loop* loop = loops_[i].get();
-    loop->post([this, loop] {
+    loop->post([this, loop, i] {
       for (auto& acceptor : acceptors_)
         if (&acceptor->loop() == loop) acceptor->stop_listening();
+      http_shares_[i]->soft_stop();
       // The last loop to let go closes the sockets: new connections are refused from then
       // on, while the ones accepted before finish.
       if (detached_loops_.fetch_add(1) + 1 == loops_.size())

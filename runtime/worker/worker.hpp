@@ -15,6 +15,7 @@
 #include "runtime/proxy/backend_state.hpp"
 #include "runtime/proxy/connection_facts.hpp"
 #include "runtime/proxy/connection_slot.hpp"
+#include "runtime/proxy/http_session.hpp"
 #include "runtime/rules/condition.hpp"
 
 namespace sluice::worker {
@@ -61,17 +62,26 @@ class Worker {
     const config::Frontend* frontend = nullptr;
     const Routing* routing = nullptr;
     proxy::SlotCounter* frontend_slots = nullptr;
+    const proxy::HttpFrontend* http = nullptr;  // mode http: sessions, else the TCP relay
     io::SocketAddress address;
   };
   class Acceptor;
 
+  // Rules, error pages and routes of the HTTP proxies, compiled once; throws
+  // rules::CompileError.
+  void build_http(rules::Compiler& conditions);
+
   std::shared_ptr<const config::Config> config_;
   std::vector<std::unique_ptr<proxy::BackendState>> backends_;
-  std::vector<std::unique_ptr<proxy::SlotCounter>> frontend_slots_;  // by frontend index
-  std::vector<std::unique_ptr<Routing>> routing_;                    // by frontend index
-  proxy::ConnectionFacts::ServerCount usable_servers_;               // nbsrv()
-  proxy::SlotCounter process_slots_;                                 // global maxconn
+  std::vector<std::unique_ptr<proxy::SlotCounter>> frontend_slots_;   // by frontend index
+  std::vector<std::unique_ptr<Routing>> routing_;                     // by frontend index
+  proxy::ConnectionFacts::ServerCount usable_servers_;                // nbsrv()
+  proxy::SlotCounter process_slots_;                                  // global maxconn
+  std::vector<std::unique_ptr<proxy::HttpBackend>> http_backends_;    // by backend index
+  std::vector<std::unique_ptr<proxy::HttpFrontend>> http_frontends_;  // by frontend index
   std::vector<Listening> listening_;
+  // Declared before the loops: a loop deletes its leftover sessions while the shares live.
+  std::vector<std::unique_ptr<proxy::HttpLoopShare>> http_shares_;  // by loop
   std::vector<std::unique_ptr<io::Loop>> loops_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::atomic<std::size_t> detached_loops_{0};  // soft stop: loops no longer accepting

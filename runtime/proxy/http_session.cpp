@@ -1,0 +1,1029 @@
+#include "runtime/proxy/http_session.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace sluice::proxy {
+
+namespace {
+
+// Bytes received and not yet used, or produced and not yet sent. Reading appends at the
+// tail; the front is consumed; the bytes move to the front only when the tail is full.
+class Buffer {
+ public:
+  explicit Buffer(std::size_t capacity) : data_(new char[capacity]), capacity_(capacity) {}
+  const char* bytes() const { return data_.get() + head_; }
+  std::size_t size() const { return tail_ - head_; }
+  bool empty() const { return tail_ == head_; }
+  std::span<const char> view() const { return {bytes(), size()}; }
+  // Room at the tail, after moving the bytes to the front if that makes more.
+  std::span<char> space() {
+    if (tail_ == capacity_ && head_ > 0) {
+      std::memmove(data_.get(), bytes(), size());
+      tail_ -= head_;
+      head_ = 0;
+    }
+    return {data_.get() + tail_, capacity_ - tail_};
+  }
+  std::size_t room() const { return capacity_ - size(); }
+  void produced(std::size_t n) { tail_ += n; }
+  void consumed(std::size_t n) {
+    head_ += n;
+    if (head_ == tail_) head_ = tail_ = 0;
+  }
+  bool append(std::span<const char> bytes) {
+    if (bytes.size() > room()) return false;
+    if (bytes.size() > capacity_ - tail_) {
+      std::memmove(data_.get(), this->bytes(), size());
+      tail_ -= head_;
+      head_ = 0;
+    }
+    std::memcpy(data_.get() + tail_, bytes.data(), bytes.size());
+    tail_ += bytes.size();
+    return true;
+  }
+  void clear() { head_ = tail_ = 0; }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t capacity_;
+  std::size_t head_ = 0;
+  std::size_t tail_ = 0;
+};
+
+// Room for rule edits beyond the fields a message may arrive with.
+constexpr std::size_t kExtraHeaders = 32;
+// How long a closing connection waits for the client's FIN after ours (lingering, so the
+// client reads our response rather than a reset).
+constexpr std::int64_t kLingerMs = 1000;
+// Idle server connections older than this are closed (HAProxy's pool-purge-delay).
+constexpr std::int64_t kPoolPurgeMs = 5000;
+// Free exchanges kept per loop for the next requests.
+constexpr std::size_t kSpareExchanges = 256;
+
+http::ParseOptions parse_options(std::size_t bufsize, std::size_t max_headers) {
+  http::ParseOptions o;
+  o.limits.max_head_bytes = bufsize;
+  o.limits.max_headers = max_headers;
+  return o;
+}
+
+// A server's Content-Length beside Transfer-Encoding is dropped and the chunks read, as
+// HAProxy does: the client never sees the conflict, and the server connection is not
+// reused. A client's is refused with a 400 (the request-smuggling vector closed outright).
+http::ParseOptions server_parse_options(http::ParseOptions client) {
+  client.length_conflict = http::LengthConflict::ignore_content_length;
+  return client;
+}
+
+// recv/send results folded into what the session does next.
+enum class Io : std::uint8_t { moved, blocked, closed, failed };
+
+Io receive(int fd, std::span<char> into, std::size_t& n) {
+  const ssize_t r = recv(fd, into.data(), into.size(), 0);
+  if (r > 0) {
+    n = static_cast<std::size_t>(r);
+    return Io::moved;
+  }
+  if (r == 0) return Io::closed;
+  if (errno == EAGAIN || errno == EINTR) return Io::blocked;
+  return Io::failed;
+}
+
+Io transmit(int fd, std::span<const char> from, std::size_t& n) {
+  const ssize_t r = send(fd, from.data(), from.size(), MSG_NOSIGNAL);
+  if (r >= 0) {
+    n = static_cast<std::size_t>(r);
+    return Io::moved;
+  }
+  if (errno == EAGAIN || errno == EINTR) return Io::blocked;
+  return Io::failed;
+}
+
+}  // namespace
+
+struct HttpLoopShare::Exchange {
+  Exchange(std::size_t bufsize, std::size_t max_headers)
+      : client_in(bufsize),
+        client_out(bufsize),
+        server_in(bufsize),
+        server_out(bufsize),
+        request(max_headers + kExtraHeaders),
+        response(max_headers + kExtraHeaders),
+        request_parser(
+            parse_options(bufsize - std::min<std::size_t>(bufsize / 2, 1024), max_headers)),
+        response_parser(server_parse_options(request_parser.options())),
+        request_body(request_parser.options()),
+        response_body(request_parser.options()),
+        arena(bufsize),
+        reply_headers(kExtraHeaders) {}
+
+  Buffer client_in, client_out, server_in, server_out;
+  http::Message request, response;
+  http::HeadParser request_parser, response_parser;
+  http::BodyDecoder request_body, response_body;
+  RewriteArena arena;
+  http::HeaderList reply_headers;
+  std::size_t server_sent = 0;  // bytes of server_out sent but kept for a resend
+  bool hold = false;            // keep sent request bytes until the server answers
+};
+
+using Exchange = HttpLoopShare::Exchange;
+
+HttpLoopShare::HttpLoopShare(io::Loop& loop, const std::vector<std::uint32_t>& servers,
+                             std::size_t bufsize, std::size_t max_headers)
+    : loop_(loop),
+      pool_(loop, servers, kPoolPurgeMs),
+      bufsize_(bufsize),
+      max_headers_(max_headers),
+      scratch_(new char[bufsize]) {}
+
+HttpLoopShare::~HttpLoopShare() {
+  for (Exchange* x : free_)
+    delete x;
+}
+
+HttpLoopShare::Exchange* HttpLoopShare::acquire() {
+  if (free_.empty()) return new Exchange(bufsize_, max_headers_);
+  Exchange* x = free_.back();
+  free_.pop_back();
+  return x;
+}
+
+void HttpLoopShare::release(Exchange* x) {
+  x->client_in.clear();
+  x->client_out.clear();
+  x->server_in.clear();
+  x->server_out.clear();
+  x->server_sent = 0;
+  x->hold = false;
+  if (free_.size() < kSpareExchanges)
+    free_.push_back(x);
+  else
+    delete x;
+}
+
+void HttpLoopShare::soft_stop() {
+  stopping_ = true;
+  pool_.close_all();
+  for (HttpSession* s = sessions_; s != nullptr;) {
+    HttpSession* next = s->next_session_;
+    s->on_soft_stop();
+    s = next;
+  }
+}
+
+// ---- lifetime -------------------------------------------------------------------------
+
+void HttpSession::start(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
+                        const HttpFrontend& frontend) {
+  auto* session = new HttpSession(share, std::move(client), std::move(slot), frontend);
+  share.loop().adopt(*session);
+  session->next_session_ = share.sessions_;
+  if (share.sessions_) share.sessions_->prev_session_ = session;
+  share.sessions_ = session;
+  if (!share.loop().add(session->client_fd_.get(), *session)) {
+    session->close();
+    return;
+  }
+  session->rearm();
+}
+
+HttpSession::HttpSession(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
+                         const HttpFrontend& frontend)
+    : share_(share),
+      frontend_(frontend),
+      slot_(std::move(slot)),
+      client_fd_(std::move(client.fd)),
+      client_address_(client.peer),
+      local_address_(client.local) {
+  // The first request has `timeout http-request` from the accept on (HAProxy: a client
+  // that connects and sends nothing gets a 408).
+  const std::int64_t wait =
+      frontend_.http_request_ms ? frontend_.http_request_ms : frontend_.client_ms;
+  head_deadline_ms_ = wait ? share_.loop().now_ms() + wait : 0;
+}
+
+HttpSession::~HttpSession() {
+  // The loop deletes what is still open when it ends, server connections included (so
+  // they are not touched here); the buffers go back to the share, which outlives the loop.
+  if (x_) share_.release(x_);
+}
+
+void HttpSession::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (prev_session_)
+    prev_session_->next_session_ = next_session_;
+  else
+    share_.sessions_ = next_session_;
+  if (next_session_) next_session_->prev_session_ = prev_session_;
+  share_.loop().cancel(*this);
+  drop_server(false);
+  share_.loop().remove(client_fd_.get());
+  client_fd_.reset();
+  if (x_) {
+    share_.release(x_);
+    x_ = nullptr;
+  }
+  slot_.release();
+  share_.loop().retire(*this);
+}
+
+void HttpSession::on_soft_stop() {
+  const bool between_requests =
+      request_state_ == RequestState::head && response_state_ == ResponseState::none &&
+      (x_ == nullptr || (x_->client_in.empty() && x_->client_out.empty()));
+  if (between_requests && requests_ > 0) close();
+  // Otherwise: finish_exchange sees share_.stopping() and closes after this exchange.
+}
+
+// ---- events -----------------------------------------------------------------------------
+
+void HttpSession::on_events(std::uint32_t events) {
+  if (closed_) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
+  if (events & EPOLLOUT) client_writable_ = true;
+  advance();
+}
+
+void HttpSession::on_server_events(std::uint32_t events) {
+  if (closed_ || server_ == nullptr) return;
+  if (response_state_ == ResponseState::connecting) {
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+    if (io::socket_error(server_->fd()) != 0) {
+      server_failed(false);
+      if (!closed_) advance();
+      return;
+    }
+    response_state_ = ResponseState::head;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) server_readable_ = true;
+  if (events & EPOLLOUT) server_writable_ = true;
+  advance();
+}
+
+void HttpSession::advance() {
+  bool moved = true;
+  while (moved && !closed_) {
+    moved = read_client();
+    if (closed_) return;
+    moved |= step_request();
+    if (closed_) return;
+    moved |= write_server();
+    if (closed_) return;
+    moved |= read_server();
+    if (closed_) return;
+    moved |= step_response();
+    if (closed_) return;
+    moved |= write_client();
+    if (closed_) return;
+    if (request_state_ == RequestState::done && response_state_ == ResponseState::done) {
+      finish_exchange();
+      moved = true;
+    }
+  }
+  if (closed_) return;
+  if (closing_ && x_ && x_->client_out.empty()) {
+    // Everything said: our FIN, then wait briefly for the client's so that it reads the
+    // response instead of a reset caused by request bytes we never read.
+    if (!client_fin_) {
+      shutdown(client_fd_.get(), SHUT_WR);
+      share_.loop().arm(*this, kLingerMs);
+      return;
+    }
+    close();
+    return;
+  }
+  // Idle between requests: nothing buffered, so the exchange's memory goes back to the loop.
+  if (x_ && !closing_ && request_state_ == RequestState::head &&
+      response_state_ == ResponseState::none && x_->client_in.empty() && x_->client_out.empty() &&
+      server_ == nullptr) {
+    share_.release(x_);
+    x_ = nullptr;
+  }
+  rearm();
+}
+
+// ---- client side --------------------------------------------------------------------------
+
+bool HttpSession::read_client() {
+  if (!client_readable_ || client_fin_) return false;
+  if (x_ == nullptr) {
+    x_ = share_.acquire();
+    x_->request_parser.start_request();
+  }
+  if (closing_) {
+    // Lingering: read and forget until the client's FIN.
+    char sink[4096];
+    std::size_t n = 0;
+    Io r = receive(client_fd_.get(), sink, n);
+    if (r == Io::blocked) client_readable_ = false;
+    if (r == Io::closed || r == Io::failed) client_fin_ = true;
+    return r == Io::moved || client_fin_;
+  }
+  auto space = x_->client_in.space();
+  if (space.empty()) return false;
+  std::size_t n = 0;
+  switch (receive(client_fd_.get(), space, n)) {
+    case Io::moved:
+      if (request_state_ == RequestState::head && x_->client_in.empty() && requests_ > 0 &&
+          response_state_ == ResponseState::none) {
+        // The next request's first byte: its head has `timeout http-request` from now.
+        const std::int64_t wait =
+            frontend_.http_request_ms ? frontend_.http_request_ms : frontend_.client_ms;
+        head_deadline_ms_ = wait ? share_.loop().now_ms() + wait : 0;
+      }
+      x_->client_in.produced(n);
+      return true;
+    case Io::blocked:
+      client_readable_ = false;
+      return false;
+    case Io::closed:
+      client_fin_ = true;
+      return true;
+    case Io::failed:
+      close();
+      return false;
+  }
+  return false;
+}
+
+bool HttpSession::write_client() {
+  if (x_ == nullptr || x_->client_out.empty() || !client_writable_) return false;
+  std::size_t n = 0;
+  switch (transmit(client_fd_.get(), x_->client_out.view(), n)) {
+    case Io::moved:
+      x_->client_out.consumed(n);
+      return true;
+    case Io::blocked:
+      client_writable_ = false;
+      return false;
+    default:
+      close();
+      return false;
+  }
+}
+
+bool HttpSession::step_request() {
+  if (x_ == nullptr || closing_) return false;
+  Exchange& x = *x_;
+  if (request_state_ == RequestState::head) {
+    // One exchange at a time: the next request waits until the last response is out.
+    if (response_state_ != ResponseState::none || !x.client_out.empty()) return false;
+    if (x.client_in.empty()) {
+      if (client_fin_) close();
+      return false;
+    }
+    const http::ParseResult r = x.request_parser.parse(x.client_in.view(), x.request);
+    if (r.status == http::ParseStatus::need_more) {
+      if (client_fin_) close();  // gone mid-head: nothing to answer to
+      return false;
+    }
+    if (r.status == http::ParseStatus::error) {
+      reply_error(r.error.status, true);
+      return true;
+    }
+    head_size_ = r.consumed;
+    if (!buffered_body_is_valid()) return true;
+    process_request_head();
+    return true;
+  }
+  if (request_state_ != RequestState::body || replied_locally_) return false;
+  // Body bytes go to the server as they came (the framing was checked by the decoder); an
+  // HTTP/1.0 request cannot be chunked, so no re-framing is ever needed this way.
+  bool moved = false;
+  while (!x.client_in.empty()) {
+    const std::size_t room = x.server_out.room();
+    if (room == 0) break;
+    auto input = x.client_in.view();
+    if (input.size() > room) input = input.first(room);
+    const http::BodyResult r = x.request_body.decode(input);
+    if (r.status == http::BodyStatus::error) {
+      if (response_state_ == ResponseState::connecting || !server_answered_) {
+        drop_server(false);
+        reply_error(r.error.status, true);
+      } else {
+        close();
+      }
+      return true;
+    }
+    if (r.consumed > 0) {
+      x.server_out.append(input.first(r.consumed));
+      x.client_in.consumed(r.consumed);
+      moved = true;
+    }
+    if (r.status == http::BodyStatus::done) {
+      request_state_ = RequestState::done;
+      return true;
+    }
+    if (r.status == http::BodyStatus::need_more) break;
+  }
+  if (client_fin_ && x.client_in.empty()) {
+    const http::BodyResult r = x.request_body.finish();
+    if (r.status == http::BodyStatus::done) {
+      // The end of a tunnel's client half: pass the FIN on once everything is sent.
+      request_state_ = RequestState::done;
+      return true;
+    }
+    close();  // the client left in the middle of a framed body
+    return false;
+  }
+  return moved;
+}
+
+// ---- request processing -------------------------------------------------------------------
+
+bool HttpSession::buffered_body_is_valid() {
+  // Chunks that arrived with the head are checked before anything is connected or
+  // forwarded, so that a broken request never reaches a server (as with HAProxy).
+  Exchange& x = *x_;
+  if (x.request.body != http::BodyKind::chunked || x.client_in.size() <= head_size_) return true;
+  http::BodyDecoder& probe = x.request_body;
+  probe.start(x.request);
+  auto rest = x.client_in.view().subspan(head_size_);
+  http::BodyResult r;
+  do {
+    r = probe.decode(rest);
+    rest = rest.subspan(r.consumed);
+  } while (r.status == http::BodyStatus::more && !rest.empty());
+  if (r.status != http::BodyStatus::error) return true;
+  reply_error(r.error.status, true);
+  return false;
+}
+
+void HttpSession::process_request_head() {
+  Exchange& x = *x_;
+  http::Message& request = x.request;
+  ++requests_;
+  head_deadline_ms_ = 0;
+  x.arena.reset();
+  x.reply_headers.clear();
+  // Stopping: this response tells the client to go ("connection: close").
+  keep_alive_ = request.keep_alive && !share_.stopping();
+  server_keep_alive_ = !share_.stopping();
+  replied_locally_ = false;
+  tunnel_ = false;
+  dechunk_ = false;
+  server_answered_ = false;
+
+  HttpFacts facts(client_address_, local_address_, frontend_.usable_servers);
+  facts.set_request(&request);
+  RuleContext ctx{facts, x.arena, share_.scratch(), x.reply_headers};
+
+  auto decided = [&](const RuleOutcome& outcome) {
+    if (outcome.kind == RuleOutcome::Kind::proceed) return false;
+    if (outcome.kind == RuleOutcome::Kind::failed)
+      reply_error(500, true);
+    else
+      reply_rule(outcome);
+    return true;
+  };
+  if (decided(frontend_.request_rules.run(request, ctx))) return;
+  if (decided(frontend_.redirect_rules.run(request, ctx))) return;
+
+  backend_ = frontend_.default_backend;
+  for (const auto& route : frontend_.routes) {
+    if (!route.condition || route.condition->matches(facts, share_.scratch())) {
+      backend_ = route.backend;
+      break;
+    }
+  }
+  if (backend_ == nullptr) {
+    reply_error(503, false);
+    return;
+  }
+  facts.set_backend(backend_->state->config().name);
+  if (decided(backend_->request_rules.run(request, ctx))) return;
+
+  switch (frontend_.connection_mode[backend_->index]) {
+    case config::HttpConnectionMode::close:
+      keep_alive_ = false;
+      server_keep_alive_ = false;
+      break;
+    case config::HttpConnectionMode::server_close:
+      server_keep_alive_ = false;
+      break;
+    case config::HttpConnectionMode::keep_alive:
+      break;
+  }
+  if (const auto& ff = frontend_.forwardfor[backend_->index]) {
+    if (!ff->apply(request, client_address_, x.arena)) {
+      reply_error(500, true);
+      return;
+    }
+  }
+  retries_left_ = backend_->state->config().retries;
+  if (!connect_server(balance::no_server, true)) {
+    reply_error(503, false);
+    return;
+  }
+  if (!start_forwarding()) return;
+}
+
+bool HttpSession::connect_server(std::uint32_t avoid, bool allow_reuse) {
+  Exchange& x = *x_;
+  BackendState& backend = *backend_->state;
+  // `http-reuse safe`: the first request of a connection never rides on a connection
+  // another client used (a server closing it would fail that request, not a retry).
+  const bool may_reuse = allow_reuse && (backend_->reuse == ReuseMode::always ||
+                                         (backend_->reuse == ReuseMode::safe && requests_ > 1));
+  while (true) {
+    if (target_ != balance::no_server) {
+      backend.release(target_);
+      target_ = balance::no_server;
+    }
+    balance::Request pick;
+    pick.source = client_address_.ip_bytes();
+    pick.avoid = avoid;
+    if (request_state_ == RequestState::head) {  // the head's views are still valid
+      pick.target = x.request.target;
+      const std::string_view name = backend.balance_header();
+      if (!name.empty()) {
+        const std::size_t i = x.request.headers.find(name);
+        if (i < x.request.headers.size()) pick.header = x.request.headers[i].value;
+      }
+    }
+    auto server = backend.pick(pick);
+    if (!server) return false;
+    target_ = server->index;
+    server_shut_ = false;
+    if (may_reuse && avoid == balance::no_server) {
+      if (ServerConnection* idle = share_.pool().take(backend_->index, server->index)) {
+        server_ = idle;
+        server_->attach(this);
+        server_writable_ = true;  // it was; edge-triggered epoll will not say so again
+        server_readable_ = false;
+        server_fin_ = false;
+        response_state_ = ResponseState::head;
+        return true;
+      }
+    }
+    io::SocketAddress address = server->address;
+    if (address.port() == 0) address.set_port(local_address_.port());
+    int error = 0;
+    server_ =
+        ServerConnection::connect(share_.loop(), address, backend_->index, server->index, error);
+    if (server_) {
+      server_->attach(this);
+      server_writable_ = server_readable_ = server_fin_ = false;
+      response_state_ = ResponseState::connecting;
+      return true;
+    }
+    if (retries_left_-- <= 0) return false;
+    avoid = server->index;
+  }
+}
+
+bool HttpSession::start_forwarding() {
+  Exchange& x = *x_;
+  http::Message& request = x.request;
+  const bool upgrade = request.upgrade_requested;
+  http::remove_hop_by_hop(request, {.keep_upgrade = upgrade, .keep_transfer_encoding = true});
+  bool fits = true;
+  if (upgrade) {
+    fits = request.headers.push_back("Connection", "upgrade");
+  } else if (!server_keep_alive_ && request.version == http::Version::http_1_1) {
+    fits = request.headers.push_back("Connection", "close");
+  } else if (server_keep_alive_ && request.version == http::Version::http_1_0) {
+    fits = request.headers.push_back("Connection", "keep-alive");
+  }
+  const http::WriteResult w =
+      fits ? http::write_head(request, x.server_out.space()) : http::WriteResult{};
+  if (!w.fits) {
+    drop_server(false);
+    reply_error(500, true);
+    return false;
+  }
+  x.server_out.produced(w.size);
+  x.client_in.consumed(head_size_);
+  request_method_ = request.method;
+  request_version_ = request.version;
+  request_upgrade_ = upgrade;
+  x.request_body.start(request);
+  request_state_ = request.body == http::BodyKind::none ? RequestState::done : RequestState::body;
+  // A bodiless request can be sent again on a new connection if a reused one turns out
+  // closed before answering.
+  x.hold = request_state_ == RequestState::done;
+  x.server_sent = 0;
+  x.response_parser.start_response(request_method_, request_upgrade_);
+  return true;
+}
+
+// ---- server side --------------------------------------------------------------------------
+
+bool HttpSession::write_server() {
+  if (server_ == nullptr || response_state_ == ResponseState::connecting || !server_writable_)
+    return false;
+  Exchange& x = *x_;
+  const std::size_t offset = x.hold ? x.server_sent : 0;
+  if (x.server_out.size() <= offset) {
+    // Tunnel: the client's FIN goes on once its bytes have.
+    if (tunnel_ && request_state_ == RequestState::done && !server_shut_) {
+      shutdown(server_->fd(), SHUT_WR);
+      server_shut_ = true;
+    }
+    return false;
+  }
+  std::size_t n = 0;
+  switch (transmit(server_->fd(), x.server_out.view().subspan(offset), n)) {
+    case Io::moved:
+      if (x.hold)
+        x.server_sent += n;
+      else
+        x.server_out.consumed(n);
+      return true;
+    case Io::blocked:
+      server_writable_ = false;
+      return false;
+    default:
+      server_failed(false);
+      return true;
+  }
+}
+
+bool HttpSession::read_server() {
+  if (server_ == nullptr || response_state_ == ResponseState::connecting || !server_readable_ ||
+      server_fin_)
+    return false;
+  Exchange& x = *x_;
+  auto space = x.server_in.space();
+  if (space.empty()) return false;
+  std::size_t n = 0;
+  switch (receive(server_->fd(), space, n)) {
+    case Io::moved:
+      x.server_in.produced(n);
+      if (!server_answered_) {
+        server_answered_ = true;
+        if (x.hold) {
+          x.server_out.consumed(x.server_sent);
+          x.server_sent = 0;
+          x.hold = false;
+        }
+      }
+      return true;
+    case Io::blocked:
+      server_readable_ = false;
+      return false;
+    case Io::closed:
+    case Io::failed:
+      server_fin_ = true;
+      return true;
+  }
+  return false;
+}
+
+bool HttpSession::step_response() {
+  if (x_ == nullptr || server_ == nullptr) return false;
+  Exchange& x = *x_;
+  if (response_state_ == ResponseState::head) {
+    if (x.server_in.empty()) {
+      if (server_fin_) server_failed(false);
+      return server_fin_;
+    }
+    const http::ParseResult r = x.response_parser.parse(x.server_in.view(), x.response);
+    if (r.status == http::ParseStatus::need_more) {
+      if (server_fin_) {
+        drop_server(false);
+        reply_error(502);
+        return true;
+      }
+      return false;
+    }
+    if (r.status == http::ParseStatus::error) {
+      drop_server(false);
+      reply_error(502);
+      return true;
+    }
+    if (x.response.is_interim()) {
+      // 100 Continue and friends go to the client as they are (not to HTTP/1.0 clients,
+      // which do not know them); the final response follows on the same connection.
+      if (request_version_ == http::Version::http_1_1) {
+        const http::WriteResult w = http::write_head(x.response, x.client_out.space());
+        if (w.fits) x.client_out.produced(w.size);
+      }
+      x.server_in.consumed(r.consumed);
+      x.response_parser.start_response(request_method_, request_upgrade_);
+      return true;
+    }
+    process_response_head(r.consumed);
+    return true;
+  }
+  if (response_state_ != ResponseState::body) return false;
+  bool moved = false;
+  while (!x.server_in.empty()) {
+    const std::size_t room = x.client_out.room();
+    if (room == 0) break;
+    auto input = x.server_in.view();
+    if (input.size() > room) input = input.first(room);
+    const http::BodyResult r = x.response_body.decode(input);
+    if (r.status == http::BodyStatus::error) {
+      abort_after_flush();  // the client has part of this response: only a close can tell
+      return true;
+    }
+    if (r.consumed > 0) {
+      x.client_out.append(dechunk_ ? r.data : input.first(r.consumed));
+      x.server_in.consumed(r.consumed);
+      moved = true;
+    }
+    if (r.status == http::BodyStatus::done) {
+      response_state_ = ResponseState::done;
+      return true;
+    }
+    if (r.status == http::BodyStatus::need_more) break;
+  }
+  if (server_fin_ && x.server_in.empty()) {
+    const http::BodyResult r = x.response_body.finish();
+    if (r.status != http::BodyStatus::done) {
+      abort_after_flush();  // truncated framed body: what came, then the close
+      return true;
+    }
+    server_keep_alive_ = false;
+    response_state_ = ResponseState::done;
+    if (tunnel_) {
+      // The server's half of a tunnel ended: the client gets the FIN after the bytes.
+      keep_alive_ = false;
+    }
+    return true;
+  }
+  return moved;
+}
+
+void HttpSession::process_response_head(std::size_t head_size) {
+  Exchange& x = *x_;
+  http::Message& response = x.response;
+  HttpFacts facts(client_address_, local_address_, frontend_.usable_servers);
+  facts.set_response(&response);
+  facts.set_backend(backend_->state->config().name);
+  x.arena.reset();
+  x.reply_headers.clear();
+  RuleContext ctx{facts, x.arena, share_.scratch(), x.reply_headers};
+  const HttpRuleSet* rule_sets[] = {&backend_->response_rules, &frontend_.response_rules};
+  for (const HttpRuleSet* rules : rule_sets) {
+    const RuleOutcome outcome = rules->run(response, ctx);
+    if (outcome.kind == RuleOutcome::Kind::proceed) continue;
+    drop_server(false);
+    if (outcome.kind == RuleOutcome::Kind::failed)
+      reply_error(500, true);
+    else
+      reply_rule(outcome);
+    return;
+  }
+
+  tunnel_ = response.body == http::BodyKind::tunnel;
+  if (!response.keep_alive || response.body == http::BodyKind::until_close)
+    server_keep_alive_ = false;
+  if (response.body == http::BodyKind::until_close) keep_alive_ = false;
+  if (response.body == http::BodyKind::chunked && request_version_ == http::Version::http_1_0) {
+    dechunk_ = true;  // HTTP/1.0 has no chunked coding: the data, then a close
+    keep_alive_ = false;
+  }
+  if (request_state_ != RequestState::done) keep_alive_ = false;  // answered mid-body
+  if (share_.stopping()) keep_alive_ = false;  // soft stop: the client is told to go
+  if (tunnel_) keep_alive_ = false;
+
+  http::remove_hop_by_hop(response, {.keep_upgrade = tunnel_, .keep_transfer_encoding = !dechunk_});
+  bool fits = true;
+  if (tunnel_ && response.status == 101) {
+    fits = response.headers.push_back("Connection", "upgrade");
+  } else if (!keep_alive_) {
+    fits = response.headers.push_back("connection", "close");
+  } else if (keep_alive_ && request_version_ == http::Version::http_1_0) {
+    fits = response.headers.push_back("connection", "keep-alive");
+  }
+  response.version = http::Version::http_1_1;  // what sluice speaks, whatever the server did
+  const http::WriteResult w =
+      fits ? http::write_head(response, x.client_out.space()) : http::WriteResult{};
+  if (!w.fits) {
+    drop_server(false);
+    reply_error(500, true);
+    return;
+  }
+  x.client_out.produced(w.size);
+  x.server_in.consumed(head_size);
+  x.response_body.start(response);
+  response_state_ =
+      response.body == http::BodyKind::none ? ResponseState::done : ResponseState::body;
+  if (tunnel_) {
+    // Both halves become raw byte streams.
+    x.request_body.start(http::BodyKind::tunnel, 0, true);
+    request_state_ = RequestState::body;
+  }
+}
+
+void HttpSession::abort_after_flush() {
+  drop_server(false);
+  keep_alive_ = false;
+  closing_ = true;
+}
+
+void HttpSession::server_failed(bool timed_out) {
+  if (x_ == nullptr) return;
+  Exchange& x = *x_;
+  const bool connecting = response_state_ == ResponseState::connecting;
+  const bool reused = server_ && server_->reused();
+  drop_server(false);
+  if (connecting) {
+    // Refused, or `timeout connect`: another server while retries last.
+    if (retries_left_-- > 0 && connect_server(last_server_, false)) return;
+    reply_error(503, false);
+    return;
+  }
+  if (!server_answered_ && reused && x.hold) {
+    // An idle connection the server had closed meanwhile: the same bytes on a fresh one.
+    x.server_sent = 0;
+    if (connect_server(balance::no_server, false)) return;
+    reply_error(503, false);
+    return;
+  }
+  if (!server_answered_) {
+    reply_error(timed_out ? 504 : 502);
+    return;
+  }
+  close();
+}
+
+void HttpSession::drop_server(bool reusable) {
+  if (target_ != balance::no_server && backend_) {
+    last_server_ = target_;
+    backend_->state->release(target_);
+    target_ = balance::no_server;
+  }
+  if (server_ == nullptr) return;
+  ServerConnection* c = server_;
+  server_ = nullptr;
+  if (reusable && x_ && x_->server_in.empty() && backend_->reuse != ReuseMode::never) {
+    share_.pool().give(*c);
+  } else {
+    c->close();
+  }
+}
+
+// ---- replies and the end of an exchange ----------------------------------------------------
+
+const ErrorPages& HttpSession::pages_for(int status) const {
+  // The backend's errorfile first, then the frontend's, then the built-in page.
+  if (backend_ && backend_->error_pages.overrides(status)) return backend_->error_pages;
+  return frontend_.error_pages;
+}
+
+void HttpSession::reply_error(int status, bool close_after) {
+  const ErrorPages& pages = pages_for(status);
+  if (close_after || pages.closes(status)) keep_alive_ = false;
+  write_reply([&](const ReplyFraming& framing, std::span<char> out) {
+    return pages.write(status, framing, out);
+  });
+}
+
+void HttpSession::reply_rule(const RuleOutcome& outcome) {
+  const config::HttpAction& action = *outcome.action;
+  using K = config::HttpAction::Kind;
+  switch (action.kind) {
+    case K::deny: {
+      const ErrorPages& pages = pages_for(outcome.status);
+      if (pages.closes(outcome.status)) keep_alive_ = false;
+      write_reply([&](const ReplyFraming& framing, std::span<char> out) {
+        return pages.write(outcome.status, framing, out);
+      });
+      return;
+    }
+    case K::return_: {
+      const Exchange& x = *x_;
+      write_reply([&](const ReplyFraming& framing, std::span<char> out) {
+        return write_return(outcome.status, action.content_type, outcome.body,
+                            x.reply_headers.fields(), framing, out);
+      });
+      return;
+    }
+    default:
+      write_reply([&](const ReplyFraming& framing, std::span<char> out) {
+        return write_redirect(outcome.status, outcome.location, framing, out);
+      });
+      return;
+  }
+}
+
+template <class Write>
+void HttpSession::write_reply(Write&& write) {
+  Exchange& x = *x_;
+  // A request whose body was not read cannot be followed by another on this connection.
+  const bool body_pending =
+      request_state_ == RequestState::body ||
+      (request_state_ == RequestState::head && x.request.body != http::BodyKind::none);
+  if (body_pending) keep_alive_ = false;
+  if (request_state_ == RequestState::head) {
+    // Answered before forwarding: the head is used up here.
+    if (head_size_ > 0) x.client_in.consumed(std::min(head_size_, x.client_in.size()));
+    request_method_ = x.request.method;
+    request_version_ = x.request.version;
+  }
+  head_size_ = 0;
+  ReplyFraming framing;
+  framing.client_version = request_version_;
+  framing.keep_alive = keep_alive_;
+  framing.head_only = request_method_ == http::Method::head;
+  const http::WriteResult w = write(framing, x.client_out.space());
+  if (w.fits) {
+    x.client_out.produced(w.size);
+  } else {
+    keep_alive_ = false;  // nothing fits: close is all that is left to say
+  }
+  replied_locally_ = true;
+  request_state_ = RequestState::done;
+  response_state_ = ResponseState::done;
+}
+
+void HttpSession::finish_exchange() {
+  Exchange& x = *x_;
+  drop_server(server_keep_alive_ && !server_fin_ && !tunnel_ && !replied_locally_);
+  backend_ = nullptr;
+  request_state_ = RequestState::head;
+  response_state_ = ResponseState::none;
+  if (!keep_alive_ || tunnel_ || client_fin_ || share_.stopping()) {
+    closing_ = true;
+    return;
+  }
+  x.request_parser.start_request();
+  x.response.reset();
+  // The next request's wait: `timeout http-keep-alive`, else http-request, else client.
+  const std::int64_t wait = frontend_.keep_alive_ms     ? frontend_.keep_alive_ms
+                            : frontend_.http_request_ms ? frontend_.http_request_ms
+                                                        : frontend_.client_ms;
+  head_deadline_ms_ = wait ? share_.loop().now_ms() + wait : 0;
+}
+
+// ---- timeouts -------------------------------------------------------------------------------
+
+void HttpSession::rearm() {
+  io::Loop& loop = share_.loop();
+  if (closing_) return;  // the linger timer, armed when our FIN went out
+  std::int64_t ms = 0;
+  if (tunnel_) {
+    ms = !backend_             ? frontend_.client_ms
+         : backend_->tunnel_ms ? backend_->tunnel_ms
+                               : std::max(frontend_.client_ms, backend_->server_ms);
+  } else if (request_state_ == RequestState::head && response_state_ == ResponseState::none) {
+    if (head_deadline_ms_ > 0) {
+      ms = std::max<std::int64_t>(1, head_deadline_ms_ - loop.now_ms());
+    } else {
+      ms = frontend_.client_ms;
+    }
+  } else if (response_state_ == ResponseState::connecting) {
+    ms = backend_->connect_ms;
+  } else if (x_ && !x_->client_out.empty() && !client_writable_) {
+    ms = frontend_.client_ms;  // waiting for the client to read
+  } else if (request_state_ == RequestState::body && x_ && x_->client_in.empty()) {
+    ms = frontend_.client_ms;  // waiting for the client's body
+  } else if (backend_) {
+    ms = backend_->server_ms;
+  } else {
+    ms = frontend_.client_ms;
+  }
+  if (ms > 0)
+    loop.arm(*this, ms);
+  else
+    loop.cancel(*this);
+}
+
+void HttpSession::on_timer() {
+  if (closed_) return;
+  if (closing_) {
+    close();
+    return;
+  }
+  if (tunnel_) {
+    close();
+    return;
+  }
+  if (request_state_ == RequestState::head && response_state_ == ResponseState::none) {
+    const bool idle = requests_ > 0 && (x_ == nullptr || x_->client_in.empty());
+    if (idle) {
+      close();  // a kept-alive connection nobody used again
+      return;
+    }
+    if (x_ == nullptr) {
+      x_ = share_.acquire();
+      x_->request_parser.start_request();
+    }
+    head_size_ = 0;
+    x_->request.reset();
+    reply_error(408, true);
+    advance();
+    return;
+  }
+  if (response_state_ == ResponseState::connecting) {
+    server_failed(true);
+  } else if (response_state_ == ResponseState::head && x_ && x_->client_out.empty()) {
+    drop_server(false);
+    reply_error(504);
+  } else {
+    close();
+    return;
+  }
+  if (!closed_) advance();
+}
+
+}  // namespace sluice::proxy

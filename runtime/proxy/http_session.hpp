@@ -1,0 +1,183 @@
+// `mode http`: one client connection carrying HTTP/1.1 exchanges. Parses each request
+// head, runs the frontend's and backend's rules, routes and picks a server, forwards the
+// (edited) head and streams the body; then the same for the response; keeps both sides
+// alive when HTTP allows, reusing pooled server connections. Answers by itself when the
+// rules say so or when something is wrong (HAProxy's error pages).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/http/parser.hpp"
+#include "runtime/io/loop.hpp"
+#include "runtime/proxy/backend_state.hpp"
+#include "runtime/proxy/connection_slot.hpp"
+#include "runtime/proxy/http_facts.hpp"
+#include "runtime/proxy/http_reply.hpp"
+#include "runtime/proxy/http_rules.hpp"
+#include "runtime/proxy/server_pool.hpp"
+#include "runtime/proxy/tcp_relay.hpp"
+
+namespace sluice::proxy {
+
+enum class ReuseMode : std::uint8_t { never, safe, always };
+
+// A backend as HTTP sessions use it, compiled once per worker.
+struct HttpBackend {
+  BackendState* state = nullptr;
+  std::uint32_t index = 0;  // in config::Config::backends, and in ServerPool
+  HttpRuleSet request_rules, response_rules;
+  ErrorPages error_pages;
+  ReuseMode reuse = ReuseMode::safe;
+  std::int64_t connect_ms = 0, server_ms = 0, tunnel_ms = 0;
+};
+
+// A frontend as HTTP sessions use it, compiled once per worker.
+struct HttpFrontend {
+  struct Route {
+    HttpBackend* backend = nullptr;
+    std::optional<rules::CompiledCondition> condition;
+  };
+  const config::Frontend* config = nullptr;
+  HttpRuleSet request_rules, redirect_rules, response_rules;
+  std::vector<Route> routes;
+  HttpBackend* default_backend = nullptr;
+  ErrorPages error_pages;
+  // `option forwardfor` merged with each backend's, by backend index.
+  std::vector<std::optional<ForwardFor>> forwardfor;
+  // The connection mode merged with each backend's, by backend index.
+  std::vector<config::HttpConnectionMode> connection_mode;
+  std::int64_t client_ms = 0, http_request_ms = 0, keep_alive_ms = 0;
+  const ConnectionFacts::ServerCount* usable_servers = nullptr;
+};
+
+// What every HTTP session of one loop shares: buffers handed from one exchange to the
+// next, the idle server connections, scratch space for rules.
+class HttpSession;
+
+class HttpLoopShare {
+ public:
+  HttpLoopShare(io::Loop& loop, const std::vector<std::uint32_t>& servers, std::size_t bufsize,
+                std::size_t max_headers);
+  ~HttpLoopShare();
+
+  struct Exchange;
+  Exchange* acquire();
+  void release(Exchange* exchange);
+  ServerPool& pool() { return pool_; }
+  std::span<char> scratch() { return {scratch_.get(), bufsize_}; }
+  io::Loop& loop() { return loop_; }
+
+  // Soft stop: idle client and server connections close now, busy ones after their
+  // current exchange.
+  void soft_stop();
+  bool stopping() const { return stopping_; }
+
+ private:
+  friend class HttpSession;
+  io::Loop& loop_;
+  HttpSession* sessions_ = nullptr;  // every open session of the loop, for soft_stop
+  bool stopping_ = false;
+  ServerPool pool_;
+  std::size_t bufsize_;
+  std::size_t max_headers_;
+  std::unique_ptr<char[]> scratch_;
+  std::vector<Exchange*> free_;
+};
+
+class HttpSession final : public io::Owned, private io::Timer, private ServerConnectionUser {
+ public:
+  static void start(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
+                    const HttpFrontend& frontend);
+  ~HttpSession() override;
+
+  void on_events(std::uint32_t events) override;  // the client side
+
+ private:
+  friend class HttpLoopShare;
+  enum class RequestState : std::uint8_t { head, body, done };
+  enum class ResponseState : std::uint8_t { none, connecting, head, body, done };
+
+  HttpSession(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
+              const HttpFrontend& frontend);
+  void on_server_events(std::uint32_t events) override;
+  void on_timer() override;
+
+  // Moves everything that can move; closes or starts the next exchange when one ends.
+  void advance();
+  bool read_client();
+  bool write_client();
+  bool read_server();
+  bool write_server();
+  bool step_request();
+  bool step_response();
+  // False (and the 400 on its way) when body bytes that came with the head are malformed.
+  bool buffered_body_is_valid();
+  void process_request_head();
+  // Picks a server and connects (or takes an idle connection when `allow_reuse` and the
+  // backend's http-reuse allow); false when no server could be had.
+  bool connect_server(std::uint32_t avoid, bool allow_reuse);
+  bool start_forwarding();
+  void process_response_head(std::size_t head_size);
+  void finish_exchange();
+  void server_failed(bool timed_out);
+  // Writes a generated response and ends the exchange on it; the client connection stays
+  // open when the page allows, as HAProxy keeps it after a 502, 503 or 504.
+  void reply_error(int status, bool close_after = false);
+  // The client gets what is buffered for it, then the connection closes (a response cut
+  // short after its head was sent).
+  void abort_after_flush();
+  void reply_rule(const RuleOutcome& outcome);
+  template <class Write>
+  void write_reply(Write&& write);
+  const ErrorPages& pages_for(int status) const;
+  void drop_server(bool reusable);
+  void rearm();
+  void close();
+
+  // Closes the session if it sits between requests; otherwise it closes after this one.
+  void on_soft_stop();
+
+  HttpLoopShare& share_;
+  HttpSession* prev_session_ = nullptr;
+  HttpSession* next_session_ = nullptr;
+  const HttpFrontend& frontend_;
+  ConnectionSlot slot_;
+  io::Fd client_fd_;
+  io::SocketAddress client_address_;
+  io::SocketAddress local_address_;
+  HttpLoopShare::Exchange* x_ = nullptr;  // buffers and messages; none while idle
+  ServerConnection* server_ = nullptr;
+  HttpBackend* backend_ = nullptr;
+  std::uint32_t target_ = balance::no_server;       // counted by the backend until released
+  std::uint32_t last_server_ = balance::no_server;  // the one a retry stays off
+  std::size_t head_size_ = 0;                       // bytes of the request head in client_in
+  http::Method request_method_ = http::Method::other;
+  http::Version request_version_ = http::Version::http_1_1;
+  bool request_upgrade_ = false;
+  bool server_shut_ = false;           // tunnel: the client's FIN was passed on
+  std::int64_t head_deadline_ms_ = 0;  // `timeout http-request`, 0: none
+  int retries_left_ = 0;
+  std::uint32_t requests_ = 0;
+  RequestState request_state_ = RequestState::head;
+  ResponseState response_state_ = ResponseState::none;
+  bool client_readable_ = false;
+  bool client_writable_ = true;
+  bool client_fin_ = false;
+  bool server_readable_ = false;
+  bool server_writable_ = false;
+  bool server_fin_ = false;
+  bool server_answered_ = false;  // a response byte arrived on this server connection
+  bool keep_alive_ = true;        // the client connection outlives this exchange
+  bool server_keep_alive_ = true;
+  bool replied_locally_ = false;
+  bool tunnel_ = false;
+  bool dechunk_ = false;  // an HTTP/1.0 client gets a chunked response's data, then a close
+  bool closing_ = false;  // flushing the last bytes before closing the client
+  bool closed_ = false;
+};
+
+}  // namespace sluice::proxy

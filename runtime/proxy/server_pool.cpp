@@ -1,0 +1,105 @@
+#include "runtime/proxy/server_pool.hpp"
+
+namespace sluice::proxy {
+
+ServerConnection* ServerConnection::connect(io::Loop& loop, const io::SocketAddress& address,
+                                            std::uint32_t backend, std::uint32_t server,
+                                            int& error) {
+  auto fd = io::connect_to(address, error);
+  if (!fd) return nullptr;
+  auto* connection = new ServerConnection(loop, std::move(*fd), backend, server);
+  loop.adopt(*connection);
+  if (!loop.add(connection->fd(), *connection)) {
+    error = errno;
+    connection->close();
+    return nullptr;
+  }
+  return connection;
+}
+
+ServerConnection::~ServerConnection() {
+  if (pool_) pool_->unlink(*this);  // deleted with its loop while idle
+}
+
+void ServerConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (pool_) pool_->unlink(*this);
+  loop_.cancel(*this);
+  loop_.remove(fd_.get());
+  fd_.reset();
+  user_ = nullptr;
+  loop_.retire(*this);
+}
+
+void ServerConnection::on_events(std::uint32_t events) {
+  if (closed_) return;
+  if (user_) {
+    user_->on_server_events(events);
+    return;
+  }
+  // Idle: the server closed it, or sent bytes nobody asked for. Either way it is unusable.
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) close();
+}
+
+void ServerConnection::on_timer() {
+  if (pool_) close();  // purged after idling `pool-purge-delay`
+}
+
+ServerPool::ServerPool(io::Loop& loop, const std::vector<std::uint32_t>& servers,
+                       std::int64_t purge_ms)
+    : loop_(loop), purge_ms_(purge_ms) {
+  lists_.resize(servers.size());
+  for (std::size_t b = 0; b < servers.size(); ++b)
+    lists_[b].resize(servers[b]);
+}
+
+ServerPool::~ServerPool() {
+  // The loop deletes the connections it owns; only forget them here.
+  for (auto& backend : lists_)
+    for (auto& list : backend)
+      for (ServerConnection* c = list.head; c != nullptr; c = c->idle_next_)
+        c->pool_ = nullptr;
+}
+
+ServerConnection* ServerPool::take(std::uint32_t backend, std::uint32_t server) {
+  ServerConnection* c = lists_[backend][server].head;
+  if (c == nullptr) return nullptr;
+  unlink(*c);
+  loop_.cancel(*c);
+  c->reused_ = true;
+  return c;
+}
+
+void ServerPool::give(ServerConnection& connection) {
+  connection.user_ = nullptr;
+  List& list = lists_[connection.backend_][connection.server_];
+  connection.pool_ = this;
+  connection.idle_prev_ = nullptr;
+  connection.idle_next_ = list.head;
+  if (list.head) list.head->idle_prev_ = &connection;
+  list.head = &connection;
+  ++idle_count_;
+  loop_.arm(connection, purge_ms_);
+}
+
+void ServerPool::close_all() {
+  for (auto& backend : lists_)
+    for (auto& list : backend)
+      while (list.head)
+        list.head->close();
+}
+
+void ServerPool::unlink(ServerConnection& connection) {
+  List& list = lists_[connection.backend_][connection.server_];
+  if (connection.idle_prev_)
+    connection.idle_prev_->idle_next_ = connection.idle_next_;
+  else
+    list.head = connection.idle_next_;
+  if (connection.idle_next_) connection.idle_next_->idle_prev_ = connection.idle_prev_;
+  connection.idle_prev_ = connection.idle_next_ = nullptr;
+  connection.pool_ = nullptr;
+  --idle_count_;
+}
+
+}  // namespace sluice::proxy

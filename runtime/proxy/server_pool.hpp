@@ -1,0 +1,92 @@
+// Connections to servers for HTTP exchanges, and the per-loop pool that keeps the idle
+// ones for reuse (`http-reuse`). A connection belongs to one loop; while an exchange uses
+// it, its events go to that exchange, and while it idles in the pool, any event (the
+// server closing it, stray bytes) or the purge delay closes it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "runtime/io/loop.hpp"
+#include "runtime/io/socket.hpp"
+
+namespace sluice::proxy {
+
+class ServerPool;
+
+// Whoever currently uses a server connection: told of its events.
+class ServerConnectionUser {
+ public:
+  virtual void on_server_events(std::uint32_t events) = 0;
+
+ protected:
+  ~ServerConnectionUser() = default;
+};
+
+class ServerConnection final : public io::Owned, private io::Timer {
+ public:
+  // Starts a non-blocking connect; nullptr with `error` (errno) when the socket refused at
+  // once. The loop owns the object; close() retires it.
+  static ServerConnection* connect(io::Loop& loop, const io::SocketAddress& address,
+                                   std::uint32_t backend, std::uint32_t server, int& error);
+
+  int fd() const { return fd_.get(); }
+  std::uint32_t backend() const { return backend_; }
+  std::uint32_t server() const { return server_; }
+  bool reused() const { return reused_; }
+  void attach(ServerConnectionUser* user) { user_ = user; }
+  // Closes the socket and retires the object: the caller must drop its pointer.
+  void close();
+
+  void on_events(std::uint32_t events) override;
+  ~ServerConnection() override;
+
+ private:
+  friend class ServerPool;
+  ServerConnection(io::Loop& loop, io::Fd fd, std::uint32_t backend, std::uint32_t server)
+      : loop_(loop), fd_(std::move(fd)), backend_(backend), server_(server) {}
+  void on_timer() override;
+
+  io::Loop& loop_;
+  io::Fd fd_;
+  std::uint32_t backend_;
+  std::uint32_t server_;
+  ServerConnectionUser* user_ = nullptr;
+  ServerPool* pool_ = nullptr;  // set while idle in a pool
+  ServerConnection* idle_prev_ = nullptr;
+  ServerConnection* idle_next_ = nullptr;
+  bool reused_ = false;
+  bool closed_ = false;
+};
+
+// Idle server connections of one loop, per backend and server, most recently used first.
+class ServerPool {
+ public:
+  // `servers[b]`: how many servers backend b has.
+  ServerPool(io::Loop& loop, const std::vector<std::uint32_t>& servers, std::int64_t purge_ms);
+  ~ServerPool();
+  ServerPool(const ServerPool&) = delete;
+  ServerPool& operator=(const ServerPool&) = delete;
+
+  // An idle connection to that server, detached from the pool, or nullptr.
+  ServerConnection* take(std::uint32_t backend, std::uint32_t server);
+  // Parks a connection whose last exchange ended cleanly.
+  void give(ServerConnection& connection);
+  // Closes every idle connection (soft stop).
+  void close_all();
+  std::size_t idle_count() const { return idle_count_; }
+
+ private:
+  friend class ServerConnection;
+  struct List {
+    ServerConnection* head = nullptr;
+  };
+  void unlink(ServerConnection& connection);
+
+  io::Loop& loop_;
+  std::vector<std::vector<List>> lists_;  // [backend][server]
+  std::int64_t purge_ms_;
+  std::size_t idle_count_ = 0;
+};
+
+}  // namespace sluice::proxy
