@@ -2,12 +2,17 @@
 
 Run from the repository root:
     SLUICE_BIN=$PWD/build/sluice /usr/bin/python3 -m pytest -q tests/integration
+
+The serving tests can run against HAProxy instead, to check their expectations:
+    SLUICE_TEST_PROXY=haproxy /usr/bin/python3 -m pytest -q tests/integration/test_http_mode.py
 """
 import os
 import pathlib
 import subprocess
 
 import pytest
+
+from serving import UNDER_HAPROXY
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 CASES_DIR = REPO_ROOT / "tests" / "unit" / "parser" / "cases"
@@ -33,7 +38,7 @@ def _sluice_path():
 def pytest_sessionstart(session):
     # One clear failure up front rather than one error per test.
     value = os.environ.get("SLUICE_BIN")
-    if not value:
+    if not value and not UNDER_HAPROXY:
         pytest.exit("SLUICE_BIN is not set: run as "
                     "SLUICE_BIN=$PWD/build/sluice /usr/bin/python3 -m pytest -q tests/integration",
                     returncode=2)
@@ -41,6 +46,9 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(scope="session")
 def sluice_bin():
+    # Under SLUICE_TEST_PROXY=haproxy, sluice_serving starts HAProxy and ignores this path.
+    if UNDER_HAPROXY and not os.environ.get("SLUICE_BIN"):
+        return None
     return _sluice_path()
 
 
