@@ -46,6 +46,17 @@ bool ServerStates::try_begin_limited(std::size_t server, std::uint32_t maxconn) 
   return true;
 }
 
+bool ServerStates::try_begin_queued(std::size_t server, std::uint32_t maxconn) {
+  auto& state = servers_[server];
+  std::uint32_t current = state.connections.load(std::memory_order_relaxed);
+  do {
+    if (maxconn != 0 && current >= maxconn) return false;
+  } while (
+      !state.connections.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
+  touch(server);
+  return true;
+}
+
 bool ServerStates::any_down(std::span<const std::uint64_t> members) const {
   assert(members.size() == words_);
   for (std::size_t w = 0; w < words_; ++w)

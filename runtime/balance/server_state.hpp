@@ -75,6 +75,9 @@ class ServerStates {
     }
     return try_begin_limited(server, maxconn);
   }
+  // A queued request's turn: one more connection if below `maxconn` (0: no limit), the
+  // queue (which it is part of) notwithstanding.
+  bool try_begin_queued(std::size_t server, std::uint32_t maxconn);
   void enter_queue(std::size_t server) {
     servers_[server].queued.fetch_add(1, std::memory_order_relaxed);
     touch(server);

@@ -133,9 +133,11 @@ struct HttpLoopShare::Exchange {
 
 using Exchange = HttpLoopShare::Exchange;
 
-HttpLoopShare::HttpLoopShare(io::Loop& loop, const std::vector<std::uint32_t>& servers,
-                             std::size_t bufsize, std::size_t max_headers)
+HttpLoopShare::HttpLoopShare(io::Loop& loop, std::size_t index,
+                             const std::vector<std::uint32_t>& servers, std::size_t bufsize,
+                             std::size_t max_headers)
     : loop_(loop),
+      index_(index),
       pool_(loop, servers, kPoolPurgeMs),
       bufsize_(bufsize),
       max_headers_(max_headers),
@@ -531,51 +533,95 @@ bool HttpSession::connect_server(std::uint32_t avoid, bool allow_reuse) {
   // another client used (a server closing it would fail that request, not a retry).
   const bool may_reuse = allow_reuse && (backend_->reuse == ReuseMode::always ||
                                          (backend_->reuse == ReuseMode::safe && requests_ > 1));
-  while (true) {
-    if (target_ != balance::no_server) {
-      backend.release(target_);
-      target_ = balance::no_server;
+  if (target_ != balance::no_server) {
+    backend.release(target_, share_.index());
+    target_ = balance::no_server;
+  }
+  balance::Request pick;
+  pick.source = client_address_.ip_bytes();
+  pick.avoid = avoid;
+  if (request_state_ == RequestState::head) {  // the head's views are still valid
+    pick.target = x.request.target;
+    const std::string_view name = backend.balance_header();
+    if (!name.empty()) {
+      const std::size_t i = x.request.headers.find(name);
+      if (i < x.request.headers.size()) pick.header = x.request.headers[i].value;
     }
-    balance::Request pick;
-    pick.source = client_address_.ip_bytes();
-    pick.avoid = avoid;
-    if (request_state_ == RequestState::head) {  // the head's views are still valid
-      pick.target = x.request.target;
-      const std::string_view name = backend.balance_header();
-      if (!name.empty()) {
-        const std::size_t i = x.request.headers.find(name);
-        if (i < x.request.headers.size()) pick.header = x.request.headers[i].value;
-      }
-    }
-    auto server = backend.pick(pick);
-    if (!server) return false;
-    target_ = server->index;
-    server_shut_ = false;
-    if (may_reuse && avoid == balance::no_server) {
-      if (ServerConnection* idle = share_.pool().take(backend_->index, server->index)) {
-        server_ = idle;
-        server_->attach(this);
-        server_writable_ = true;  // it was; edge-triggered epoll will not say so again
-        server_readable_ = false;
-        server_fin_ = false;
-        response_state_ = ResponseState::head;
-        return true;
-      }
-    }
-    io::SocketAddress address = server->address;
-    if (address.port() == 0) address.set_port(local_address_.port());
-    int error = 0;
-    server_ =
-        ServerConnection::connect(share_.loop(), address, backend_->index, server->index, error);
-    if (server_) {
+  }
+  const BackendState::Picked picked = backend.pick(pick);
+  using balance::Outcome;
+  if (picked.outcome == Outcome::server_full || picked.outcome == Outcome::all_full) {
+    // Server maxconn: wait in the queue for a slot, `timeout queue` long.
+    response_state_ = ResponseState::queued;
+    queue_deadline_ms_ = backend_->queue_ms ? share_.loop().now_ms() + backend_->queue_ms : 0;
+    queued_may_reuse_ = may_reuse && avoid == balance::no_server;
+    backend.wait(*this, share_.index(),
+                 picked.outcome == Outcome::server_full ? picked.target.index : balance::no_server);
+    return true;
+  }
+  if (picked.outcome != Outcome::picked) return false;
+  target_ = picked.target.index;
+  return connect_to(picked.target, may_reuse && avoid == balance::no_server) ||
+         retry(picked.target.index);
+}
+
+bool HttpSession::retry(std::uint32_t failed) {
+  drop_server(false);
+  if (retries_left_-- <= 0) return false;
+  // `option redispatch`: another server at once, as HAProxy picks again.
+  if (backend_->state->config().redispatch) return connect_server(failed, false);
+  // Otherwise the same server, after HAProxy's pause.
+  granted_ = backend_->state->claim(failed);
+  slot_granted_ = true;
+  queued_may_reuse_ = false;
+  response_state_ = ResponseState::queued;
+  share_.loop().arm(*this, backend_->state->turnaround_ms());
+  return true;
+}
+
+bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
+  server_shut_ = false;
+  if (may_reuse) {
+    if (ServerConnection* idle = share_.pool().take(backend_->index, server.index)) {
+      server_ = idle;
       server_->attach(this);
-      server_writable_ = server_readable_ = server_fin_ = false;
-      response_state_ = ResponseState::connecting;
+      server_writable_ = true;  // it was; edge-triggered epoll will not say so again
+      server_readable_ = false;
+      server_fin_ = false;
+      response_state_ = ResponseState::head;
       return true;
     }
-    if (retries_left_-- <= 0) return false;
-    avoid = server->index;
   }
+  io::SocketAddress address = server.address;
+  if (address.port() == 0) address.set_port(local_address_.port());
+  int error = 0;
+  server_ = ServerConnection::connect(share_.loop(), address, backend_->index, server.index, error);
+  if (!server_) return false;
+  server_->attach(this);
+  server_writable_ = server_readable_ = server_fin_ = false;
+  response_state_ = ResponseState::connecting;
+  return true;
+}
+
+void HttpSession::on_server_slot(const ServerTarget& server) {
+  // Called from inside another connection's release: the work waits for the timer.
+  granted_ = server;
+  slot_granted_ = true;
+  share_.loop().arm(*this, 0);
+}
+
+void HttpSession::leave_queue(bool granted) {
+  if (!granted) {
+    // `timeout queue`: HAProxy's 503.
+    backend_->state->stop_waiting(*this);
+    response_state_ = ResponseState::none;
+    reply_error(503);
+    return;
+  }
+  slot_granted_ = false;
+  target_ = granted_.index;
+  if (connect_to(granted_, queued_may_reuse_) || retry(granted_.index)) return;
+  reply_error(503);
 }
 
 bool HttpSession::start_forwarding() {
@@ -827,9 +873,8 @@ void HttpSession::server_failed(bool timed_out) {
   const bool reused = server_ && server_->reused();
   drop_server(false);
   if (connecting) {
-    // Refused, or `timeout connect`: another server while retries last.
-    if (retries_left_-- > 0 && connect_server(last_server_, false)) return;
-    reply_error(503, false);
+    // Refused, or `timeout connect`: retried while retries last.
+    if (!retry(last_server_)) reply_error(503);
     return;
   }
   if (!server_answered_ && reused && x.hold) {
@@ -849,8 +894,13 @@ void HttpSession::server_failed(bool timed_out) {
 void HttpSession::drop_server(bool reusable) {
   if (target_ != balance::no_server && backend_) {
     last_server_ = target_;
-    backend_->state->release(target_);
+    backend_->state->release(target_, share_.index());
     target_ = balance::no_server;
+  }
+  if (backend_ && waiting()) backend_->state->stop_waiting(*this);
+  if (slot_granted_) {
+    slot_granted_ = false;
+    backend_->state->release(granted_.index, share_.index());
   }
   if (server_ == nullptr) return;
   ServerConnection* c = server_;
@@ -973,6 +1023,9 @@ void HttpSession::rearm() {
     }
   } else if (response_state_ == ResponseState::connecting) {
     ms = backend_->connect_ms;
+  } else if (response_state_ == ResponseState::queued) {
+    if (slot_granted_) return;  // the timer is due (a slot granted, or a retry's pause)
+    if (queue_deadline_ms_ > 0) ms = std::max<std::int64_t>(1, queue_deadline_ms_ - loop.now_ms());
   } else if (x_ && !x_->client_out.empty() && !client_writable_) {
     ms = frontend_.client_ms;  // waiting for the client to read
   } else if (request_state_ == RequestState::body && x_ && x_->client_in.empty()) {
@@ -1014,7 +1067,9 @@ void HttpSession::on_timer() {
     advance();
     return;
   }
-  if (response_state_ == ResponseState::connecting) {
+  if (response_state_ == ResponseState::queued) {
+    leave_queue(slot_granted_);
+  } else if (response_state_ == ResponseState::connecting) {
     server_failed(true);
   } else if (response_state_ == ResponseState::head && x_ && x_->client_out.empty()) {
     drop_server(false);

@@ -33,6 +33,7 @@ struct HttpBackend {
   ErrorPages error_pages;
   ReuseMode reuse = ReuseMode::safe;
   std::int64_t connect_ms = 0, server_ms = 0, tunnel_ms = 0;
+  std::int64_t queue_ms = 0;  // `timeout queue`, else `timeout connect` (HAProxy)
 };
 
 // A frontend as HTTP sessions use it, compiled once per worker.
@@ -60,8 +61,9 @@ class HttpSession;
 
 class HttpLoopShare {
  public:
-  HttpLoopShare(io::Loop& loop, const std::vector<std::uint32_t>& servers, std::size_t bufsize,
-                std::size_t max_headers);
+  // `index`: the loop's among the worker's (for BackendState's queues).
+  HttpLoopShare(io::Loop& loop, std::size_t index, const std::vector<std::uint32_t>& servers,
+                std::size_t bufsize, std::size_t max_headers);
   ~HttpLoopShare();
 
   struct Exchange;
@@ -70,6 +72,7 @@ class HttpLoopShare {
   ServerPool& pool() { return pool_; }
   std::span<char> scratch() { return {scratch_.get(), bufsize_}; }
   io::Loop& loop() { return loop_; }
+  std::size_t index() const { return index_; }
 
   // Soft stop: idle client and server connections close now, busy ones after their
   // current exchange.
@@ -79,6 +82,7 @@ class HttpLoopShare {
  private:
   friend class HttpSession;
   io::Loop& loop_;
+  std::size_t index_;
   HttpSession* sessions_ = nullptr;  // every open session of the loop, for soft_stop
   bool stopping_ = false;
   ServerPool pool_;
@@ -88,7 +92,10 @@ class HttpLoopShare {
   std::vector<Exchange*> free_;
 };
 
-class HttpSession final : public io::Owned, private io::Timer, private ServerConnectionUser {
+class HttpSession final : public io::Owned,
+                          private io::Timer,
+                          private ServerConnectionUser,
+                          private QueueWaiter {
  public:
   static void start(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
                     const HttpFrontend& frontend);
@@ -99,12 +106,15 @@ class HttpSession final : public io::Owned, private io::Timer, private ServerCon
  private:
   friend class HttpLoopShare;
   enum class RequestState : std::uint8_t { head, body, done };
-  enum class ResponseState : std::uint8_t { none, connecting, head, body, done };
+  // queued: waiting for a server slot (server maxconn) or for the pause before retrying
+  // the same server; the request head is already edited.
+  enum class ResponseState : std::uint8_t { none, queued, connecting, head, body, done };
 
   HttpSession(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
               const HttpFrontend& frontend);
   void on_server_events(std::uint32_t events) override;
   void on_timer() override;
+  void on_server_slot(const ServerTarget& server) override;
 
   // Moves everything that can move; closes or starts the next exchange when one ends.
   void advance();
@@ -120,6 +130,14 @@ class HttpSession final : public io::Owned, private io::Timer, private ServerCon
   // Picks a server and connects (or takes an idle connection when `allow_reuse` and the
   // backend's http-reuse allow); false when no server could be had.
   bool connect_server(std::uint32_t avoid, bool allow_reuse);
+  // Connects to `server`, already counted as target_ (or takes one of its idle connections
+  // when `may_reuse`); false when the connect failed at once.
+  bool connect_to(const ServerTarget& server, bool may_reuse);
+  // After a failed connect to `failed`: true while a retry is under way (another server
+  // with `option redispatch`, else the same one after HAProxy's pause).
+  bool retry(std::uint32_t failed);
+  // A queued request's turn (slot granted) or its `timeout queue`.
+  void leave_queue(bool granted);
   bool start_forwarding();
   void process_response_head(std::size_t head_size);
   void finish_exchange();
@@ -154,12 +172,16 @@ class HttpSession final : public io::Owned, private io::Timer, private ServerCon
   HttpBackend* backend_ = nullptr;
   std::uint32_t target_ = balance::no_server;       // counted by the backend until released
   std::uint32_t last_server_ = balance::no_server;  // the one a retry stays off
-  std::size_t head_size_ = 0;                       // bytes of the request head in client_in
+  ServerTarget granted_;                            // a queue's slot, until used
+  bool slot_granted_ = false;
+  bool queued_may_reuse_ = false;
+  std::size_t head_size_ = 0;  // bytes of the request head in client_in
   http::Method request_method_ = http::Method::other;
   http::Version request_version_ = http::Version::http_1_1;
   bool request_upgrade_ = false;
-  bool server_shut_ = false;           // tunnel: the client's FIN was passed on
-  std::int64_t head_deadline_ms_ = 0;  // `timeout http-request`, 0: none
+  bool server_shut_ = false;            // tunnel: the client's FIN was passed on
+  std::int64_t head_deadline_ms_ = 0;   // `timeout http-request`, 0: none
+  std::int64_t queue_deadline_ms_ = 0;  // `timeout queue`, 0: none
   int retries_left_ = 0;
   std::uint32_t requests_ = 0;
   RequestState request_state_ = RequestState::head;

@@ -14,18 +14,21 @@ void Pipe::consumed(std::size_t n) {
   if (head_ == tail_) head_ = tail_ = 0;  // empty: reuse the whole buffer
 }
 
-void TcpRelay::start(io::Loop& loop, AcceptedClient client, ConnectionSlot slot,
-                     BackendState& backend, const TcpTimeouts& timeouts, std::size_t buffer_size) {
-  std::unique_ptr<TcpRelay> relay(
-      new TcpRelay(loop, std::move(client), std::move(slot), backend, timeouts, buffer_size));
+void TcpRelay::start(io::Loop& loop, std::size_t loop_index, AcceptedClient client,
+                     ConnectionSlot slot, BackendState& backend, const TcpTimeouts& timeouts,
+                     std::size_t buffer_size) {
+  std::unique_ptr<TcpRelay> relay(new TcpRelay(loop, loop_index, std::move(client), std::move(slot),
+                                               backend, timeouts, buffer_size));
   TcpRelay* r = relay.release();
   loop.adopt(*r);  // the loop owns it from here; finish() retires it
   if (!loop.add(r->client_.fd.get(), *r) || !r->connect_server(balance::no_server)) r->finish();
 }
 
-TcpRelay::TcpRelay(io::Loop& loop, AcceptedClient client, ConnectionSlot slot,
-                   BackendState& backend, const TcpTimeouts& timeouts, std::size_t buffer_size)
+TcpRelay::TcpRelay(io::Loop& loop, std::size_t loop_index, AcceptedClient client,
+                   ConnectionSlot slot, BackendState& backend, const TcpTimeouts& timeouts,
+                   std::size_t buffer_size)
     : loop_(loop),
+      loop_index_(loop_index),
       slot_(std::move(slot)),
       backend_(backend),
       timeouts_(timeouts),
@@ -38,36 +41,73 @@ TcpRelay::TcpRelay(io::Loop& loop, AcceptedClient client, ConnectionSlot slot,
 }
 
 bool TcpRelay::connect_server(std::uint32_t avoid) {
-  while (true) {
-    release_server();
-    balance::Request request;
-    request.source = client_address_.ip_bytes();
-    request.avoid = avoid;
-    auto server = backend_.pick(request);
-    if (!server) return false;
-    target_ = server->index;
-    io::SocketAddress address = server->address;
-    // A server without a port gets the one the client connected to, as in HAProxy.
-    if (address.port() == 0) address.set_port(local_port_);
-    int error = 0;
-    auto fd = io::connect_to(address, error);
-    if (fd) {
-      if (server_.fd) loop_.remove(server_.fd.get());
-      server_ = Peer{};
-      server_.fd = std::move(*fd);
-      connecting_ = true;
-      if (!loop_.add(server_.fd.get(), server_side_)) return false;
-      if (timeouts_.connect_ms > 0) loop_.arm(*this, timeouts_.connect_ms);
-      return true;
-    }
-    if (retries_left_-- <= 0) return false;
-    avoid = server->index;
+  release_server();
+  balance::Request request;
+  request.source = client_address_.ip_bytes();
+  request.avoid = avoid;
+  const BackendState::Picked picked = backend_.pick(request);
+  using balance::Outcome;
+  if (picked.outcome == Outcome::server_full || picked.outcome == Outcome::all_full) {
+    queued_ = true;
+    connecting_ = true;
+    backend_.wait(
+        *this, loop_index_,
+        picked.outcome == Outcome::server_full ? picked.target.index : balance::no_server);
+    if (timeouts_.queue_ms > 0 && !slot_granted_) loop_.arm(*this, timeouts_.queue_ms);
+    return true;
   }
+  if (picked.outcome != Outcome::picked) return false;
+  target_ = picked.target.index;
+  return connect_to(picked.target) || retry(picked.target.index);
+}
+
+bool TcpRelay::retry(std::uint32_t failed) {
+  if (retries_left_-- <= 0) return false;
+  // `option redispatch`: another server at once, as HAProxy picks again.
+  if (backend_.config().redispatch) return connect_server(failed);
+  // Otherwise the same server, after HAProxy's pause.
+  release_server();
+  if (server_.fd) loop_.remove(server_.fd.get());
+  server_.fd.reset();
+  granted_ = backend_.claim(failed);
+  slot_granted_ = true;
+  queued_ = true;
+  connecting_ = true;
+  loop_.arm(*this, backend_.turnaround_ms());
+  return true;
+}
+
+bool TcpRelay::connect_to(const ServerTarget& server) {
+  io::SocketAddress address = server.address;
+  // A server without a port gets the one the client connected to, as in HAProxy.
+  if (address.port() == 0) address.set_port(local_port_);
+  int error = 0;
+  auto fd = io::connect_to(address, error);
+  if (!fd) return false;
+  if (server_.fd) loop_.remove(server_.fd.get());
+  server_ = Peer{};
+  server_.fd = std::move(*fd);
+  connecting_ = true;
+  if (!loop_.add(server_.fd.get(), server_side_)) return false;
+  if (timeouts_.connect_ms > 0) loop_.arm(*this, timeouts_.connect_ms);
+  return true;
+}
+
+void TcpRelay::on_server_slot(const ServerTarget& server) {
+  // Called from inside another connection's release: the work waits for the timer.
+  granted_ = server;
+  slot_granted_ = true;
+  loop_.arm(*this, 0);
 }
 
 void TcpRelay::release_server() {
+  if (waiting()) backend_.stop_waiting(*this);
+  if (slot_granted_) {
+    slot_granted_ = false;
+    backend_.release(granted_.index, loop_index_);
+  }
   if (target_ == balance::no_server) return;
-  backend_.release(target_);
+  backend_.release(target_, loop_index_);
   target_ = balance::no_server;
 }
 
@@ -84,9 +124,8 @@ void TcpRelay::on_server_events(std::uint32_t events) {
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
     const int error = io::socket_error(server_.fd.get());
     if (error != 0) {
-      // Refused or unreachable: another server while retries last, as HAProxy does.
-      if (retries_left_-- > 0 && connect_server(target_)) return;
-      finish();
+      // Refused or unreachable: retried while retries last.
+      if (!retry(target_)) finish();
       return;
     }
     connecting_ = false;
@@ -161,7 +200,17 @@ void TcpRelay::touch() {
 }
 
 void TcpRelay::on_timer() {
-  if (!finished_) finish();
+  if (finished_) return;
+  if (queued_ && slot_granted_) {
+    queued_ = false;
+    slot_granted_ = false;
+    target_ = granted_.index;
+    if (connect_to(granted_) || retry(target_)) {
+      pump();  // the client may have sent bytes, or its FIN, while it waited
+      return;
+    }
+  }
+  finish();  // an idle or connect timeout, `timeout queue`, or no server after the queue
 }
 
 void TcpRelay::finish() {

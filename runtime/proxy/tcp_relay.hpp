@@ -45,13 +45,16 @@ struct TcpTimeouts {
   // (`timeout client-fin` / `server-fin`; 0: idle_ms still applies).
   std::int64_t client_fin_ms = 0;
   std::int64_t server_fin_ms = 0;
+  std::int64_t queue_ms = 0;  // waiting for a slot on a server at maxconn; 0: no limit
 };
 
-class TcpRelay final : public io::Owned, private io::Timer {
+class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter {
  public:
-  // Takes the accepted client socket and connects to a server of `backend`.
-  static void start(io::Loop& loop, AcceptedClient client, ConnectionSlot slot,
-                    BackendState& backend, const TcpTimeouts& timeouts, std::size_t buffer_size);
+  // Takes the accepted client socket and connects to a server of `backend`. `loop_index`
+  // is the loop's among the worker's (for BackendState's queues).
+  static void start(io::Loop& loop, std::size_t loop_index, AcceptedClient client,
+                    ConnectionSlot slot, BackendState& backend, const TcpTimeouts& timeouts,
+                    std::size_t buffer_size);
 
   void on_events(std::uint32_t events) override;  // the client side
 
@@ -69,9 +72,15 @@ class TcpRelay final : public io::Owned, private io::Timer {
     bool shut = false;     // we sent it our FIN
   };
 
-  TcpRelay(io::Loop& loop, AcceptedClient client, ConnectionSlot slot, BackendState& backend,
-           const TcpTimeouts& timeouts, std::size_t buffer_size);
+  TcpRelay(io::Loop& loop, std::size_t loop_index, AcceptedClient client, ConnectionSlot slot,
+           BackendState& backend, const TcpTimeouts& timeouts, std::size_t buffer_size);
+  // Picks a server and connects, or queues when servers are at maxconn; false when no
+  // server could be had.
   bool connect_server(std::uint32_t avoid);
+  bool connect_to(const ServerTarget& server);
+  // After a failed connect to `failed`: true while a retry is under way.
+  bool retry(std::uint32_t failed);
+  void on_server_slot(const ServerTarget& server) override;
   void release_server();
   void on_server_events(std::uint32_t events);
   void on_timer() override;
@@ -83,6 +92,7 @@ class TcpRelay final : public io::Owned, private io::Timer {
   void finish();
 
   io::Loop& loop_;
+  std::size_t loop_index_;
   ConnectionSlot slot_;
   BackendState& backend_;
   TcpTimeouts timeouts_;
@@ -95,7 +105,10 @@ class TcpRelay final : public io::Owned, private io::Timer {
   Pipe to_server_;
   Pipe to_client_;
   int retries_left_ = 0;
-  bool connecting_ = false;
+  ServerTarget granted_;  // a queue's slot, until used
+  bool slot_granted_ = false;
+  bool queued_ = false;
+  bool connecting_ = false;  // also while queued: the client's bytes wait in the pipe
   bool finished_ = false;
 };
 

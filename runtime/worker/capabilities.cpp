@@ -36,7 +36,6 @@ void check_backend(const config::Backend& b, Report& r) {
     if (s.check) r.add(s.origin, "server 'check'");
     if (s.tls.enabled) r.add(s.origin, "server 'ssl'");
     if (s.send_proxy != 0) r.add(s.origin, "'send-proxy'");
-    if (s.maxconn > 0) r.add(s.origin, "server 'maxconn'");
   }
 }
 

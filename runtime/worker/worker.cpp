@@ -28,6 +28,8 @@ proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend
   }
   t.client_fin_ms = ms_or_zero(f.timeouts.client_fin);
   t.server_fin_ms = ms_or_zero(b.timeouts.server_fin);
+  // HAProxy: without `timeout queue`, a request waits as long as `timeout connect`.
+  t.queue_ms = ms_or_zero(b.timeouts.queue ? b.timeouts.queue : b.timeouts.connect);
   return t;
 }
 
@@ -81,7 +83,7 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
       }
       proxy::BackendState* backend = route(client);
       if (backend == nullptr) continue;  // rejected, or no backend: closed, as in HAProxy
-      proxy::TcpRelay::start(loop_, std::move(client),
+      proxy::TcpRelay::start(loop_, http_.index(), std::move(client),
                              proxy::ConnectionSlot(listening_.frontend_slots, &process_), *backend,
                              tcp_timeouts(*listening_.frontend, backend->config()), buffer_size_);
     }
@@ -182,6 +184,7 @@ void Worker::build_http(rules::Compiler& conditions) {
     h.connect_ms = first_set({&b.timeouts.connect});
     h.server_ms = first_set({&b.timeouts.server});
     h.tunnel_ms = first_set({&b.timeouts.tunnel});
+    h.queue_ms = first_set({&b.timeouts.queue, &b.timeouts.connect});
   }
   for (const auto& f : config_->frontends) {
     auto& slot = http_frontends_.emplace_back();
@@ -298,7 +301,7 @@ bool Worker::open(std::string& error) {
   for (unsigned i = 0; i < threads; ++i) {
     auto loop = std::make_unique<io::Loop>();
     auto& share = http_shares_.emplace_back(std::make_unique<proxy::HttpLoopShare>(
-        *loop, servers, buffer_size, static_cast<std::size_t>(config_->global.max_headers)));
+        *loop, i, servers, buffer_size, static_cast<std::size_t>(config_->global.max_headers)));
     for (const auto& listening : listening_) {
       auto acceptor = std::make_unique<Acceptor>(*loop, listening, process_slots_, usable_servers_,
                                                  buffer_size, *share);
@@ -307,6 +310,11 @@ bool Worker::open(std::string& error) {
     }
     loops_.push_back(std::move(loop));
   }
+  std::vector<io::Loop*> loops;
+  for (const auto& loop : loops_)
+    loops.push_back(loop.get());
+  for (auto& backend : backends_)
+    backend->set_loops(loops);
   return true;
 }
 

@@ -884,6 +884,63 @@ def test_stopped_server_is_retried_on_another(serve, origin):
     assert [(status, body) for status, _, body in answers] == [(200, b"s1")] * 6
 
 
+def test_refused_server_without_redispatch_is_retried_after_a_pause(serve, origin):
+    """No `option redispatch`: HAProxy retries the server that refused, after
+    min(timeout connect, 1 s) each time, then answers 503; the next request goes on in turn."""
+    s1 = origin("s1")
+    port = free_port()
+    with serve(port, [("dead", free_port()), ("s1", s1.port)],
+               backend=["balance roundrobin", "retries 2"], defaults=["timeout connect 300ms"]):
+        started = time.monotonic()
+        with RawClient(port) as c:
+            assert_page(c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").response(), 503)
+        assert time.monotonic() - started >= 0.55  # two pauses of 300 ms
+        assert get(port)[2] == b"s1"
+
+
+def test_server_maxconn_queues_requests_until_a_slot_frees(serve, origin):
+    gate = threading.Event()
+    o = origin("s1", gated(gate))
+    port = free_port()
+    with serve(port, [("s1", o.port)], backend=["default-server maxconn 1"], threads=2):
+        clients = [RawClient(port) for _ in range(3)]
+        try:
+            for i, c in enumerate(clients):
+                c.send(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+            wait_until(lambda: len(o.requests) == 1, "the first request to reach the origin")
+            # The other two wait in sluice's queue, not at the origin (bounded check).
+            deadline = time.monotonic() + 0.3
+            while time.monotonic() < deadline:
+                assert len(o.requests) == 1
+                time.sleep(0.02)
+            gate.set()
+            answers = [c.response() for c in clients]
+        finally:
+            for c in clients:
+                c.close()
+    assert [(r.status, r.body) for r in answers] == [(200, b"s1")] * 3
+    assert sorted(r.target for r in o.requests) == ["/0", "/1", "/2"]
+
+
+def test_timeout_queue_answers_503(serve, origin):
+    gate = threading.Event()
+    o = origin("s1", gated(gate))
+    port = free_port()
+    with serve(port, [("s1", o.port)],
+               backend=["default-server maxconn 1", "timeout queue 300ms"]):
+        with RawClient(port) as first, RawClient(port) as second:
+            first.send(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+            wait_until(lambda: len(o.requests) == 1, "the first request to reach the origin")
+            started = time.monotonic()
+            assert_page(second.send(b"GET /second HTTP/1.1\r\nHost: x\r\n\r\n").response(),
+                        503)
+            assert time.monotonic() - started >= 0.25
+            gate.set()
+            r = first.response()
+            assert (r.status, r.body) == (200, b"s1")
+    assert [r.target for r in o.requests] == ["/first"]
+
+
 # ---------------------------------------------------------------------------------------------
 # Stopping
 # ---------------------------------------------------------------------------------------------

@@ -3,19 +3,21 @@ retries on a refused server, and stopping on SIGTERM."""
 import hashlib
 import os
 import socket
+import threading
+import time
 
 import pytest
 
-from serving import Origin, exchange, free_port, sluice_serving, DEADLINE
+from serving import Origin, exchange, free_port, sluice_serving, wait_until, DEADLINE
 
 
-def write_cfg(tmp_path, port, servers, extra_backend="", threads=2):
+def write_cfg(tmp_path, port, servers, extra_backend="", threads=2, before_servers=()):
     lines = [
         "global", f"    nbthread {threads}",
         "defaults", "    mode tcp", "    timeout connect 2s", "    timeout client 10s",
         "    timeout server 10s",
         "frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend be",
-        "backend be",
+        "backend be", *(f"    {l}" for l in before_servers),
     ]
     lines += [f"    server {name} 127.0.0.1:{p}" for name, p in servers]
     if extra_backend:
@@ -63,10 +65,52 @@ def test_refused_server_is_retried_on_another(sluice_bin, tmp_path, origins):
     port = free_port()
     dead = free_port()  # nothing listens there: connect() is refused
     cfg = write_cfg(tmp_path, port, [("dead", dead), ("s1", origins[0].port)],
-                    extra_backend="    retries 3")
+                    extra_backend="    retries 3\n    option redispatch")
     with sluice_serving(sluice_bin, cfg, port):
         for i in range(4):
             assert exchange(port, b"ping").startswith(b"s1:4:ping"), i
+
+
+def test_refused_server_without_redispatch_is_retried_after_a_pause(sluice_bin, tmp_path,
+                                                                   origins):
+    """HAProxy without `option redispatch`: the server that refused is tried again after
+    min(timeout connect, 1 s), then the client is closed; the next connection goes on in turn."""
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, [("dead", free_port()), ("s1", origins[0].port)],
+                    extra_backend="    retries 2\n    timeout connect 300ms", threads=1)
+    with sluice_serving(sluice_bin, cfg, port):
+        outcomes = []
+        for _ in range(2):  # one turn each (the readiness probe took one turn already)
+            started = time.monotonic()
+            got = exchange(port, b"ping")
+            outcomes.append((got, time.monotonic() - started))
+    outcomes.sort()
+    assert outcomes[0][0] == b"" and outcomes[0][1] >= 0.55  # two pauses of 300 ms
+    assert outcomes[1][0] == b"s1:4:ping"
+
+
+def test_server_maxconn_queues_connections(sluice_bin, tmp_path, origins):
+    port = free_port()
+    s1 = origins[0]
+    cfg = write_cfg(tmp_path, port, [("s1", s1.port)], before_servers=["default-server maxconn 1"])
+    with sluice_serving(sluice_bin, cfg, port):
+        # The readiness probe was relayed too: one connection already.
+        wait_until(lambda: s1.connections == 1, "the probe's connection at the origin")
+        with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as held:
+            held.sendall(b"first")
+            wait_until(lambda: s1.connections == 2, "the first connection at the origin")
+            result = {}
+            waiter = threading.Thread(target=lambda: result.update(got=exchange(port, b"second")))
+            waiter.start()
+            deadline = time.monotonic() + 0.3  # bounded check: the second one waits
+            while time.monotonic() < deadline:
+                assert s1.connections == 2
+                time.sleep(0.02)
+            held.shutdown(socket.SHUT_WR)
+            assert held.recv(100) == b"s1:5:first"
+            waiter.join(DEADLINE)
+    assert result["got"] == b"s1:6:second"
+    assert s1.connections == 3
 
 
 def test_no_server_closes_the_client(sluice_bin, tmp_path):
