@@ -144,14 +144,18 @@ std::optional<Fd> listen_on(const SocketAddress& address, const ListenOptions& o
   return fd;
 }
 
+void set_no_delay(int fd) {
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 std::optional<Fd> connect_to(const SocketAddress& address, int& error) {
   Fd fd(socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) {
     error = errno;
     return std::nullopt;
   }
-  const int one = 1;
-  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  set_no_delay(fd.get());
   if (connect(fd.get(), address.get(), address.length) != 0 && errno != EINPROGRESS) {
     error = errno;
     return std::nullopt;

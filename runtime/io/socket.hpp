@@ -68,6 +68,10 @@ struct ListenOptions {
 std::optional<Fd> listen_on(const SocketAddress& address, const ListenOptions& options,
                             std::string& error);
 
+// Small writes leave at once (no Nagle): a proxy forwards what it has, and waiting for
+// an ACK would add the peer's delayed-ACK time to every response.
+void set_no_delay(int fd);
+
 // Starts a non-blocking connect; the socket becomes writable when it completes.
 std::optional<Fd> connect_to(const SocketAddress& address, int& error);
 

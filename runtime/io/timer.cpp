@@ -60,6 +60,12 @@ void TimerWheel::cancel(Timer& timer) {
   if (!timer.armed()) return;
   timer.prev_->next_ = timer.next_;
   timer.next_->prev_ = timer.prev_;
+  if (timer.due_) {
+    // Cancelled by an earlier callback of the same advance(): already out of the count.
+    timer.due_ = false;
+    timer.prev_ = timer.next_ = nullptr;
+    return;
+  }
   const auto slot = static_cast<std::size_t>(timer.deadline_ms_) % slot_count;
   if (heads_[slot].next_ == &heads_[slot])
     busy_[slot / word_bits] &= ~(std::uint64_t{1} << (slot % word_bits));
@@ -84,6 +90,7 @@ std::size_t TimerWheel::advance(std::int64_t now_ms) {
       Timer* next = t->next_;
       if (t->deadline_ms_ <= now_ms) {
         cancel(*t);
+        t->due_ = true;
         t->prev_ = due.prev_;
         t->next_ = &due;
         due.prev_->next_ = t;
@@ -98,6 +105,7 @@ std::size_t TimerWheel::advance(std::int64_t now_ms) {
     due.next_ = t->next_;
     t->next_->prev_ = &due;
     t->prev_ = t->next_ = nullptr;
+    t->due_ = false;
     ++fired;
     t->on_timer();
   }

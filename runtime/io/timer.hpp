@@ -23,6 +23,8 @@ class Timer {
   Timer* next_ = nullptr;
   class TimerWheel* wheel_ = nullptr;
   std::int64_t deadline_ms_ = 0;
+  // On advance()'s list of timers firing now, out of the wheel: not counted in it.
+  bool due_ = false;
 };
 
 // 4096 slots of 1 ms: a deadline further than 4.096 s away waits in its slot for its round.

@@ -87,3 +87,38 @@ TEST_CASE("a callback may re-arm its own timer") {
   wheel.advance(3);
   CHECK(ticker.fired == 3);
 }
+
+TEST_CASE("a callback may cancel or re-arm another timer due in the same advance") {
+  // Regression: the other timer sat on advance()'s due list and was counted out twice,
+  // leaving size() wrapped and the next wake-up lost.
+  struct Canceller final : Timer {
+    TimerWheel* wheel = nullptr;
+    Timer* other = nullptr;
+    bool rearm = false;
+    void on_timer() override {
+      if (rearm)
+        wheel->arm(*other, 50);
+      else
+        wheel->cancel(*other);
+    }
+  };
+  for (bool rearm : {false, true}) {
+    TimerWheel wheel(0);
+    std::vector<int> log;
+    Recorder b(log, 2), c(log, 3);
+    Canceller a;
+    a.wheel = &wheel;
+    a.other = &b;
+    a.rearm = rearm;
+    wheel.arm(a, 5);
+    wheel.arm(b, 5);
+    CHECK(wheel.advance(5) == 1);  // b did not fire with a
+    CHECK(log.empty());
+    CHECK(wheel.size() == (rearm ? 1u : 0u));
+    wheel.arm(c, 15);
+    CHECK(wheel.size() == (rearm ? 2u : 1u));
+    CHECK(wheel.next_timeout(5) == 10);
+    CHECK(wheel.advance(60) == (rearm ? 2u : 1u));
+    CHECK(log == (rearm ? std::vector<int>{3, 2} : std::vector<int>{3}));
+  }
+}
