@@ -74,7 +74,7 @@ constexpr KeywordRow rows[] = {
     {"daemon", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_flag},
     {"group", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
     {"hard-stop-after", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_duration},
-    {"log", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_log},
+    {"log", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_log},
     {"master-worker", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_flag},
     {"maxconn", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_bounded_integer<1, INT32_MAX>},

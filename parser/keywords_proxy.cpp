@@ -207,6 +207,11 @@ std::optional<ast::Payload> parse_option_httplog(Args& a) {
                "the only argument is 'clf'");
     return std::nullopt;
   }
+  if (a.words.size() == 1) {
+    a.error_at(a.words[0], "'option httplog clf' is valid HAProxy but not supported by sluice",
+               "use 'option httplog' (HAProxy's default HTTP format)");
+    return std::nullopt;
+  }
   return ast::Option{
       Word{"httplog", a.keyword.loc, false}, false, {a.words.begin(), a.words.end()}};
 }
@@ -286,31 +291,32 @@ constexpr KeywordRow rows[] = {
     {"http-request", DFLB, Side::any, W, true, Support::enforced, parse_http_request_rule},
     {"http-response", DFLB, Side::any, W, true, Support::enforced, parse_http_response_rule},
     {"http-reuse", D | L | B, Side::backend, W, false, Support::enforced, parse_http_reuse},
-    {"log", DFLB, Side::any, W, false, P, parse_log_keyword},
+    {"log", DFLB, Side::any, W, false, Support::enforced, parse_log_keyword},
     {"maxconn", D | F | L | B, Side::frontend, W, false, Support::enforced,
      parse_bounded_integer<0, INT32_MAX>},
     {"mode", DFLB, Side::any, W, false, Support::enforced, parse_mode},
     {"option allbackups", D | L | B, Side::backend, W, false, Support::enforced, parse_option_plain},
-    {"option dontlognull", D | F | L | B, Side::frontend, W, false, P, parse_option_plain},
+    {"option dontlognull", D | F | L | B, Side::frontend, W, false, Support::enforced,
+     parse_option_plain},
     {"option forwardfor", DFLB, Side::any, W, false, Support::enforced, parse_option_forwardfor},
     {"option http-keep-alive", DFLB, Side::any, W, false, Support::enforced, parse_option_plain},
     {"option http-server-close", DFLB, Side::any, W, false, Support::enforced, parse_option_plain},
     {"option httpchk", D | L | B, Side::backend, W, false, P, parse_option_httpchk},
     {"option httpclose", DFLB, Side::any, W, false, Support::enforced, parse_option_plain},
-    {"option httplog", DFLB, Side::any, W, false, P, parse_option_httplog},
+    {"option httplog", DFLB, Side::any, W, false, Support::enforced, parse_option_httplog},
     {"option log-health-checks", D | L | B, Side::backend, W, false, P, parse_option_plain},
     {"option redispatch", D | L | B, Side::backend, W, false, Support::enforced, parse_option_plain},
     {"option ssl-hello-chk", D | L | B, Side::backend, W, false, P, parse_option_plain},
     {"option tcp-check", D | L | B, Side::backend, W, false, P, parse_option_plain},
-    {"option tcplog", DFLB, Side::any, W, false, P, parse_option_plain},
+    {"option tcplog", DFLB, Side::any, W, false, Support::enforced, parse_option_plain},
     {"redirect", FLB, Side::any, W, false, Support::enforced, parse_redirect},
     {"retries", D | L | B, Side::backend, W, false, Support::enforced,
      parse_bounded_integer<0, INT32_MAX>},
     {"server", L | B | F, Side::backend, E, false, Support::enforced, parse_server},
     {"tcp-request connection", D | F | L | B, Side::frontend, W, true, Support::enforced,
      parse_tcp_connection},
-    {"tcp-request content", DFLB, Side::any, W, true, P, parse_tcp_content},
-    {"tcp-request inspect-delay", DFLB, Side::any, W, true, P, parse_duration},
+    {"tcp-request content", DFLB, Side::any, W, true, Support::enforced, parse_tcp_content},
+    {"tcp-request inspect-delay", DFLB, Side::any, W, true, Support::enforced, parse_duration},
     {"timeout check", D | L | B, Side::backend, W, false, P, parse_duration},
     {"timeout client", D | F | L | B, Side::frontend, W, false, Support::enforced, parse_duration},
     {"timeout client-fin", D | F | L | B, Side::frontend, W, false, Support::enforced,

@@ -415,10 +415,13 @@ void ProxyBuilder::apply_option(const ast::Option& option) {
     return;
   }
   if (frontend_) {
+    // The last of httplog and tcplog wins, as in HAProxy.
     if (n == "httplog") {
       frontend_->httplog = on;
+      if (on) frontend_->tcplog = false;
     } else if (n == "tcplog") {
       frontend_->tcplog = on;
+      if (on) frontend_->httplog = false;
     } else if (n == "dontlognull") {
       frontend_->dontlognull = on;
     }
@@ -554,7 +557,10 @@ void ProxyBuilder::apply_backend(const ast::Statement& st) {
                                           algo.substr(4, algo.size() - 5));
           }
         } else if constexpr (std::is_same_v<T, ast::Duration>) {
-          if (st.keyword.starts_with("timeout ")) apply_timeout(st.keyword.substr(8), p.us);
+          if (st.keyword.starts_with("timeout "))
+            apply_timeout(st.keyword.substr(8), p.us);
+          else if (st.keyword == "tcp-request inspect-delay" && !frontend_)
+            backend_->inspect_delay = {millis(p.us), ctx_.origin(where)};  // a listen's: frontend
         } else if constexpr (std::is_same_v<T, ast::Integer>) {
           if (st.keyword == "retries") backend_->retries = static_cast<int>(p.value);
         } else if constexpr (std::is_same_v<T, ast::Text>) {

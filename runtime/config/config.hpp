@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sluice::config {
@@ -247,6 +248,8 @@ struct Backend {
   bool log_health_checks = false;
   std::vector<HttpRule> http_request, http_response;
   std::vector<TcpRule> tcp_request;
+  // A backend's own `tcp-request inspect-delay`, with where it was set.
+  std::optional<std::pair<Millis, Origin>> inspect_delay;
   std::vector<ErrorFile> errorfiles;
 };
 

@@ -6,9 +6,10 @@
 namespace sluice::proxy {
 
 std::unique_ptr<BackendState> BackendState::build(const config::Backend& backend,
-                                                  std::string& error) {
+                                                  std::uint32_t index, std::string& error) {
   auto state = std::make_unique<BackendState>();
   state->config_ = &backend;
+  state->index_ = index;
   for (const auto& server : backend.servers) {
     config::Endpoint endpoint = server.endpoint;
     if (!endpoint.has_port || endpoint.port_offset) endpoint.port = endpoint.last_port = 0;
@@ -29,6 +30,13 @@ std::unique_ptr<BackendState> BackendState::build(const config::Backend& backend
   state->states_ = std::make_unique<balance::ServerStates>(backend);
   state->selector_ = std::make_unique<balance::Selector>(backend, *state->states_, options);
   return state;
+}
+
+int BackendState::connections() const {
+  int n = static_cast<int>(waiting_.load(std::memory_order_relaxed));
+  for (std::size_t i = 0; i < states_->size(); ++i)
+    n += static_cast<int>(states_->connections(i));
+  return n;
 }
 
 int BackendState::usable_servers() const {

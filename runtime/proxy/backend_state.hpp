@@ -47,9 +47,12 @@ class QueueWaiter {
 class BackendState {
  public:
   // Resolves every server address; nullptr with `error` set when one cannot be.
-  static std::unique_ptr<BackendState> build(const config::Backend& backend, std::string& error);
+  static std::unique_ptr<BackendState> build(const config::Backend& backend, std::uint32_t index,
+                                             std::string& error);
 
   const config::Backend& config() const { return *config_; }
+  // In config::Config::backends.
+  std::uint32_t index() const { return index_; }
   struct Picked {
     // picked: `target` is counted until release(). server_full / all_full: the caller may
     // wait() (on target.index / on any server). no_server: close or answer 503.
@@ -83,6 +86,11 @@ class BackendState {
   // Takes a waiter out of its queue (timed out, or its client left).
   void stop_waiting(QueueWaiter& waiter);
   std::uint32_t queued() const { return waiting_.load(std::memory_order_relaxed); }
+  // %sc and %bc of a log line.
+  int server_connections(std::uint32_t server) const {
+    return static_cast<int>(states_->connections(server));
+  }
+  int connections() const;
   // nbsrv(): servers that can take traffic now (up, not disabled, weight above 0).
   int usable_servers() const;
   // `balance hdr(<name>)`: the field whose value the caller passes in Request::header.
@@ -104,6 +112,7 @@ class BackendState {
   void unlink(LoopQueue& queue, QueueWaiter& waiter);
 
   const config::Backend* config_ = nullptr;
+  std::uint32_t index_ = 0;
   std::vector<io::SocketAddress> addresses_;
   std::unique_ptr<balance::ServerStates> states_;
   std::unique_ptr<balance::Selector> selector_;

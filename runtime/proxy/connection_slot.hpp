@@ -37,6 +37,13 @@ class ConnectionSlot {
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
   ~ConnectionSlot() { release(); }
+  // %ac and %fc of a log line: the process's and the frontend's connections now.
+  int process_connections() const {
+    return process_ ? process_->active.load(std::memory_order_relaxed) : 0;
+  }
+  int frontend_connections() const {
+    return frontend_ ? frontend_->active.load(std::memory_order_relaxed) : 0;
+  }
   void release() {
     if (frontend_) frontend_->active.fetch_sub(1, std::memory_order_relaxed);
     if (process_) process_->active.fetch_sub(1, std::memory_order_relaxed);

@@ -3,7 +3,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace sluice::proxy {
@@ -62,7 +64,7 @@ constexpr std::int64_t kLingerMs = 1000;
 // Idle server connections older than this are closed (HAProxy's pool-purge-delay).
 constexpr std::int64_t kPoolPurgeMs = 5000;
 // Free exchanges kept per loop for the next requests.
-constexpr std::size_t kSpareExchanges = 256;
+constexpr std::size_t kSpareExchanges = 64;
 
 http::ParseOptions parse_options(std::size_t bufsize, std::size_t max_headers) {
   http::ParseOptions o;
@@ -129,6 +131,36 @@ struct HttpLoopShare::Exchange {
   http::HeaderList reply_headers;
   std::size_t server_sent = 0;  // bytes of server_out sent but kept for a resend
   bool hold = false;            // keep sent request bytes until the server answers
+
+  // What the traffic log line of this exchange says (kept only when it is logged).
+  struct Log {
+    std::chrono::system_clock::time_point date;  // the request's first byte
+    std::int64_t start = -1, head = -1, queued = -1, queue_ms = -1, connect = -1, connected = -1,
+                 response = -1;
+    std::uint64_t bytes_in = 0;
+    // Sent to the client during this exchange; a response still buffered at the end is
+    // counted then and taken off the next exchange's count.
+    std::int64_t bytes_out = 0;
+    int status = -1;
+    int retries = 0;
+    std::uint32_t server = balance::no_server;
+    log::TerminationState termination;
+    // The request line as received (cut to what HAProxy keeps).
+    std::array<char, log::request_line_capture_limit> line{};
+    std::uint16_t method_length = 0, target_length = 0, version_length = 0;
+
+    // Ready for the next exchange (the line buffer is overwritten when used).
+    void reset(std::int64_t pending_out) {
+      start = head = queued = queue_ms = connect = connected = response = -1;
+      bytes_in = 0;
+      bytes_out = -pending_out;
+      status = -1;
+      retries = 0;
+      server = balance::no_server;
+      termination = {};
+      method_length = target_length = version_length = 0;
+    }
+  } log;
 };
 
 using Exchange = HttpLoopShare::Exchange;
@@ -162,6 +194,7 @@ void HttpLoopShare::release(Exchange* x) {
   x->server_out.clear();
   x->server_sent = 0;
   x->hold = false;
+  x->log.reset(0);
   if (free_.size() < kSpareExchanges)
     free_.push_back(x);
   else
@@ -202,14 +235,19 @@ HttpSession::HttpSession(HttpLoopShare& share, AcceptedClient client, Connection
       client_fd_(std::move(client.fd)),
       client_address_(client.peer),
       local_address_(client.local) {
+  if (frontend_.log_kind != log::TrafficLog::connect) {
+    logger_ = share_.logger(frontend_.index);
+    if (logger_ && logger_->empty()) logger_ = nullptr;
+  }
   // The first request has `timeout http-request` from the accept on (HAProxy: a client
-  // that connects and sends nothing gets a 408).
-  const std::int64_t wait =
-      frontend_.http_request_ms ? frontend_.http_request_ms : frontend_.client_ms;
+  // that connects and sends nothing gets a 408). Without it, `timeout client` applies as
+  // an inactivity timeout.
+  const std::int64_t wait = frontend_.http_request_ms;
   head_deadline_ms_ = wait ? share_.loop().now_ms() + wait : 0;
 }
 
 HttpSession::~HttpSession() {
+  if (backend_ && waiting()) backend_->state->stop_waiting(*this);
   // The loop deletes what is still open when it ends, server connections included (so
   // they are not touched here); the buffers go back to the share, which outlives the loop.
   if (x_) share_.release(x_);
@@ -224,6 +262,10 @@ void HttpSession::close() {
     share_.sessions_ = next_session_;
   if (next_session_) next_session_->prev_session_ = prev_session_;
   share_.loop().cancel(*this);
+  if (x_ && x_->log.start >= 0) {
+    terminated(client_fin_ ? 'C' : 'S', request_state_ == RequestState::head ? 'R' : 'D');
+    log_exchange();
+  }
   drop_server(false);
   share_.loop().remove(client_fd_.get());
   client_fd_.reset();
@@ -239,7 +281,7 @@ void HttpSession::on_soft_stop() {
   const bool between_requests =
       request_state_ == RequestState::head && response_state_ == ResponseState::none &&
       (x_ == nullptr || (x_->client_in.empty() && x_->client_out.empty()));
-  if (between_requests && requests_ > 0) close();
+  if (between_requests) close();
   // Otherwise: finish_exchange sees share_.stopping() and closes after this exchange.
 }
 
@@ -262,6 +304,7 @@ void HttpSession::on_server_events(std::uint32_t events) {
       return;
     }
     response_state_ = ResponseState::head;
+    if (x_) x_->log.connected = share_.loop().now_ms();
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) server_readable_ = true;
   if (events & EPOLLOUT) server_writable_ = true;
@@ -291,14 +334,24 @@ void HttpSession::advance() {
   if (closed_) return;
   if (closing_ && x_ && x_->client_out.empty()) {
     // Everything said: our FIN, then wait briefly for the client's so that it reads the
-    // response instead of a reset caused by request bytes we never read.
+    // response instead of a reset caused by request bytes we never read. Once: every
+    // shutdown() wakes the socket again (a new EPOLLOUT edge).
     if (!client_fin_) {
-      shutdown(client_fd_.get(), SHUT_WR);
-      share_.loop().arm(*this, kLingerMs);
+      if (!client_shut_) {
+        shutdown(client_fd_.get(), SHUT_WR);
+        client_shut_ = true;
+        share_.loop().arm(*this, kLingerMs);
+      }
       return;
     }
     close();
     return;
+  }
+  if (tunnel_ && response_state_ == ResponseState::done && x_ && x_->client_out.empty() &&
+      !client_shut_) {
+    // The server ended its half of the tunnel: the client gets the FIN after the bytes.
+    shutdown(client_fd_.get(), SHUT_WR);
+    client_shut_ = true;
   }
   // Idle between requests: nothing buffered, so the exchange's memory goes back to the loop.
   if (x_ && !closing_ && request_state_ == RequestState::head &&
@@ -334,10 +387,18 @@ bool HttpSession::read_client() {
     case Io::moved:
       if (request_state_ == RequestState::head && x_->client_in.empty() && requests_ > 0 &&
           response_state_ == ResponseState::none) {
-        // The next request's first byte: its head has `timeout http-request` from now.
-        const std::int64_t wait =
-            frontend_.http_request_ms ? frontend_.http_request_ms : frontend_.client_ms;
+        // The next request's first byte: its head has `timeout http-request` from now
+        // (else `timeout client` applies between bytes).
+        const std::int64_t wait = frontend_.http_request_ms;
         head_deadline_ms_ = wait ? share_.loop().now_ms() + wait : 0;
+      }
+      if (logger_) {
+        if (x_->log.start < 0 && request_state_ == RequestState::head &&
+            response_state_ == ResponseState::none) {
+          x_->log.start = share_.loop().now_ms();
+          x_->log.date = std::chrono::system_clock::now();
+        }
+        x_->log.bytes_in += n;
       }
       x_->client_in.produced(n);
       return true;
@@ -360,6 +421,7 @@ bool HttpSession::write_client() {
   switch (transmit(client_fd_.get(), x_->client_out.view(), n)) {
     case Io::moved:
       x_->client_out.consumed(n);
+      x_->log.bytes_out += n;
       return true;
     case Io::blocked:
       client_writable_ = false;
@@ -373,6 +435,7 @@ bool HttpSession::write_client() {
 bool HttpSession::step_request() {
   if (x_ == nullptr || closing_) return false;
   Exchange& x = *x_;
+  bool moved = false;
   if (request_state_ == RequestState::head) {
     // One exchange at a time: the next request waits until the last response is out.
     if (response_state_ != ResponseState::none || !x.client_out.empty()) return false;
@@ -392,12 +455,14 @@ bool HttpSession::step_request() {
     head_size_ = r.consumed;
     if (!buffered_body_is_valid()) return true;
     process_request_head();
-    return true;
+    // Body bytes that came with the head follow it in the same write.
+    if (closed_ || request_state_ != RequestState::body || replied_locally_) return true;
+    moved = true;
+  } else if (request_state_ != RequestState::body || replied_locally_) {
+    return false;
   }
-  if (request_state_ != RequestState::body || replied_locally_) return false;
   // Body bytes go to the server as they came (the framing was checked by the decoder); an
   // HTTP/1.0 request cannot be chunked, so no re-framing is ever needed this way.
-  bool moved = false;
   while (!x.client_in.empty()) {
     const std::size_t room = x.server_out.room();
     if (room == 0) break;
@@ -462,6 +527,7 @@ void HttpSession::process_request_head() {
   http::Message& request = x.request;
   ++requests_;
   head_deadline_ms_ = 0;
+  if (logger_) capture_request_line();
   x.arena.reset();
   x.reply_headers.clear();
   // Stopping: this response tells the client to go ("connection: close").
@@ -484,6 +550,11 @@ void HttpSession::process_request_head() {
       reply_rule(outcome);
     return true;
   };
+  // `tcp-request content reject`: the connection closes without a word, as in HAProxy.
+  if (run_tcp_rules(frontend_.content_rules, facts, share_.scratch(), true) == TcpVerdict::reject) {
+    close();
+    return;
+  }
   if (decided(frontend_.request_rules.run(request, ctx))) return;
   if (decided(frontend_.redirect_rules.run(request, ctx))) return;
 
@@ -499,6 +570,10 @@ void HttpSession::process_request_head() {
     return;
   }
   facts.set_backend(backend_->state->config().name);
+  if (run_tcp_rules(backend_->content_rules, facts, share_.scratch(), true) == TcpVerdict::reject) {
+    close();
+    return;
+  }
   if (decided(backend_->request_rules.run(request, ctx))) return;
 
   switch (frontend_.connection_mode[backend_->index]) {
@@ -553,6 +628,7 @@ bool HttpSession::connect_server(std::uint32_t avoid, bool allow_reuse) {
   if (picked.outcome == Outcome::server_full || picked.outcome == Outcome::all_full) {
     // Server maxconn: wait in the queue for a slot, `timeout queue` long.
     response_state_ = ResponseState::queued;
+    if (x.log.queued < 0) x.log.queued = share_.loop().now_ms();
     queue_deadline_ms_ = backend_->queue_ms ? share_.loop().now_ms() + backend_->queue_ms : 0;
     queued_may_reuse_ = may_reuse && avoid == balance::no_server;
     backend.wait(*this, share_.index(),
@@ -568,6 +644,7 @@ bool HttpSession::connect_server(std::uint32_t avoid, bool allow_reuse) {
 bool HttpSession::retry(std::uint32_t failed) {
   drop_server(false);
   if (retries_left_-- <= 0) return false;
+  ++x_->log.retries;
   // `option redispatch`: another server at once, as HAProxy picks again.
   if (backend_->state->config().redispatch) return connect_server(failed, false);
   // Otherwise the same server, after HAProxy's pause.
@@ -581,6 +658,11 @@ bool HttpSession::retry(std::uint32_t failed) {
 
 bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
   server_shut_ = false;
+  auto& log = x_->log;
+  log.server = server.index;
+  const std::int64_t now = share_.loop().now_ms();
+  if (log.queued >= 0 && log.queue_ms < 0) log.queue_ms = now - log.queued;
+  if (log.connect < 0) log.connect = now;
   if (may_reuse) {
     if (ServerConnection* idle = share_.pool().take(backend_->index, server.index)) {
       server_ = idle;
@@ -589,6 +671,7 @@ bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
       server_readable_ = false;
       server_fin_ = false;
       response_state_ = ResponseState::head;
+      log.connected = now;  // an idle connection: connected already
       return true;
     }
   }
@@ -613,6 +696,7 @@ void HttpSession::on_server_slot(const ServerTarget& server) {
 void HttpSession::leave_queue(bool granted) {
   if (!granted) {
     // `timeout queue`: HAProxy's 503.
+    terminated('s', 'Q');
     backend_->state->stop_waiting(*this);
     response_state_ = ResponseState::none;
     reply_error(503);
@@ -725,6 +809,7 @@ bool HttpSession::read_server() {
 bool HttpSession::step_response() {
   if (x_ == nullptr || server_ == nullptr) return false;
   Exchange& x = *x_;
+  bool moved = false;
   if (response_state_ == ResponseState::head) {
     if (x.server_in.empty()) {
       if (server_fin_) server_failed(false);
@@ -756,10 +841,13 @@ bool HttpSession::step_response() {
       return true;
     }
     process_response_head(r.consumed);
-    return true;
+    // Body bytes that came with the head go out with it: one send, not two.
+    if (closed_ || x_ == nullptr || server_ == nullptr || response_state_ != ResponseState::body)
+      return true;
+    moved = true;
+  } else if (response_state_ != ResponseState::body) {
+    return false;
   }
-  if (response_state_ != ResponseState::body) return false;
-  bool moved = false;
   while (!x.server_in.empty()) {
     const std::size_t room = x.client_out.room();
     if (room == 0) break;
@@ -801,6 +889,8 @@ bool HttpSession::step_response() {
 void HttpSession::process_response_head(std::size_t head_size) {
   Exchange& x = *x_;
   http::Message& response = x.response;
+  x.log.response = share_.loop().now_ms();
+  x.log.status = response.status;
   HttpFacts facts(client_address_, local_address_, frontend_.usable_servers);
   facts.set_response(&response);
   facts.set_backend(backend_->state->config().name);
@@ -861,6 +951,7 @@ void HttpSession::process_response_head(std::size_t head_size) {
 }
 
 void HttpSession::abort_after_flush() {
+  terminated('S', 'D');
   drop_server(false);
   keep_alive_ = false;
   closing_ = true;
@@ -888,7 +979,7 @@ void HttpSession::server_failed(bool timed_out) {
     reply_error(timed_out ? 504 : 502);
     return;
   }
-  close();
+  abort_after_flush();  // what the server said before failing still reaches the client
 }
 
 void HttpSession::drop_server(bool reusable) {
@@ -905,7 +996,8 @@ void HttpSession::drop_server(bool reusable) {
   if (server_ == nullptr) return;
   ServerConnection* c = server_;
   server_ = nullptr;
-  if (reusable && x_ && x_->server_in.empty() && backend_->reuse != ReuseMode::never) {
+  if (reusable && x_ && x_->server_in.empty() && backend_->reuse != ReuseMode::never &&
+      !share_.stopping() && !(server_readable_ && c->has_pending_input())) {
     share_.pool().give(*c);
   } else {
     c->close();
@@ -921,6 +1013,23 @@ const ErrorPages& HttpSession::pages_for(int status) const {
 }
 
 void HttpSession::reply_error(int status, bool close_after) {
+  x_->log.status = status;
+  switch (status) {
+    case 408:
+      terminated('c', 'R');
+      break;
+    case 502:
+      terminated('S', 'H');
+      break;
+    case 503:
+      terminated('S', 'C');  // (a queue timeout said sQ first)
+      break;
+    case 504:
+      terminated('s', 'H');
+      break;
+    default:
+      terminated('P', 'R');  // refused by the proxy: a bad request, or a failed rewrite
+  }
   const ErrorPages& pages = pages_for(status);
   if (close_after || pages.closes(status)) keep_alive_ = false;
   write_reply([&](const ReplyFraming& framing, std::span<char> out) {
@@ -931,6 +1040,12 @@ void HttpSession::reply_error(int status, bool close_after) {
 void HttpSession::reply_rule(const RuleOutcome& outcome) {
   const config::HttpAction& action = *outcome.action;
   using K = config::HttpAction::Kind;
+  x_->log.status = outcome.status;
+  // HAProxy: a deny is the proxy's refusal; return and redirect are local answers.
+  if (action.kind == K::deny)
+    terminated('P', 'R');
+  else
+    terminated('L', 'R');
   switch (action.kind) {
     case K::deny: {
       const ErrorPages& pages = pages_for(outcome.status);
@@ -988,7 +1103,14 @@ void HttpSession::write_reply(Write&& write) {
 
 void HttpSession::finish_exchange() {
   Exchange& x = *x_;
-  drop_server(server_keep_alive_ && !server_fin_ && !tunnel_ && !replied_locally_);
+  // A server that answered before it read the whole request (bytes still unsent) cannot
+  // take another request: the rest would be read as its start.
+  const bool request_sent = x.server_out.empty();
+  drop_server(server_keep_alive_ && !server_fin_ && !tunnel_ && !replied_locally_ && request_sent);
+  log_exchange();  // after the server connection is released, as HAProxy counts it
+  x.server_out.clear();
+  x.server_sent = 0;
+  x.hold = false;
   backend_ = nullptr;
   request_state_ = RequestState::head;
   response_state_ = ResponseState::none;
@@ -1003,6 +1125,87 @@ void HttpSession::finish_exchange() {
                             : frontend_.http_request_ms ? frontend_.http_request_ms
                                                         : frontend_.client_ms;
   head_deadline_ms_ = wait ? share_.loop().now_ms() + wait : 0;
+}
+
+// ---- traffic log ---------------------------------------------------------------------------
+
+void HttpSession::terminated(char cause, char phase) {
+  if (x_ == nullptr || x_->log.termination.cause != '-') return;
+  x_->log.termination.cause = cause;
+  x_->log.termination.phase = phase;
+}
+
+void HttpSession::capture_request_line() {
+  // Views into client_in do not outlive forwarding: the line is copied for the log.
+  const http::Message& request = x_->request;
+  auto& log = x_->log;
+  log.head = share_.loop().now_ms();
+  const std::string_view method =
+      request.method_token.empty() ? http::method_name(request.method) : request.method_token;
+  const std::string_view version =
+      request.version == http::Version::http_1_0 ? "HTTP/1.0" : "HTTP/1.1";
+  const std::size_t cap = log.line.size();
+  const std::size_t m = std::min(method.size(), cap);
+  const std::size_t t = std::min(request.target.size(), cap - m);
+  const std::size_t v = std::min(version.size(), cap - m - t);
+  std::copy_n(method.data(), m, log.line.data());
+  std::copy_n(request.target.data(), t, log.line.data() + m);
+  std::copy_n(version.data(), v, log.line.data() + m + t);
+  log.method_length = static_cast<std::uint16_t>(m);
+  log.target_length = static_cast<std::uint16_t>(t);
+  log.version_length = static_cast<std::uint16_t>(v);
+}
+
+void HttpSession::log_exchange() {
+  if (x_ == nullptr || logger_ == nullptr) return;
+  auto& log = x_->log;
+  const auto pending = static_cast<std::int64_t>(x_->client_out.size());
+  if (log.start >= 0) {
+    const std::int64_t now = share_.loop().now_ms();
+    log::LogRecord r;
+    r.client = client_address_;
+    r.frontend_address = local_address_;
+    r.accept_date = log.date;
+    r.frontend = frontend_.config->name;
+    r.mode = config::Mode::http;
+    if (backend_) {
+      r.backend = backend_->state->config().name;
+      r.backend_connections = backend_->state->connections();
+      if (log.server != balance::no_server) {
+        r.server = backend_->state->config().servers[log.server].name;
+        r.server_connections = backend_->state->server_connections(log.server);
+      }
+    }
+    auto span = [](std::int64_t from, std::int64_t to) {
+      return from >= 0 && to >= 0 ? to - from : -1;
+    };
+    r.request_ms = span(log.start, log.head);
+    r.queue_ms = log.queue_ms >= 0 ? log.queue_ms : (log.connect >= 0 ? 0 : -1);
+    r.connect_ms = span(log.connect, log.connected);
+    r.response_ms = span(log.connected, log.response);
+    r.active_ms = span(log.start, now);
+    r.total_ms = r.active_ms;
+    r.status = log.status;
+    r.bytes_to_client =
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, log.bytes_out + pending));
+    r.bytes_from_client = log.bytes_in;
+    r.termination = log.termination;
+    r.active_connections = slot_.process_connections();
+    r.frontend_connections = slot_.frontend_connections();
+    r.retries = log.retries;
+    r.redispatched = log.retries > 0 && backend_ && backend_->state->config().redispatch;
+    const std::string_view line(log.line.data(),
+                                log.method_length + log.target_length + log.version_length);
+    r.method = line.substr(0, log.method_length);
+    r.target = line.substr(log.method_length, log.target_length);
+    r.version = line.substr(log.method_length + log.target_length);
+    if (!log::suppressed_by_dontlognull(*frontend_.config, r)) {
+      const auto out = logger_->message_buffer();
+      const std::size_t n = log::write_traffic_log(out, frontend_.log_kind, r);
+      logger_->emit(log::traffic_severity, {out.data(), n}, log.date);
+    }
+  }
+  log.reset(pending);
 }
 
 // ---- timeouts -------------------------------------------------------------------------------

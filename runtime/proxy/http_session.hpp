@@ -13,6 +13,8 @@
 
 #include "runtime/http/parser.hpp"
 #include "runtime/io/loop.hpp"
+#include "runtime/log/logger.hpp"
+#include "runtime/log/traffic_log.hpp"
 #include "runtime/proxy/backend_state.hpp"
 #include "runtime/proxy/connection_slot.hpp"
 #include "runtime/proxy/http_facts.hpp"
@@ -20,6 +22,7 @@
 #include "runtime/proxy/http_rules.hpp"
 #include "runtime/proxy/server_pool.hpp"
 #include "runtime/proxy/tcp_relay.hpp"
+#include "runtime/proxy/tcp_rules.hpp"
 
 namespace sluice::proxy {
 
@@ -28,7 +31,8 @@ enum class ReuseMode : std::uint8_t { never, safe, always };
 // A backend as HTTP sessions use it, compiled once per worker.
 struct HttpBackend {
   BackendState* state = nullptr;
-  std::uint32_t index = 0;  // in config::Config::backends, and in ServerPool
+  std::uint32_t index = 0;             // in config::Config::backends, and in ServerPool
+  std::vector<TcpRule> content_rules;  // `tcp-request content`, once per request
   HttpRuleSet request_rules, response_rules;
   ErrorPages error_pages;
   ReuseMode reuse = ReuseMode::safe;
@@ -43,6 +47,9 @@ struct HttpFrontend {
     std::optional<rules::CompiledCondition> condition;
   };
   const config::Frontend* config = nullptr;
+  std::size_t index = 0;  // in config::Config::frontends
+  log::TrafficLog log_kind = log::TrafficLog::connect;
+  std::vector<TcpRule> content_rules;  // `tcp-request content`, once per request
   HttpRuleSet request_rules, redirect_rules, response_rules;
   std::vector<Route> routes;
   HttpBackend* default_backend = nullptr;
@@ -70,6 +77,11 @@ class HttpLoopShare {
   Exchange* acquire();
   void release(Exchange* exchange);
   ServerPool& pool() { return pool_; }
+  // This loop's log sinks by frontend index; nullptr: the frontend logs nothing.
+  void set_loggers(std::vector<log::Logger*> loggers) { loggers_ = std::move(loggers); }
+  log::Logger* logger(std::size_t frontend) const {
+    return frontend < loggers_.size() ? loggers_[frontend] : nullptr;
+  }
   std::span<char> scratch() { return {scratch_.get(), bufsize_}; }
   io::Loop& loop() { return loop_; }
   std::size_t index() const { return index_; }
@@ -90,6 +102,7 @@ class HttpLoopShare {
   std::size_t max_headers_;
   std::unique_ptr<char[]> scratch_;
   std::vector<Exchange*> free_;
+  std::vector<log::Logger*> loggers_;
 };
 
 class HttpSession final : public io::Owned,
@@ -153,6 +166,11 @@ class HttpSession final : public io::Owned,
   void write_reply(Write&& write);
   const ErrorPages& pages_for(int status) const;
   void drop_server(bool reusable);
+  // The exchange's `option httplog`/`tcplog` line, once, when the frontend logs one.
+  void log_exchange();
+  void capture_request_line();
+  // How the exchange ended, for the log's termination state (the first cause set stays).
+  void terminated(char cause, char phase);
   void rearm();
   void close();
 
@@ -163,6 +181,7 @@ class HttpSession final : public io::Owned,
   HttpSession* prev_session_ = nullptr;
   HttpSession* next_session_ = nullptr;
   const HttpFrontend& frontend_;
+  log::Logger* logger_ = nullptr;  // set when the frontend logs each exchange
   ConnectionSlot slot_;
   io::Fd client_fd_;
   io::SocketAddress client_address_;
@@ -197,8 +216,9 @@ class HttpSession final : public io::Owned,
   bool server_keep_alive_ = true;
   bool replied_locally_ = false;
   bool tunnel_ = false;
-  bool dechunk_ = false;  // an HTTP/1.0 client gets a chunked response's data, then a close
-  bool closing_ = false;  // flushing the last bytes before closing the client
+  bool dechunk_ = false;      // an HTTP/1.0 client gets a chunked response's data, then a close
+  bool closing_ = false;      // flushing the last bytes before closing the client
+  bool client_shut_ = false;  // our FIN went to the client
   bool closed_ = false;
 };
 

@@ -1,5 +1,9 @@
 #include "runtime/proxy/server_pool.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 namespace sluice::proxy {
 
 ServerConnection* ServerConnection::connect(io::Loop& loop, const io::SocketAddress& address,
@@ -100,6 +104,12 @@ void ServerPool::unlink(ServerConnection& connection) {
   connection.idle_prev_ = connection.idle_next_ = nullptr;
   connection.pool_ = nullptr;
   --idle_count_;
+}
+
+bool ServerConnection::has_pending_input() const {
+  char byte;
+  const ssize_t n = recv(fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 }  // namespace sluice::proxy

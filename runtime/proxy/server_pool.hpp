@@ -34,6 +34,9 @@ class ServerConnection final : public io::Owned, private io::Timer {
   std::uint32_t backend() const { return backend_; }
   std::uint32_t server() const { return server_; }
   bool reused() const { return reused_; }
+  // Whether the server sent something (bytes or its FIN) not read yet: such a connection
+  // must not wait in the pool, whose next user would find it closed.
+  bool has_pending_input() const;
   void attach(ServerConnectionUser* user) { user_ = user; }
   // Closes the socket and retires the object: the caller must drop its pointer.
   void close();

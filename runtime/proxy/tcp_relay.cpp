@@ -5,6 +5,8 @@
 
 #include <cerrno>
 
+#include "runtime/proxy/content_facts.hpp"
+
 namespace sluice::proxy {
 
 Pipe::Pipe(std::size_t capacity) : data_(new char[capacity]), capacity_(capacity) {}
@@ -14,30 +16,67 @@ void Pipe::consumed(std::size_t n) {
   if (head_ == tail_) head_ = tail_ = 0;  // empty: reuse the whole buffer
 }
 
-void TcpRelay::start(io::Loop& loop, std::size_t loop_index, AcceptedClient client,
-                     ConnectionSlot slot, BackendState& backend, const TcpTimeouts& timeouts,
-                     std::size_t buffer_size) {
-  std::unique_ptr<TcpRelay> relay(new TcpRelay(loop, loop_index, std::move(client), std::move(slot),
-                                               backend, timeouts, buffer_size));
+void TcpRelay::start(TcpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
+                     const TcpRouting& routing, const TcpBackend* backend) {
+  std::unique_ptr<TcpRelay> relay(new TcpRelay(share, std::move(client), std::move(slot), routing));
   TcpRelay* r = relay.release();
-  loop.adopt(*r);  // the loop owns it from here; finish() retires it
-  if (!loop.add(r->client_.fd.get(), *r) || !r->connect_server(balance::no_server)) r->finish();
+  share.loop.adopt(*r);  // the loop owns it from here; finish() retires it
+  if (!share.loop.add(r->client_.fd.get(), *r)) {
+    r->finish();
+    return;
+  }
+  if (backend) {
+    if (!r->use_backend(*backend)) r->finish();
+    return;
+  }
+  r->inspecting_ = true;
+  r->connecting_ = true;  // nothing goes to a server yet
+  if (routing.inspect_delay_ms > 0) share.loop.arm(*r, routing.inspect_delay_ms);
+  r->inspect(routing.inspect_delay_ms == 0);
 }
 
-TcpRelay::TcpRelay(io::Loop& loop, std::size_t loop_index, AcceptedClient client,
-                   ConnectionSlot slot, BackendState& backend, const TcpTimeouts& timeouts,
-                   std::size_t buffer_size)
-    : loop_(loop),
-      loop_index_(loop_index),
+TcpRelay::TcpRelay(TcpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
+                   const TcpRouting& routing)
+    : share_(share),
+      loop_(share.loop),
       slot_(std::move(slot)),
-      backend_(backend),
-      timeouts_(timeouts),
-      to_server_(buffer_size),
-      to_client_(buffer_size),
-      retries_left_(backend.config().retries) {
+      routing_(routing),
+      to_server_(share.buffer_size),
+      to_client_(share.buffer_size) {
   client_.fd = std::move(client.fd);
   client_address_ = client.peer;
-  local_port_ = client.local.port();
+  local_address_ = client.local;
+  if (routing.log_kind == log::TrafficLog::tcp) logger_ = share.loggers[routing.frontend_index];
+  if (logger_) {
+    accept_date_ = std::chrono::system_clock::now();
+    accepted_ms_ = loop_.now_ms();
+  }
+}
+
+void TcpRelay::inspect(bool final) {
+  ContentFacts facts(client_address_, local_address_, share_.usable_servers,
+                     {to_server_.bytes(), to_server_.size()}, share_.hello_scratch);
+  // Nothing more can come: the buffer is full or the client has finished sending.
+  final = final || to_server_.space_size() == 0 || client_.got_fin;
+  const TcpVerdict verdict = run_tcp_rules(routing_.content_rules, facts, share_.scratch, final);
+  if (verdict == TcpVerdict::undecided) return;
+  inspecting_ = false;
+  loop_.cancel(*this);
+  const TcpBackend* backend =
+      verdict == TcpVerdict::accept ? routing_.route(facts, share_.scratch) : nullptr;
+  if (backend != nullptr &&
+      run_tcp_rules(backend->content_rules, facts, share_.scratch, true) == TcpVerdict::reject)
+    backend = nullptr;
+  // Rejected, or no backend: closed, as in HAProxy.
+  if (backend == nullptr) terminated('P', 'R');
+  if (backend == nullptr || !use_backend(*backend)) finish();
+}
+
+bool TcpRelay::use_backend(const TcpBackend& backend) {
+  backend_ = backend.state;
+  timeouts_ = routing_.timeouts[backend_->index()];
+  retries_left_ = backend_->config().retries;
+  return connect_server(balance::no_server);
 }
 
 bool TcpRelay::connect_server(std::uint32_t avoid) {
@@ -45,13 +84,14 @@ bool TcpRelay::connect_server(std::uint32_t avoid) {
   balance::Request request;
   request.source = client_address_.ip_bytes();
   request.avoid = avoid;
-  const BackendState::Picked picked = backend_.pick(request);
+  const BackendState::Picked picked = backend_->pick(request);
   using balance::Outcome;
   if (picked.outcome == Outcome::server_full || picked.outcome == Outcome::all_full) {
     queued_ = true;
     connecting_ = true;
-    backend_.wait(
-        *this, loop_index_,
+    if (queued_ms_ < 0) queued_ms_ = loop_.now_ms();
+    backend_->wait(
+        *this, share_.index,
         picked.outcome == Outcome::server_full ? picked.target.index : balance::no_server);
     if (timeouts_.queue_ms > 0 && !slot_granted_) loop_.arm(*this, timeouts_.queue_ms);
     return true;
@@ -63,24 +103,29 @@ bool TcpRelay::connect_server(std::uint32_t avoid) {
 
 bool TcpRelay::retry(std::uint32_t failed) {
   if (retries_left_-- <= 0) return false;
+  ++retries_used_;
   // `option redispatch`: another server at once, as HAProxy picks again.
-  if (backend_.config().redispatch) return connect_server(failed);
+  if (backend_->config().redispatch) return connect_server(failed);
   // Otherwise the same server, after HAProxy's pause.
   release_server();
   if (server_.fd) loop_.remove(server_.fd.get());
   server_.fd.reset();
-  granted_ = backend_.claim(failed);
+  granted_ = backend_->claim(failed);
   slot_granted_ = true;
   queued_ = true;
   connecting_ = true;
-  loop_.arm(*this, backend_.turnaround_ms());
+  loop_.arm(*this, backend_->turnaround_ms());
   return true;
 }
 
 bool TcpRelay::connect_to(const ServerTarget& server) {
+  log_server_ = server.index;
+  const std::int64_t now = loop_.now_ms();
+  if (queued_ms_ >= 0 && queue_ms_ < 0) queue_ms_ = now - queued_ms_;
+  if (connect_ms_ < 0) connect_ms_ = now;
   io::SocketAddress address = server.address;
   // A server without a port gets the one the client connected to, as in HAProxy.
-  if (address.port() == 0) address.set_port(local_port_);
+  if (address.port() == 0) address.set_port(local_address_.port());
   int error = 0;
   auto fd = io::connect_to(address, error);
   if (!fd) return false;
@@ -101,13 +146,14 @@ void TcpRelay::on_server_slot(const ServerTarget& server) {
 }
 
 void TcpRelay::release_server() {
-  if (waiting()) backend_.stop_waiting(*this);
+  if (backend_ == nullptr) return;
+  if (waiting()) backend_->stop_waiting(*this);
   if (slot_granted_) {
     slot_granted_ = false;
-    backend_.release(granted_.index, loop_index_);
+    backend_->release(granted_.index, share_.index);
   }
   if (target_ == balance::no_server) return;
-  backend_.release(target_, loop_index_);
+  backend_->release(target_, share_.index);
   target_ = balance::no_server;
 }
 
@@ -125,10 +171,14 @@ void TcpRelay::on_server_events(std::uint32_t events) {
     const int error = io::socket_error(server_.fd.get());
     if (error != 0) {
       // Refused or unreachable: retried while retries last.
-      if (!retry(target_)) finish();
+      if (!retry(target_)) {
+        terminated('S', 'C');
+        finish();
+      }
       return;
     }
     connecting_ = false;
+    connected_ms_ = loop_.now_ms();
     touch();
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) server_.readable = true;
@@ -143,6 +193,7 @@ bool TcpRelay::transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready) {
     if (from.readable && !from.got_fin && pipe.space_size() > 0) {
       const ssize_t n = recv(from.fd.get(), pipe.space(), pipe.space_size(), 0);
       if (n > 0) {
+        if (&from == &client_) bytes_in_ += static_cast<std::size_t>(n);
         pipe.produced(static_cast<std::size_t>(n));
         moved = true;
       } else if (n == 0) {
@@ -156,6 +207,7 @@ bool TcpRelay::transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready) {
     if (to_ready && to.writable && pipe.size() > 0) {
       const ssize_t n = send(to.fd.get(), pipe.bytes(), pipe.size(), MSG_NOSIGNAL);
       if (n > 0) {
+        if (&to == &client_) bytes_out_ += static_cast<std::size_t>(n);
         pipe.consumed(static_cast<std::size_t>(n));
         moved = true;
       } else if (n < 0 && errno == EAGAIN) {
@@ -180,6 +232,10 @@ void TcpRelay::pump() {
     finish();
     return;
   }
+  if (inspecting_) {
+    inspect(false);
+    return;
+  }
   if (server_.shut && client_.shut) {
     finish();
     return;
@@ -201,6 +257,10 @@ void TcpRelay::touch() {
 
 void TcpRelay::on_timer() {
   if (finished_) return;
+  if (inspecting_) {
+    inspect(true);  // inspect-delay over: the rules decide with what arrived
+    return;
+  }
   if (queued_ && slot_granted_) {
     queued_ = false;
     slot_granted_ = false;
@@ -210,13 +270,57 @@ void TcpRelay::on_timer() {
       return;
     }
   }
-  finish();  // an idle or connect timeout, `timeout queue`, or no server after the queue
+  // An idle or connect timeout, `timeout queue`, or no server after the queue.
+  if (queued_)
+    terminated('s', 'Q');
+  else if (connecting_)
+    terminated('s', 'C');
+  else
+    terminated('c', 'D');
+  finish();
+}
+
+void TcpRelay::terminated(char cause, char phase) {
+  if (termination_.cause != '-') return;
+  termination_.cause = cause;
+  termination_.phase = phase;
+}
+
+void TcpRelay::log_connection() {
+  log::LogRecord r;
+  r.client = client_address_;
+  r.frontend_address = local_address_;
+  r.accept_date = accept_date_;
+  r.frontend = routing_.frontend->name;
+  r.mode = config::Mode::tcp;
+  if (backend_) {
+    r.backend = backend_->config().name;
+    r.backend_connections = backend_->connections();
+    if (log_server_ != balance::no_server) {
+      r.server = backend_->config().servers[log_server_].name;
+      r.server_connections = backend_->server_connections(log_server_);
+    }
+    r.redispatched = retries_used_ > 0 && backend_->config().redispatch;
+  }
+  r.queue_ms = queue_ms_ >= 0 ? queue_ms_ : (connect_ms_ >= 0 ? 0 : -1);
+  r.connect_ms = connect_ms_ >= 0 && connected_ms_ >= 0 ? connected_ms_ - connect_ms_ : -1;
+  r.total_ms = loop_.now_ms() - accepted_ms_;
+  r.bytes_to_client = bytes_out_;
+  r.bytes_from_client = bytes_in_;
+  r.termination = termination_;
+  r.active_connections = slot_.process_connections();
+  r.frontend_connections = slot_.frontend_connections();
+  r.retries = retries_used_;
+  if (log::suppressed_by_dontlognull(*routing_.frontend, r)) return;
+  const auto out = logger_->message_buffer();
+  logger_->emit(log::traffic_severity, {out.data(), log::write_tcp_log(out, r)}, accept_date_);
 }
 
 void TcpRelay::finish() {
   if (finished_) return;
   finished_ = true;
   loop_.cancel(*this);
+  if (logger_) log_connection();
   release_server();
   if (client_.fd) loop_.remove(client_.fd.get());
   if (server_.fd) loop_.remove(server_.fd.get());

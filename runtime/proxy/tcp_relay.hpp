@@ -1,6 +1,8 @@
 // `mode tcp`: a byte-exact, full-duplex relay between a client and a server connection,
 // with half-close carried across (a FIN from one side becomes a shutdown on the other) and
-// connection retries on another server when one refuses. Knows no protocol.
+// connection retries when a server refuses. With `tcp-request content` rules or
+// `inspect-delay`, the client's first bytes are held (not forwarded) until the rules and
+// `use_backend` can decide. Knows no protocol beyond what the payload fetches read.
 #pragma once
 
 #include <cstdint>
@@ -8,8 +10,12 @@
 
 #include "runtime/io/loop.hpp"
 #include "runtime/io/socket.hpp"
+#include "runtime/log/logger.hpp"
+#include "runtime/log/traffic_log.hpp"
 #include "runtime/proxy/backend_state.hpp"
+#include "runtime/proxy/connection_facts.hpp"
 #include "runtime/proxy/connection_slot.hpp"
+#include "runtime/proxy/tcp_rules.hpp"
 
 namespace sluice::proxy {
 
@@ -38,23 +44,23 @@ struct AcceptedClient {
   io::SocketAddress local;
 };
 
-struct TcpTimeouts {
-  std::int64_t connect_ms = 0;  // 0: none
-  std::int64_t idle_ms = 0;     // client/server/tunnel, whichever applies
-  // Once a side has sent its FIN, the half-open relay waits this long instead
-  // (`timeout client-fin` / `server-fin`; 0: idle_ms still applies).
-  std::int64_t client_fin_ms = 0;
-  std::int64_t server_fin_ms = 0;
-  std::int64_t queue_ms = 0;  // waiting for a slot on a server at maxconn; 0: no limit
+// What the relays of one loop share.
+struct TcpLoopShare {
+  io::Loop& loop;
+  std::size_t index;  // the loop's among the worker's (for BackendState's queues)
+  std::size_t buffer_size;
+  const ConnectionFacts::ServerCount* usable_servers;
+  std::vector<char> scratch;          // converted samples while evaluating conditions
+  std::vector<char> hello_scratch;    // a ClientHello reassembled from several records
+  std::vector<log::Logger*> loggers;  // by frontend index; nullptr: no log
 };
 
 class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter {
  public:
-  // Takes the accepted client socket and connects to a server of `backend`. `loop_index`
-  // is the loop's among the worker's (for BackendState's queues).
-  static void start(io::Loop& loop, std::size_t loop_index, AcceptedClient client,
-                    ConnectionSlot slot, BackendState& backend, const TcpTimeouts& timeouts,
-                    std::size_t buffer_size);
+  // Takes the accepted client socket (its connection rules passed). Connects at once to
+  // `backend` when given; otherwise first inspects the content as `routing` says.
+  static void start(TcpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
+                    const TcpRouting& routing, const TcpBackend* backend);
 
   void on_events(std::uint32_t events) override;  // the client side
 
@@ -72,8 +78,13 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
     bool shut = false;     // we sent it our FIN
   };
 
-  TcpRelay(io::Loop& loop, std::size_t loop_index, AcceptedClient client, ConnectionSlot slot,
-           BackendState& backend, const TcpTimeouts& timeouts, std::size_t buffer_size);
+  TcpRelay(TcpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
+           const TcpRouting& routing);
+  // Content rules, then the backend (with its own content rules), then the connect;
+  // `final`: no more data will be waited for.
+  void inspect(bool final);
+  // The backend is known: its timeouts and retries apply, and the server connect starts.
+  bool use_backend(const TcpBackend& backend);
   // Picks a server and connects, or queues when servers are at maxconn; false when no
   // server could be had.
   bool connect_server(std::uint32_t avoid);
@@ -90,24 +101,39 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
   bool transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready);
   void touch();
   void finish();
+  // How the connection ended, for the log's termination state (the first cause stays).
+  void terminated(char cause, char phase);
+  void log_connection();
 
+  TcpLoopShare& share_;
   io::Loop& loop_;
-  std::size_t loop_index_;
   ConnectionSlot slot_;
-  BackendState& backend_;
+  const TcpRouting& routing_;
+  BackendState* backend_ = nullptr;  // none while inspecting
   TcpTimeouts timeouts_;
   Peer client_;
   Peer server_;
   ServerSide server_side_{*this};
   std::uint32_t target_ = balance::no_server;  // the server counted for this connection
   io::SocketAddress client_address_;
-  std::uint16_t local_port_ = 0;
+  io::SocketAddress local_address_;
   Pipe to_server_;
   Pipe to_client_;
   int retries_left_ = 0;
   ServerTarget granted_;  // a queue's slot, until used
   bool slot_granted_ = false;
   bool queued_ = false;
+  bool inspecting_ = false;  // holding the client's bytes until the rules decide
+
+  // `option tcplog`: what the line says (kept only when the frontend logs one).
+  log::Logger* logger_ = nullptr;
+  std::chrono::system_clock::time_point accept_date_;
+  std::int64_t accepted_ms_ = 0, queued_ms_ = -1, queue_ms_ = -1, connect_ms_ = -1,
+               connected_ms_ = -1;
+  std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  int retries_used_ = 0;
+  std::uint32_t log_server_ = balance::no_server;
+  log::TerminationState termination_;
   bool connecting_ = false;  // also while queued: the client's bytes wait in the pipe
   bool finished_ = false;
 };

@@ -24,13 +24,12 @@ void check_frontend(const config::Frontend& f, Report& r) {
           e.family == config::Family::inherited_fd)
         r.add(bind.origin, "a UNIX socket or inherited descriptor bind");
   }
-  for (const auto& rule : f.tcp_request)
-    if (rule.content_layer) r.add(rule.origin, "'tcp-request content'");
-  if (f.inspect_delay) r.add(f.origin, "'tcp-request inspect-delay'");
 }
 
 void check_backend(const config::Backend& b, Report& r) {
-  if (!b.tcp_request.empty()) r.add(b.tcp_request.front().origin, "'tcp-request content'");
+  // Backend content rules run once, with what the frontend's inspection gathered.
+  if (b.inspect_delay && b.inspect_delay->first.count() > 0)
+    r.add(b.inspect_delay->second, "'tcp-request inspect-delay' in a backend");
   if (b.httpchk || b.ssl_hello_chk || b.tcp_check) r.add(b.origin, "health check options");
   for (const auto& s : b.servers) {
     if (s.check) r.add(s.origin, "server 'check'");

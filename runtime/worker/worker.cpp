@@ -1,6 +1,7 @@
 #include "runtime/worker/worker.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <cerrno>
@@ -14,6 +15,9 @@ namespace {
 std::int64_t ms_or_zero(const std::optional<config::Millis>& t) {
   return t ? t->count() : 0;
 }
+
+// Room to reassemble a ClientHello split over TLS records (tcp-request inspect-delay).
+constexpr std::size_t kHelloScratch = 16384 + 2048;
 
 proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend& b) {
   proxy::TcpTimeouts t;
@@ -42,15 +46,8 @@ proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend
 class Worker::Acceptor final : public io::Pollable, private io::Timer {
  public:
   Acceptor(io::Loop& loop, const Listening& listening, proxy::SlotCounter& process,
-           const proxy::ConnectionFacts::ServerCount& usable_servers, std::size_t buffer_size,
-           proxy::HttpLoopShare& http)
-      : loop_(loop),
-        http_(http),
-        listening_(listening),
-        process_(process),
-        usable_servers_(&usable_servers),
-        buffer_size_(buffer_size),
-        scratch_(buffer_size) {}
+           proxy::HttpLoopShare& http, proxy::TcpLoopShare& tcp)
+      : loop_(loop), http_(http), tcp_(tcp), listening_(listening), process_(process) {}
 
   bool listen() { return loop_.add(listening_.fd.get(), *this, EPOLLIN | EPOLLEXCLUSIVE); }
   io::Loop& loop() { return loop_; }
@@ -73,6 +70,8 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
                              &client.peer.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;  // EAGAIN: another thread took it, or the queue is empty
       client.fd.reset(fd);
+      io::set_no_delay(fd);
+      log_connect(client);
       client.local = io::SocketAddress::local_of(fd);
       if (listening_.http) {
         if (!accepted(client)) continue;
@@ -81,35 +80,43 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
                                   *listening_.http);
         continue;
       }
-      proxy::BackendState* backend = route(client);
-      if (backend == nullptr) continue;  // rejected, or no backend: closed, as in HAProxy
-      proxy::TcpRelay::start(loop_, http_.index(), std::move(client),
-                             proxy::ConnectionSlot(listening_.frontend_slots, &process_), *backend,
-                             tcp_timeouts(*listening_.frontend, backend->config()), buffer_size_);
+      if (!accepted(client)) continue;  // rejected: closed, as in HAProxy
+      const proxy::TcpRouting& routing = *listening_.routing;
+      const proxy::TcpBackend* backend = nullptr;
+      if (!routing.inspects()) {
+        proxy::ConnectionFacts facts(client.peer, client.local, tcp_.usable_servers);
+        backend = routing.route(facts, tcp_.scratch);
+        if (backend == nullptr) continue;  // no backend: closed, as in HAProxy
+      }
+      proxy::TcpRelay::start(tcp_, std::move(client),
+                             proxy::ConnectionSlot(listening_.frontend_slots, &process_), routing,
+                             backend);
     }
   }
 
  private:
   static constexpr std::int64_t retry_ms = 5;
 
-  // tcp-request connection rules: the first that applies decides.
-  bool accepted(const proxy::AcceptedClient& client) {
-    proxy::ConnectionFacts facts(client.peer, client.local, usable_servers_);
-    for (const auto& rule : listening_.routing->connection_rules) {
-      if (rule.condition && !rule.condition->matches(facts, scratch_)) continue;
-      return rule.accept;
-    }
-    return true;
+  // Without option httplog/tcplog, HAProxy logs each accepted connection.
+  void log_connect(const proxy::AcceptedClient& client) {
+    const proxy::TcpRouting& routing = *listening_.routing;
+    if (routing.log_kind != log::TrafficLog::connect) return;
+    log::Logger* logger = tcp_.loggers[routing.frontend_index];
+    if (logger == nullptr) return;
+    log::LogRecord r;
+    r.client = client.peer;
+    r.frontend_address = client.local;
+    r.frontend = routing.frontend->name;
+    r.mode = routing.frontend->mode;
+    const auto out = logger->message_buffer();
+    logger->emit(log::traffic_severity, {out.data(), log::write_connect_log(out, r)});
   }
 
-  // mode tcp: the connection rules, then the backend.
-  proxy::BackendState* route(const proxy::AcceptedClient& client) {
-    if (!accepted(client)) return nullptr;
-    const Routing& routing = *listening_.routing;
-    proxy::ConnectionFacts facts(client.peer, client.local, usable_servers_);
-    for (const auto& route : routing.routes)
-      if (!route.condition || route.condition->matches(facts, scratch_)) return route.backend;
-    return routing.default_backend;
+  // tcp-request connection rules: the first that applies decides.
+  bool accepted(const proxy::AcceptedClient& client) {
+    proxy::ConnectionFacts facts(client.peer, client.local, tcp_.usable_servers);
+    return proxy::run_tcp_rules(listening_.routing->connection_rules, facts, tcp_.scratch, true) ==
+           proxy::TcpVerdict::accept;
   }
 
   void pause() {
@@ -133,11 +140,9 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
 
   io::Loop& loop_;
   proxy::HttpLoopShare& http_;
+  proxy::TcpLoopShare& tcp_;
   const Listening& listening_;
   proxy::SlotCounter& process_;
-  const proxy::ConnectionFacts::ServerCount* usable_servers_;
-  std::size_t buffer_size_;
-  std::vector<char> scratch_;  // converted samples while evaluating conditions
   bool paused_ = false;
   bool stopped_ = false;
 };
@@ -176,6 +181,7 @@ void Worker::build_http(rules::Compiler& conditions) {
     h.state = backends_[i].get();
     h.index = static_cast<std::uint32_t>(i);
     if (b.mode != config::Mode::http) continue;
+    h.content_rules = proxy::compile_tcp_rules(b.tcp_request, true, conditions);
     h.request_rules = proxy::HttpRuleSet::compile(b.http_request, rules::Side::request, conditions);
     h.response_rules =
         proxy::HttpRuleSet::compile(b.http_response, rules::Side::response, conditions);
@@ -192,6 +198,9 @@ void Worker::build_http(rules::Compiler& conditions) {
     slot = std::make_unique<proxy::HttpFrontend>();
     auto& h = *slot;
     h.config = &f;
+    h.index = http_frontends_.size() - 1;
+    h.log_kind = log::traffic_log_of(f);
+    h.content_rules = proxy::compile_tcp_rules(f.tcp_request, true, conditions);
     h.request_rules = proxy::HttpRuleSet::compile(f.http_request, rules::Side::request, conditions);
     h.redirect_rules = proxy::HttpRuleSet::compile(f.redirects, rules::Side::request, conditions);
     h.response_rules =
@@ -215,11 +224,66 @@ void Worker::build_http(rules::Compiler& conditions) {
   }
 }
 
+bool Worker::build_loggers(std::size_t loop, std::string& error) {
+  auto& loggers = loggers_.emplace_back();
+  loggers.reserve(config_->frontends.size());  // the pointers below must stay valid
+  log::SyslogIdentity identity;
+  identity.pid = static_cast<int>(getpid());
+  std::vector<log::Logger*> by_frontend;
+  for (const auto& f : config_->frontends) {
+    auto& logger = loggers.emplace_back();
+    if (!f.logs.empty()) {
+      logger = log::Logger::create(f.logs, config_->global.logs, identity, error);
+      if (!logger) {
+        error = fmt::format("frontend '{}': log: {}", f.name, error);
+        return false;
+      }
+    }
+    by_frontend.push_back(logger && !logger->empty() ? &*logger : nullptr);
+  }
+  http_shares_[loop]->set_loggers(by_frontend);
+  tcp_shares_[loop]->loggers = std::move(by_frontend);
+  return true;
+}
+
+void Worker::build_tcp(rules::Compiler& conditions) {
+  for (std::size_t i = 0; i < config_->backends.size(); ++i) {
+    auto& t = *tcp_backends_.emplace_back(std::make_unique<proxy::TcpBackend>());
+    t.state = backends_[i].get();
+    t.content_rules = proxy::compile_tcp_rules(config_->backends[i].tcp_request, true, conditions);
+  }
+  for (const auto& frontend : config_->frontends) {
+    auto& routing = *routing_.emplace_back(std::make_unique<proxy::TcpRouting>());
+    routing.frontend = &frontend;
+    routing.frontend_index = routing_.size() - 1;
+    routing.log_kind = log::traffic_log_of(frontend);
+    try {
+      routing.connection_rules = proxy::compile_tcp_rules(frontend.tcp_request, false, conditions);
+      if (frontend.mode == config::Mode::tcp) {
+        routing.content_rules = proxy::compile_tcp_rules(frontend.tcp_request, true, conditions);
+        routing.inspect_delay_ms = ms_or_zero(frontend.inspect_delay);
+      }
+      for (const auto& use : frontend.use_backends) {
+        proxy::TcpRouting::Route r{tcp_backends_[use.backend].get(), std::nullopt};
+        if (use.condition) r.condition = conditions.condition(*use.condition, rules::Side::request);
+        routing.routes.push_back(std::move(r));
+      }
+    } catch (const rules::CompileError& e) {
+      throw rules::CompileError(fmt::format("frontend '{}': {}", frontend.name, e.what()));
+    }
+    if (frontend.default_backend)
+      routing.default_backend = tcp_backends_[*frontend.default_backend].get();
+    for (const auto& backend : config_->backends)
+      routing.timeouts.push_back(tcp_timeouts(frontend, backend));
+  }
+}
+
 Worker::~Worker() = default;
 
 bool Worker::open(std::string& error) {
   for (const auto& backend : config_->backends) {
-    auto state = proxy::BackendState::build(backend, error);
+    auto state =
+        proxy::BackendState::build(backend, static_cast<std::uint32_t>(backends_.size()), error);
     if (!state) return false;
     backends_.push_back(std::move(state));
   }
@@ -236,27 +300,14 @@ bool Worker::open(std::string& error) {
     error = e.what();
     return false;
   }
-  for (const auto& frontend : config_->frontends) {
-    auto& routing = routing_.emplace_back(std::make_unique<Routing>());
-    try {
-      for (const auto& rule : frontend.tcp_request) {
-        if (rule.content_layer) continue;  // refused by capabilities until inspect-delay lands
-        Routing::ConnectionRule r{rule.accept, std::nullopt};
-        if (rule.condition)
-          r.condition = conditions.condition(*rule.condition, rules::Side::request);
-        routing->connection_rules.push_back(std::move(r));
-      }
-      for (const auto& use : frontend.use_backends) {
-        Routing::Route r{backends_[use.backend].get(), std::nullopt};
-        if (use.condition) r.condition = conditions.condition(*use.condition, rules::Side::request);
-        routing->routes.push_back(std::move(r));
-      }
-    } catch (const rules::CompileError& e) {
-      error = fmt::format("frontend '{}': {}", frontend.name, e.what());
-      return false;
-    }
-    if (frontend.default_backend)
-      routing->default_backend = backends_[*frontend.default_backend].get();
+  try {
+    build_tcp(conditions);
+  } catch (const rules::CompileError& e) {
+    error = e.what();
+    return false;
+  }
+  for (std::size_t fi = 0; fi < config_->frontends.size(); ++fi) {
+    const auto& frontend = config_->frontends[fi];
     // A frontend's maxconn 0 means the process's (HAProxy's default).
     auto& slots = frontend_slots_.emplace_back(std::make_unique<proxy::SlotCounter>());
     slots->limit = frontend.maxconn > 0 ? frontend.maxconn : config_->global.maxconn;
@@ -279,9 +330,9 @@ bool Worker::open(std::string& error) {
           Listening l;
           l.fd = std::move(*fd);
           l.frontend = &frontend;
-          l.routing = routing_.back().get();
+          l.routing = routing_[fi].get();
           l.frontend_slots = slots.get();
-          l.http = http_frontends_[routing_.size() - 1].get();
+          l.http = http_frontends_[fi].get();
           l.address.length = sizeof l.address.storage;
           getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage),
                       &l.address.length);
@@ -302,14 +353,18 @@ bool Worker::open(std::string& error) {
     auto loop = std::make_unique<io::Loop>();
     auto& share = http_shares_.emplace_back(std::make_unique<proxy::HttpLoopShare>(
         *loop, i, servers, buffer_size, static_cast<std::size_t>(config_->global.max_headers)));
+    auto& tcp = tcp_shares_.emplace_back(std::make_unique<proxy::TcpLoopShare>(
+        proxy::TcpLoopShare{*loop, i, buffer_size, &usable_servers_, std::vector<char>(buffer_size),
+                            std::vector<char>(kHelloScratch), {}}));
     for (const auto& listening : listening_) {
-      auto acceptor = std::make_unique<Acceptor>(*loop, listening, process_slots_, usable_servers_,
-                                                 buffer_size, *share);
+      auto acceptor = std::make_unique<Acceptor>(*loop, listening, process_slots_, *share, *tcp);
       acceptor->listen();
       acceptors_.push_back(std::move(acceptor));
     }
     loops_.push_back(std::move(loop));
   }
+  for (std::size_t i = 0; i < loops_.size(); ++i)
+    if (!build_loggers(i, error)) return false;
   std::vector<io::Loop*> loops;
   for (const auto& loop : loops_)
     loops.push_back(loop.get());

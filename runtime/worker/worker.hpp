@@ -12,10 +12,13 @@
 #include "runtime/config/config.hpp"
 #include "runtime/io/loop.hpp"
 #include "runtime/io/socket.hpp"
+#include "runtime/log/logger.hpp"
 #include "runtime/proxy/backend_state.hpp"
 #include "runtime/proxy/connection_facts.hpp"
 #include "runtime/proxy/connection_slot.hpp"
 #include "runtime/proxy/http_session.hpp"
+#include "runtime/proxy/tcp_relay.hpp"
+#include "runtime/proxy/tcp_rules.hpp"
 #include "runtime/rules/condition.hpp"
 
 namespace sluice::worker {
@@ -42,25 +45,10 @@ class Worker {
   std::vector<std::string> bound_addresses() const;
 
  private:
-  // A frontend's layer-4 decisions, compiled once: `tcp-request connection` rules, then
-  // `use_backend` in order, then `default_backend`.
-  struct Routing {
-    struct ConnectionRule {
-      bool accept = true;
-      std::optional<rules::CompiledCondition> condition;
-    };
-    struct Route {
-      proxy::BackendState* backend = nullptr;
-      std::optional<rules::CompiledCondition> condition;
-    };
-    std::vector<ConnectionRule> connection_rules;
-    std::vector<Route> routes;
-    proxy::BackendState* default_backend = nullptr;
-  };
   struct Listening {
     io::Fd fd;
     const config::Frontend* frontend = nullptr;
-    const Routing* routing = nullptr;
+    const proxy::TcpRouting* routing = nullptr;
     proxy::SlotCounter* frontend_slots = nullptr;
     const proxy::HttpFrontend* http = nullptr;  // mode http: sessions, else the TCP relay
     io::SocketAddress address;
@@ -70,11 +58,16 @@ class Worker {
   // Rules, error pages and routes of the HTTP proxies, compiled once; throws
   // rules::CompileError.
   void build_http(rules::Compiler& conditions);
+  // Layer-4 rules and routes of every frontend; throws rules::CompileError.
+  void build_tcp(rules::Compiler& conditions);
+  // One loop's log sinks, by frontend index; false with `error` naming a bad target.
+  bool build_loggers(std::size_t loop, std::string& error);
 
   std::shared_ptr<const config::Config> config_;
   std::vector<std::unique_ptr<proxy::BackendState>> backends_;
   std::vector<std::unique_ptr<proxy::SlotCounter>> frontend_slots_;   // by frontend index
-  std::vector<std::unique_ptr<Routing>> routing_;                     // by frontend index
+  std::vector<std::unique_ptr<proxy::TcpRouting>> routing_;           // by frontend index
+  std::vector<std::unique_ptr<proxy::TcpBackend>> tcp_backends_;      // by backend index
   proxy::ConnectionFacts::ServerCount usable_servers_;                // nbsrv()
   proxy::SlotCounter process_slots_;                                  // global maxconn
   std::vector<std::unique_ptr<proxy::HttpBackend>> http_backends_;    // by backend index
@@ -82,6 +75,9 @@ class Worker {
   std::vector<Listening> listening_;
   // Declared before the loops: a loop deletes its leftover sessions while the shares live.
   std::vector<std::unique_ptr<proxy::HttpLoopShare>> http_shares_;  // by loop
+  std::vector<std::unique_ptr<proxy::TcpLoopShare>> tcp_shares_;    // by loop
+  // Each loop's log sinks by frontend index (empty: the frontend logs nothing).
+  std::vector<std::vector<std::optional<log::Logger>>> loggers_;
   std::vector<std::unique_ptr<io::Loop>> loops_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::atomic<std::size_t> detached_loops_{0};  // soft stop: loops no longer accepting

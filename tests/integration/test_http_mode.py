@@ -884,6 +884,24 @@ def test_stopped_server_is_retried_on_another(serve, origin):
     assert [(status, body) for status, _, body in answers] == [(200, b"s1")] * 6
 
 
+def test_tcp_request_content_reject_closes_without_an_answer(serve, origin):
+    """In HTTP mode the content rules see the parsed request; reject closes the connection
+    without a response, and the origin never hears of it."""
+    o = origin("s1")
+    port = free_port()
+    with serve(port, [("s1", o.port)],
+               frontend=["tcp-request content reject if { path /forbidden }"],
+               backend=["tcp-request content reject if { hdr(x-deny) -m found }"]):
+        with RawClient(port) as c:
+            c.send(b"GET /forbidden HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.closed()
+        with RawClient(port) as c:
+            c.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Deny: 1\r\n\r\n")
+            assert c.closed()
+        assert get(port, "/allowed")[:1] == (200,)
+    assert [r.target for r in o.requests] == ["/allowed"]
+
+
 def test_refused_server_without_redispatch_is_retried_after_a_pause(serve, origin):
     """No `option redispatch`: HAProxy retries the server that refused, after
     min(timeout connect, 1 s) each time, then answers 503; the next request goes on in turn."""

@@ -1,0 +1,78 @@
+// `tcp-request connection` and `tcp-request content` rules and a frontend's layer-4 routing,
+// compiled once per worker: the first rule whose condition holds decides, none accepts, as
+// HAProxy does. Content rules may be asked before all data is there (inspect-delay): they
+// answer `undecided` while a condition could still change. Knows nothing of sockets.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "runtime/config/config.hpp"
+#include "runtime/log/traffic_log.hpp"
+#include "runtime/proxy/backend_state.hpp"
+#include "runtime/rules/condition.hpp"
+
+namespace sluice::proxy {
+
+struct TcpRule {
+  bool accept = true;
+  std::optional<rules::CompiledCondition> condition;
+};
+
+enum class TcpVerdict : std::uint8_t { undecided, accept, reject };
+
+// `final`: everything a fetch may read is there (inspect-delay over, buffer full, or no
+// delay at all); otherwise a condition that may change leaves the verdict undecided.
+TcpVerdict run_tcp_rules(std::span<const TcpRule> rules, rules::Facts& facts,
+                         std::span<char> scratch, bool final);
+
+// The rules of `rules` at one layer (content_layer: `tcp-request content`), compiled with
+// `compiler`; throws rules::CompileError.
+std::vector<TcpRule> compile_tcp_rules(const std::vector<config::TcpRule>& rules,
+                                       bool content_layer, rules::Compiler& compiler);
+
+// What the TCP relay needs once the backend is known.
+struct TcpTimeouts {
+  std::int64_t connect_ms = 0;  // 0: none
+  std::int64_t idle_ms = 0;     // client/server/tunnel, whichever applies
+  // Once a side has sent its FIN, the half-open relay waits this long instead
+  // (`timeout client-fin` / `server-fin`; 0: idle_ms still applies).
+  std::int64_t client_fin_ms = 0;
+  std::int64_t server_fin_ms = 0;
+  std::int64_t queue_ms = 0;  // waiting for a slot on a server at maxconn; 0: no limit
+};
+
+// A backend as TCP connections use it.
+struct TcpBackend {
+  BackendState* state = nullptr;
+  std::vector<TcpRule> content_rules;  // the backend's own `tcp-request content`
+};
+
+// One frontend's layer-4 decisions: connection rules at accept, content rules (after
+// `tcp-request inspect-delay` when set), then `use_backend` in order, then
+// `default_backend`.
+struct TcpRouting {
+  struct Route {
+    const TcpBackend* backend = nullptr;
+    std::optional<rules::CompiledCondition> condition;
+  };
+  const config::Frontend* frontend = nullptr;
+  std::size_t frontend_index = 0;
+  log::TrafficLog log_kind = log::TrafficLog::connect;
+  std::vector<TcpRule> connection_rules;
+  std::vector<TcpRule> content_rules;
+  std::vector<Route> routes;
+  const TcpBackend* default_backend = nullptr;
+  std::int64_t inspect_delay_ms = 0;
+  // Timeouts by backend index (this frontend's merged with each backend's).
+  std::vector<TcpTimeouts> timeouts;
+
+  // Whether connections wait for content before a backend is chosen.
+  bool inspects() const { return inspect_delay_ms > 0 || !content_rules.empty(); }
+  // The backend for a connection whose content rules accepted; nullptr: none.
+  const TcpBackend* route(rules::Facts& facts, std::span<char> scratch) const;
+};
+
+}  // namespace sluice::proxy
