@@ -320,8 +320,8 @@ void TcpRelay::finish() {
   if (finished_) return;
   finished_ = true;
   loop_.cancel(*this);
-  if (logger_) log_connection();
   release_server();
+  if (logger_) log_connection();  // after the release, as HAProxy counts connections
   if (client_.fd) loop_.remove(client_.fd.get());
   if (server_.fd) loop_.remove(server_.fd.get());
   client_.fd.reset();

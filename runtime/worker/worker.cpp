@@ -71,8 +71,8 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
       if (fd < 0) return;  // EAGAIN: another thread took it, or the queue is empty
       client.fd.reset(fd);
       io::set_no_delay(fd);
-      log_connect(client);
       client.local = io::SocketAddress::local_of(fd);
+      log_connect(client);
       if (listening_.http) {
         if (!accepted(client)) continue;
         proxy::HttpSession::start(http_, std::move(client),
@@ -353,9 +353,14 @@ bool Worker::open(std::string& error) {
     auto loop = std::make_unique<io::Loop>();
     auto& share = http_shares_.emplace_back(std::make_unique<proxy::HttpLoopShare>(
         *loop, i, servers, buffer_size, static_cast<std::size_t>(config_->global.max_headers)));
-    auto& tcp = tcp_shares_.emplace_back(std::make_unique<proxy::TcpLoopShare>(
-        proxy::TcpLoopShare{*loop, i, buffer_size, &usable_servers_, std::vector<char>(buffer_size),
-                            std::vector<char>(kHelloScratch), {}}));
+    auto& tcp = tcp_shares_.emplace_back(
+        std::make_unique<proxy::TcpLoopShare>(proxy::TcpLoopShare{*loop,
+                                                                  i,
+                                                                  buffer_size,
+                                                                  &usable_servers_,
+                                                                  std::vector<char>(buffer_size),
+                                                                  std::vector<char>(kHelloScratch),
+                                                                  {}}));
     for (const auto& listening : listening_) {
       auto acceptor = std::make_unique<Acceptor>(*loop, listening, process_slots_, *share, *tcp);
       acceptor->listen();
