@@ -281,7 +281,9 @@ void HttpSession::on_soft_stop() {
   const bool between_requests =
       request_state_ == RequestState::head && response_state_ == ResponseState::none &&
       (x_ == nullptr || (x_->client_in.empty() && x_->client_out.empty()));
-  if (between_requests) close();
+  // A connection that has not sent its first request yet stays: the request may be on its
+  // way, and a client does not retry a new connection's request (HAProxy keeps it too).
+  if (between_requests && requests_ > 0) close();
   // Otherwise: finish_exchange sees share_.stopping() and closes after this exchange.
 }
 
