@@ -102,8 +102,8 @@ std::vector<SocketAddress> resolve(const config::Endpoint& endpoint, std::string
     }
     // HAProxy takes the first address a name resolves to.
     SocketAddress a;
-    std::memcpy(&a.storage, found->ai_addr, found->ai_addrlen);
-    a.length = found->ai_addrlen;
+    a.length = std::min<socklen_t>(found->ai_addrlen, sizeof a.storage);
+    std::memcpy(&a.storage, found->ai_addr, a.length);
     hosts.push_back(a);
     freeaddrinfo(found);
   } else {

@@ -292,6 +292,7 @@ void HttpSession::on_soft_stop() {
 void HttpSession::on_events(std::uint32_t events) {
   if (closed_) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
   if (events & EPOLLOUT) client_writable_ = true;
   advance();
 }
@@ -309,6 +310,7 @@ void HttpSession::on_server_events(std::uint32_t events) {
     if (x_) x_->log.connected = share_.loop().now_ms();
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) server_readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) server_hangup_ = true;
   if (events & EPOLLOUT) server_writable_ = true;
   advance();
 }
@@ -403,6 +405,9 @@ bool HttpSession::read_client() {
         x_->log.bytes_in += n;
       }
       x_->client_in.produced(n);
+      // A short read drained the socket: edge-triggered epoll reports the next bytes, so
+      // the recv that would only say EAGAIN is skipped (not when a FIN is pending).
+      if (n < space.size() && !client_hangup_) client_readable_ = false;
       return true;
     case Io::blocked:
       client_readable_ = false;
@@ -422,6 +427,8 @@ bool HttpSession::write_client() {
   std::size_t n = 0;
   switch (transmit(client_fd_.get(), x_->client_out.view(), n)) {
     case Io::moved:
+      // A short write filled the socket: EPOLLOUT says when there is room again.
+      if (n < x_->client_out.size()) client_writable_ = false;
       x_->client_out.consumed(n);
       x_->log.bytes_out += n;
       return true;
@@ -672,8 +679,10 @@ bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
       server_writable_ = true;  // it was; edge-triggered epoll will not say so again
       server_readable_ = false;
       server_fin_ = false;
+      server_hangup_ = false;
       response_state_ = ResponseState::head;
       log.connected = now;  // an idle connection: connected already
+      share_.pool().busy(backend_->index, server.index);
       return true;
     }
   }
@@ -683,7 +692,8 @@ bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
   server_ = ServerConnection::connect(share_.loop(), address, backend_->index, server.index, error);
   if (!server_) return false;
   server_->attach(this);
-  server_writable_ = server_readable_ = server_fin_ = false;
+  share_.pool().busy(backend_->index, server.index);
+  server_writable_ = server_readable_ = server_fin_ = server_hangup_ = false;
   response_state_ = ResponseState::connecting;
   return true;
 }
@@ -761,8 +771,10 @@ bool HttpSession::write_server() {
     return false;
   }
   std::size_t n = 0;
-  switch (transmit(server_->fd(), x.server_out.view().subspan(offset), n)) {
+  const auto pending = x.server_out.view().subspan(offset);
+  switch (transmit(server_->fd(), pending, n)) {
     case Io::moved:
+      if (n < pending.size()) server_writable_ = false;  // full: EPOLLOUT says when not
       if (x.hold)
         x.server_sent += n;
       else
@@ -788,6 +800,7 @@ bool HttpSession::read_server() {
   switch (receive(server_->fd(), space, n)) {
     case Io::moved:
       x.server_in.produced(n);
+      if (n < space.size() && !server_hangup_) server_readable_ = false;
       if (!server_answered_) {
         server_answered_ = true;
         if (x.hold) {
@@ -998,6 +1011,7 @@ void HttpSession::drop_server(bool reusable) {
   if (server_ == nullptr) return;
   ServerConnection* c = server_;
   server_ = nullptr;
+  share_.pool().released(c->backend(), c->server());
   if (reusable && x_ && x_->server_in.empty() && backend_->reuse != ReuseMode::never &&
       !share_.stopping() && !(server_readable_ && c->has_pending_input())) {
     share_.pool().give(*c);

@@ -208,9 +208,11 @@ class HttpSession final : public io::Owned,
   bool client_readable_ = false;
   bool client_writable_ = true;
   bool client_fin_ = false;
+  bool client_hangup_ = false;  // epoll said RDHUP/HUP/ERR: read until recv says so
   bool server_readable_ = false;
   bool server_writable_ = false;
   bool server_fin_ = false;
+  bool server_hangup_ = false;
   bool server_answered_ = false;  // a response byte arrived on this server connection
   bool keep_alive_ = true;        // the client connection outlives this exchange
   bool server_keep_alive_ = true;

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace sluice::proxy {
@@ -75,14 +76,36 @@ ServerConnection* ServerPool::take(std::uint32_t backend, std::uint32_t server) 
   return c;
 }
 
+void ServerPool::busy(std::uint32_t backend, std::uint32_t server) {
+  List& list = lists_[backend][server];
+  ++list.in_use;
+  const std::int64_t now = loop_.now_ms();
+  if (now - list.peak_since > purge_ms_) {
+    list.peak = list.in_use;
+    list.peak_since = now;
+  } else if (list.in_use > list.peak) {
+    list.peak = list.in_use;
+  }
+}
+
+void ServerPool::released(std::uint32_t backend, std::uint32_t server) {
+  List& list = lists_[backend][server];
+  if (list.in_use > 0) --list.in_use;
+}
+
 void ServerPool::give(ServerConnection& connection) {
   connection.user_ = nullptr;
   List& list = lists_[connection.backend_][connection.server_];
+  if (list.idle >= std::max<std::uint32_t>(list.peak, 1)) {
+    connection.close();
+    return;
+  }
   connection.pool_ = this;
   connection.idle_prev_ = nullptr;
   connection.idle_next_ = list.head;
   if (list.head) list.head->idle_prev_ = &connection;
   list.head = &connection;
+  ++list.idle;
   ++idle_count_;
   loop_.arm(connection, purge_ms_);
 }
@@ -103,6 +126,7 @@ void ServerPool::unlink(ServerConnection& connection) {
   if (connection.idle_next_) connection.idle_next_->idle_prev_ = connection.idle_prev_;
   connection.idle_prev_ = connection.idle_next_ = nullptr;
   connection.pool_ = nullptr;
+  --list.idle;
   --idle_count_;
 }
 

@@ -63,6 +63,10 @@ class ServerConnection final : public io::Owned, private io::Timer {
 };
 
 // Idle server connections of one loop, per backend and server, most recently used first.
+// A server keeps at most as many idle connections as it had in use at once lately (over
+// the last purge delay, as HAProxy estimates its need): a burst of new clients, each
+// opening its own server connection under `http-reuse safe`, does not leave thousands
+// idle behind it.
 class ServerPool {
  public:
   // `servers[b]`: how many servers backend b has.
@@ -73,8 +77,12 @@ class ServerPool {
 
   // An idle connection to that server, detached from the pool, or nullptr.
   ServerConnection* take(std::uint32_t backend, std::uint32_t server);
-  // Parks a connection whose last exchange ended cleanly.
+  // Parks a connection whose last exchange ended cleanly, or closes it when the server
+  // already has as many idle as it needed lately.
   void give(ServerConnection& connection);
+  // An exchange starts or stops using a connection to that server (opened or taken).
+  void busy(std::uint32_t backend, std::uint32_t server);
+  void released(std::uint32_t backend, std::uint32_t server);
   // Closes every idle connection (soft stop).
   void close_all();
   std::size_t idle_count() const { return idle_count_; }
@@ -83,6 +91,10 @@ class ServerPool {
   friend class ServerConnection;
   struct List {
     ServerConnection* head = nullptr;
+    std::uint32_t idle = 0;
+    std::uint32_t in_use = 0;
+    std::uint32_t peak = 0;  // most in use at once since peak_since
+    std::int64_t peak_since = 0;
   };
   void unlink(ServerConnection& connection);
 
