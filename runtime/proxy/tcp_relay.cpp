@@ -1,5 +1,6 @@
 #include "runtime/proxy/tcp_relay.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,6 +11,40 @@
 namespace sluice::proxy {
 
 Pipe::Pipe(std::size_t capacity) : data_(new char[capacity]), capacity_(capacity) {}
+
+Pipe::~Pipe() {
+  if (kernel_read_ >= 0) ::close(kernel_read_);
+  if (kernel_write_ >= 0) ::close(kernel_write_);
+}
+
+bool Pipe::start_splicing() {
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;  // out of descriptors: copy
+  kernel_read_ = fds[0];
+  kernel_write_ = fds[1];
+  return true;
+}
+
+// The pipe's default size (16 pages): what one splice in may bring.
+constexpr std::size_t kKernelPipeBytes = 65536;
+
+bool Pipe::kernel_full() const {
+  return in_kernel_ >= kKernelPipeBytes;
+}
+
+ssize_t Pipe::splice_in(int socket) {
+  const ssize_t n = splice(socket, nullptr, kernel_write_, nullptr, kKernelPipeBytes - in_kernel_,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (n > 0) in_kernel_ += static_cast<std::size_t>(n);
+  return n;
+}
+
+ssize_t Pipe::splice_out(int socket) {
+  const ssize_t n =
+      splice(kernel_read_, nullptr, socket, nullptr, in_kernel_, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  if (n > 0) in_kernel_ -= static_cast<std::size_t>(n);
+  return n;
+}
 
 void Pipe::consumed(std::size_t n) {
   head_ += n;
@@ -187,6 +222,8 @@ void TcpRelay::on_server_events(std::uint32_t events) {
 }
 
 bool TcpRelay::transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready) {
+  if (pipe.spliced()) return transfer_spliced(from, to, pipe, to_ready);
+  bool bulk = false;
   bool moved = true;
   while (moved) {
     moved = false;
@@ -196,6 +233,8 @@ bool TcpRelay::transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready) {
         if (&from == &client_) bytes_in_ += static_cast<std::size_t>(n);
         pipe.produced(static_cast<std::size_t>(n));
         moved = true;
+        // A whole buffer in one read: a bulk stream (only once connected both ways).
+        if (static_cast<std::size_t>(n) == pipe.capacity() && to_ready) bulk = true;
       } else if (n == 0) {
         from.got_fin = true;
       } else if (errno == EAGAIN) {
@@ -216,13 +255,55 @@ bool TcpRelay::transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready) {
         return false;
       }
     }
+    // The buffer is out and the stream is bulk: the rest goes through a kernel pipe.
+    if (bulk && pipe.size() == 0 && pipe.start_splicing())
+      return transfer_spliced(from, to, pipe, to_ready);
   }
+  pass_fin(from, to, pipe, to_ready);
+  return true;
+}
+
+bool TcpRelay::transfer_spliced(Peer& from, Peer& to, Pipe& pipe, bool to_ready) {
+  bool moved = true;
+  while (moved) {
+    moved = false;
+    if (from.readable && !from.got_fin && !pipe.kernel_full()) {
+      const ssize_t n = pipe.splice_in(from.fd.get());
+      if (n > 0) {
+        if (&from == &client_) bytes_in_ += static_cast<std::size_t>(n);
+        moved = true;
+      } else if (n == 0) {
+        from.got_fin = true;
+      } else if (errno == EAGAIN) {
+        // An empty pipe had room, so the socket is empty. A non-empty one may be out of
+        // slots (a page each, however little a fragment held): send first, then retry.
+        if (pipe.size() == 0) from.readable = false;
+      } else if (errno != EINTR) {
+        return false;
+      }
+    }
+    if (to_ready && to.writable && pipe.size() > 0) {
+      const ssize_t n = pipe.splice_out(to.fd.get());
+      if (n > 0) {
+        if (&to == &client_) bytes_out_ += static_cast<std::size_t>(n);
+        moved = true;
+      } else if (n < 0 && errno == EAGAIN) {
+        to.writable = false;
+      } else if (n < 0 && errno != EINTR) {
+        return false;
+      }
+    }
+  }
+  pass_fin(from, to, pipe, to_ready);
+  return true;
+}
+
+void TcpRelay::pass_fin(Peer& from, Peer& to, const Pipe& pipe, bool to_ready) {
   // Everything the sender said has been delivered: pass its FIN on.
   if (to_ready && from.got_fin && pipe.size() == 0 && !to.shut) {
     shutdown(to.fd.get(), SHUT_WR);
     to.shut = true;
   }
-  return true;
 }
 
 void TcpRelay::pump() {

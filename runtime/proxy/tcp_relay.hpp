@@ -19,22 +19,40 @@
 
 namespace sluice::proxy {
 
-// One direction's bytes in flight: read into the tail, written from the head.
+// One direction's bytes in flight: read into the tail, written from the head. Once a
+// stream shows itself bulk (a read fills the whole buffer), it moves through a kernel
+// pipe instead (splice): no copy through user space.
 class Pipe {
  public:
   explicit Pipe(std::size_t capacity);
+  ~Pipe();
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
   char* space() { return data_.get() + tail_; }
   std::size_t space_size() const { return capacity_ - tail_; }
+  std::size_t capacity() const { return capacity_; }
   const char* bytes() const { return data_.get() + head_; }
-  std::size_t size() const { return tail_ - head_; }
+  // Bytes held, in the buffer or the kernel pipe.
+  std::size_t size() const { return tail_ - head_ + in_kernel_; }
   void produced(std::size_t n) { tail_ += n; }
   void consumed(std::size_t n);
+
+  // Splicing: only from an empty buffer, so that bytes keep their order.
+  bool spliced() const { return kernel_read_ >= 0; }
+  bool kernel_full() const;
+  bool start_splicing();
+  // splice(2) from a socket into the pipe / from the pipe into a socket; -1 with errno.
+  ssize_t splice_in(int socket);
+  ssize_t splice_out(int socket);
 
  private:
   std::unique_ptr<char[]> data_;
   std::size_t capacity_;
   std::size_t head_ = 0;
   std::size_t tail_ = 0;
+  int kernel_read_ = -1;
+  int kernel_write_ = -1;
+  std::size_t in_kernel_ = 0;
 };
 
 // A connection just accepted, with the addresses read once at accept.
@@ -99,6 +117,8 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
   void pump();
   // One direction: returns false on a fatal socket error.
   bool transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready);
+  bool transfer_spliced(Peer& from, Peer& to, Pipe& pipe, bool to_ready);
+  void pass_fin(Peer& from, Peer& to, const Pipe& pipe, bool to_ready);
   void touch();
   void finish();
   // How the connection ended, for the log's termination state (the first cause stays).

@@ -70,7 +70,7 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
                              &client.peer.length, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;  // EAGAIN: another thread took it, or the queue is empty
       client.fd.reset(fd);
-      io::set_no_delay(fd);
+      io::set_no_delay(fd);  // what is sent leaves at once (bulk streams go by splice)
       client.local = io::SocketAddress::local_of(fd);
       log_connect(client);
       if (listening_.http) {

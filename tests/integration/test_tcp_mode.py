@@ -306,3 +306,36 @@ def test_daemon_mode_detaches_and_writes_the_pidfile(sluice_bin, tmp_path, origi
             except FileNotFoundError:
                 return True
         wait_until(gone, "the daemon to exit")
+
+
+def test_bulk_download_is_byte_exact_through_the_kernel_pipe(sluice_bin, tmp_path):
+    """A stream that fills whole buffers moves by splice(2): the bytes and the close must
+    arrive exactly as the server sent them."""
+    payload = os.urandom(8 * 1024 * 1024)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+
+    def serve_each():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return  # closed by the test
+            with conn:
+                try:
+                    if conn.recv(16):  # the readiness probe sends nothing
+                        conn.sendall(payload)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve_each, daemon=True).start()
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, [("bulk", server.getsockname()[1])], threads=1)
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            got = exchange(port, b"hello", shut_write=False)
+    finally:
+        server.close()
+    assert len(got) == len(payload)
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(payload).hexdigest()

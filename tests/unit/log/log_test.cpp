@@ -84,7 +84,7 @@ SocketAddress inet(const char* ip, std::uint16_t port) {
 
 SocketAddress unix_client() {
   SocketAddress a;
-  a.storage.ss_family = AF_UNIX;
+  a.storage.sa.sa_family = AF_UNIX;
   a.length = sizeof(sa_family_t);
   return a;
 }
