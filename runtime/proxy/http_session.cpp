@@ -336,6 +336,12 @@ void HttpSession::advance() {
     }
   }
   if (closed_) return;
+  if (tunnel_ && response_state_ == ResponseState::done && !closing_) {
+    // The server ended its half of the tunnel: as HAProxy does, the whole connection
+    // ends, the client getting the server's last bytes, then our FIN.
+    drop_server(false);
+    closing_ = true;
+  }
   if (closing_ && x_ && x_->client_out.empty()) {
     // Everything said: our FIN, then wait briefly for the client's so that it reads the
     // response instead of a reset caused by request bytes we never read. Once: every
@@ -350,12 +356,6 @@ void HttpSession::advance() {
     }
     close();
     return;
-  }
-  if (tunnel_ && response_state_ == ResponseState::done && x_ && x_->client_out.empty() &&
-      !client_shut_) {
-    // The server ended its half of the tunnel: the client gets the FIN after the bytes.
-    shutdown(client_fd_.get(), SHUT_WR);
-    client_shut_ = true;
   }
   // Idle between requests: nothing buffered, so the exchange's memory goes back to the loop.
   if (x_ && !closing_ && request_state_ == RequestState::head &&
@@ -1231,9 +1231,10 @@ void HttpSession::rearm() {
   if (closing_) return;  // the linger timer, armed when our FIN went out
   std::int64_t ms = 0;
   if (tunnel_) {
-    ms = !backend_             ? frontend_.client_ms
-         : backend_->tunnel_ms ? backend_->tunnel_ms
-                               : std::max(frontend_.client_ms, backend_->server_ms);
+    ms = half_closed_ms(tunnel_idle_ms(frontend_.client_ms, backend_ ? backend_->server_ms : 0,
+                                       backend_ ? backend_->tunnel_ms : 0),
+                        client_fin_, frontend_.client_fin_ms, server_fin_,
+                        backend_ ? backend_->server_fin_ms : 0);
   } else if (request_state_ == RequestState::head && response_state_ == ResponseState::none) {
     if (head_deadline_ms_ > 0) {
       ms = std::max<std::int64_t>(1, head_deadline_ms_ - loop.now_ms());

@@ -38,6 +38,7 @@ struct HttpBackend {
   ReuseMode reuse = ReuseMode::safe;
   std::int64_t connect_ms = 0, server_ms = 0, tunnel_ms = 0;
   std::int64_t queue_ms = 0;  // `timeout queue`, else `timeout connect` (HAProxy)
+  std::int64_t server_fin_ms = 0;
 };
 
 // A frontend as HTTP sessions use it, compiled once per worker.
@@ -58,7 +59,7 @@ struct HttpFrontend {
   std::vector<std::optional<ForwardFor>> forwardfor;
   // The connection mode merged with each backend's, by backend index.
   std::vector<config::HttpConnectionMode> connection_mode;
-  std::int64_t client_ms = 0, http_request_ms = 0, keep_alive_ms = 0;
+  std::int64_t client_ms = 0, http_request_ms = 0, keep_alive_ms = 0, client_fin_ms = 0;
   const ConnectionFacts::ServerCount* usable_servers = nullptr;
 };
 

@@ -326,13 +326,9 @@ void TcpRelay::pump() {
 }
 
 void TcpRelay::touch() {
-  std::int64_t ms = timeouts_.idle_ms;
-  // Half-closed: the shorter fin timeout of a side that has finished takes over.
-  auto shorter = [&](std::int64_t fin) {
-    if (fin > 0 && (ms == 0 || fin < ms)) ms = fin;
-  };
-  if (client_.got_fin) shorter(timeouts_.client_fin_ms);
-  if (server_.got_fin) shorter(timeouts_.server_fin_ms);
+  const std::int64_t ms =
+      half_closed_ms(timeouts_.idle_ms, client_.got_fin, timeouts_.client_fin_ms, server_.got_fin,
+                     timeouts_.server_fin_ms);
   if (ms > 0) loop_.arm(*this, ms);
 }
 

@@ -4,6 +4,7 @@
 // answer `undecided` while a condition could still change. Knows nothing of sockets.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -43,6 +44,24 @@ struct TcpTimeouts {
   std::int64_t server_fin_ms = 0;
   std::int64_t queue_ms = 0;  // waiting for a slot on a server at maxconn; 0: no limit
 };
+
+// An established tunnel's inactivity timeout (0: none). HAProxy: `timeout tunnel`
+// supersedes client and server; without it, the shorter of the two ends an idle tunnel.
+inline std::int64_t tunnel_idle_ms(std::int64_t client, std::int64_t server, std::int64_t tunnel) {
+  if (tunnel > 0) return tunnel;
+  return client == 0 ? server : server == 0 ? client : std::min(client, server);
+}
+
+// Once a side has sent its FIN, its `timeout client-fin` / `server-fin` applies when shorter.
+inline std::int64_t half_closed_ms(std::int64_t idle, bool client_fin, std::int64_t client_fin_ms,
+                                   bool server_fin, std::int64_t server_fin_ms) {
+  auto shorter = [&](std::int64_t fin) {
+    if (fin > 0 && (idle == 0 || fin < idle)) idle = fin;
+  };
+  if (client_fin) shorter(client_fin_ms);
+  if (server_fin) shorter(server_fin_ms);
+  return idle;
+}
 
 // A backend as TCP connections use it.
 struct TcpBackend {

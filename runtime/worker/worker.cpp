@@ -22,14 +22,8 @@ constexpr std::size_t kHelloScratch = 16384 + 2048;
 proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend& b) {
   proxy::TcpTimeouts t;
   t.connect_ms = ms_or_zero(b.timeouts.connect);
-  // HAProxy: `timeout tunnel` supersedes client and server once the relay is established.
-  if (b.timeouts.tunnel) {
-    t.idle_ms = b.timeouts.tunnel->count();
-  } else {
-    const std::int64_t client = ms_or_zero(f.timeouts.client);
-    const std::int64_t server = ms_or_zero(b.timeouts.server);
-    t.idle_ms = client == 0 ? server : server == 0 ? client : std::min(client, server);
-  }
+  t.idle_ms = proxy::tunnel_idle_ms(ms_or_zero(f.timeouts.client), ms_or_zero(b.timeouts.server),
+                                    ms_or_zero(b.timeouts.tunnel));
   t.client_fin_ms = ms_or_zero(f.timeouts.client_fin);
   t.server_fin_ms = ms_or_zero(b.timeouts.server_fin);
   // HAProxy: without `timeout queue`, a request waits as long as `timeout connect`.
@@ -191,6 +185,7 @@ void Worker::build_http(rules::Compiler& conditions) {
     h.server_ms = first_set({&b.timeouts.server});
     h.tunnel_ms = first_set({&b.timeouts.tunnel});
     h.queue_ms = first_set({&b.timeouts.queue, &b.timeouts.connect});
+    h.server_fin_ms = first_set({&b.timeouts.server_fin});
   }
   for (const auto& f : config_->frontends) {
     auto& slot = http_frontends_.emplace_back();
@@ -220,6 +215,7 @@ void Worker::build_http(rules::Compiler& conditions) {
     h.client_ms = first_set({&f.timeouts.client});
     h.http_request_ms = first_set({&f.timeouts.http_request});
     h.keep_alive_ms = first_set({&f.timeouts.http_keep_alive});
+    h.client_fin_ms = first_set({&f.timeouts.client_fin});
     h.usable_servers = &usable_servers_;
   }
 }

@@ -377,3 +377,43 @@ def test_soft_stop_still_serves_a_connection_whose_request_is_on_its_way(serve, 
             assert c.closed()
         assert proc.wait(timeout=DEADLINE) == 0
 
+
+
+def test_tunnel_ends_when_the_origin_ends_its_half(serve, origin):
+    """The origin ends its half of a tunnel while the client stays: HAProxy 2.6 ends the
+    whole connection at once (not after `timeout tunnel`); so does sluice, after passing the
+    FIN and lingering at most a second for the client's."""
+    def upgrade_hello_then_shut(ex):
+        key = ex.request.header("sec-websocket-key")[0]
+        accept = base64.b64encode(hashlib.sha1(
+            key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()).decode()
+        ex.send(http_response(101, headers=[("Upgrade", "websocket"),
+                                            ("Connection", "Upgrade"),
+                                            ("Sec-WebSocket-Accept", accept)]) + b"hello")
+        ex.sock.shutdown(socket.SHUT_WR)
+        while ex.reader.some():
+            pass
+        return False
+
+    o = origin("s1", upgrade_hello_then_shut)
+    port = free_port()
+    with serve(port, [("s1", o.port)],
+               defaults=["timeout tunnel 10s", "timeout server-fin 300ms"]):
+        with RawClient(port) as c:
+            c.send(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                   b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            assert c.response().status == 101
+            assert c.reader.exactly(5) == b"hello"
+            started = time.monotonic()
+            assert read_to_close(c.sock, 3.0) == b""  # the origin's FIN, passed on
+
+            def gone():  # our bytes meet a reset once the proxy has closed the connection
+                try:
+                    c.sock.send(b"x")
+                    return False
+                except OSError:
+                    return True
+            wait_until(gone, "the proxy to close the half-closed connection", 5)
+            took = time.monotonic() - started
+    assert took < 3, took
