@@ -42,6 +42,14 @@ class LineWriter {
   }
   void number(int value) { number(static_cast<std::int64_t>(value)); }
   // Zero-padded to `width` digits (dates): `value` must be non-negative.
+  // "HH:MM:SS", as in every timestamp HAProxy writes.
+  void clock(int hour, int minute, int second) {
+    padded(hour, 2);
+    character(':');
+    padded(minute, 2);
+    character(':');
+    padded(second, 2);
+  }
   void padded(std::int64_t value, int width, char pad = '0') {
     char digits[24] = {};
     auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);

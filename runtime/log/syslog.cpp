@@ -39,11 +39,7 @@ void bsd_timestamp(LineWriter& w, const LocalTime& t) {
   w.character(' ');
   w.padded(t.day, 2, ' ');
   w.character(' ');
-  w.padded(t.hour, 2);
-  w.character(':');
-  w.padded(t.minute, 2);
-  w.character(':');
-  w.padded(t.second, 2);
+  w.clock(t.hour, t.minute, t.second);
 }
 
 // "2026-12-04T19:04:27.296371+00:00": microseconds and the zone's offset, as HAProxy prints.
@@ -54,11 +50,7 @@ void iso_timestamp(LineWriter& w, const LocalTime& t) {
   w.character('-');
   w.padded(t.day, 2);
   w.character('T');
-  w.padded(t.hour, 2);
-  w.character(':');
-  w.padded(t.minute, 2);
-  w.character(':');
-  w.padded(t.second, 2);
+  w.clock(t.hour, t.minute, t.second);
   w.character('.');
   w.padded(t.microsecond, 6);
   int offset = t.utc_offset_seconds;

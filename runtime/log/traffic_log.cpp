@@ -51,11 +51,7 @@ void accept_date(LineWriter& w, std::chrono::system_clock::time_point when) {
   w.character('/');
   w.padded(t.year, 4);
   w.character(':');
-  w.padded(t.hour, 2);
-  w.character(':');
-  w.padded(t.minute, 2);
-  w.character(':');
-  w.padded(t.second, 2);
+  w.clock(t.hour, t.minute, t.second);
   w.character('.');
   w.padded(t.microsecond / 1000, 3);
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "runtime/http/parser.hpp"
+#include "runtime/http/serializer.hpp"
 
 namespace sluice::proxy {
 
@@ -106,22 +107,10 @@ std::string_view haproxy_reason(int status) {
   }
 }
 
-// Redirects use their own wording for 302 (HAProxy writes "302 Found" there).
+// Redirects use the standard wording (HAProxy writes "302 Found" there).
 std::string_view redirect_reason(int code) {
-  switch (code) {
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 303:
-      return "See Other";
-    case 307:
-      return "Temporary Redirect";
-    case 308:
-      return "Permanent Redirect";
-    default:
-      return haproxy_reason(code);
-  }
+  return code >= 301 && code <= 308 ? http::default_reason(static_cast<std::uint16_t>(code))
+                                    : haproxy_reason(code);
 }
 
 // A built-in page: the reason of its status line (also its <h1> title) and its sentence.

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from serving import UNDER_HAPROXY
+from serving import UNDER_HAPROXY, HttpOrigin, http_cfg, sluice_serving
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 CASES_DIR = REPO_ROOT / "tests" / "unit" / "parser" / "cases"
@@ -72,3 +72,26 @@ def sluice(sluice_bin, repo_root):
     def call(*args, cwd=None, env=None):
         return run([sluice_bin, *args], cwd=cwd or repo_root, env=env)
     return call
+
+
+@pytest.fixture
+def origin():
+    """origin(name="s1", handler=None) -> a started HttpOrigin, closed after the test."""
+    made = []
+
+    def make(name="s1", handler=None):
+        o = HttpOrigin(name, handler)
+        made.append(o)
+        return o
+    yield make
+    for o in made:
+        o.close()
+
+
+@pytest.fixture
+def serve(sluice_bin, tmp_path):
+    """serve(port, servers, **http_cfg options) -> context manager serving that config."""
+    def start(port, servers=(), cwd=None, **options):
+        return sluice_serving(sluice_bin, http_cfg(tmp_path, port, servers, **options), port,
+                              cwd=cwd)
+    return start

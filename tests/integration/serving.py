@@ -331,14 +331,19 @@ def continue_then(final=None):
     return handler
 
 
+def websocket_accept(key):
+    """The Sec-WebSocket-Accept a request's Sec-WebSocket-Key calls for (RFC 6455 4.2.2)."""
+    digest = hashlib.sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+    return base64.b64encode(digest).decode()
+
+
 def upgrade_echo(ex):
     """101 Switching Protocols (with the Sec-WebSocket-Accept the request's key calls for:
     HAProxy answers 502 without it), then echoes every byte until the peer closes."""
     head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     key = ex.request.header("sec-websocket-key")
     if key:
-        digest = hashlib.sha1(key[0].encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
-        head += b"Sec-WebSocket-Accept: " + base64.b64encode(digest) + b"\r\n"
+        head += b"Sec-WebSocket-Accept: " + websocket_accept(key[0]).encode() + b"\r\n"
     ex.send(head + b"\r\n")
     while True:
         data = ex.reader.some()
@@ -591,3 +596,20 @@ class RawClient:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def http_cfg(tmp_path, port, servers=(), frontend=(), backend=(), defaults=(), tail=(),
+             threads=1, client_timeout="10s"):
+    """One frontend `fe` on port with default_backend `be` holding servers [(name, port)].
+    frontend/backend/defaults/tail are extra lines (indented for the first three)."""
+    lines = ["global", f"    nbthread {threads}",
+             "defaults", "    mode http", "    timeout connect 2s",
+             f"    timeout client {client_timeout}", "    timeout server 10s",
+             *(f"    {l}" for l in defaults),
+             "frontend fe", f"    bind 127.0.0.1:{port}", *(f"    {l}" for l in frontend),
+             "    default_backend be",
+             "backend be", *(f"    {l}" for l in backend),
+             *(f"    server {n} 127.0.0.1:{p}" for n, p in servers), *tail]
+    cfg = tmp_path / "http.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, RawClient, accepts, close_after,
-                     continue_then, echo_body, free_port, gated, raw, reply, reply_chunked,
+                     continue_then, echo_body, free_port, gated, http_cfg, raw, reply, reply_chunked,
                      reply_close_delimited, sluice_serving, stall, upgrade_echo, wait_until)
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "http")
@@ -57,45 +57,6 @@ def sluice_only(reason):
 # ---------------------------------------------------------------------------------------------
 # Configuration and plumbing
 # ---------------------------------------------------------------------------------------------
-
-def http_cfg(tmp_path, port, servers=(), frontend=(), backend=(), defaults=(), tail=(),
-             threads=1):
-    """One frontend `fe` on port with default_backend `be` holding servers [(name, port)].
-    frontend/backend/defaults/tail are extra lines (indented for the first three)."""
-    lines = ["global", f"    nbthread {threads}",
-             "defaults", "    mode http", "    timeout connect 2s", "    timeout client 10s",
-             "    timeout server 10s", *(f"    {l}" for l in defaults),
-             "frontend fe", f"    bind 127.0.0.1:{port}", *(f"    {l}" for l in frontend),
-             "    default_backend be",
-             "backend be", *(f"    {l}" for l in backend),
-             *(f"    server {n} 127.0.0.1:{p}" for n, p in servers), *tail]
-    cfg = tmp_path / "http.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
-
-
-@pytest.fixture
-def origin():
-    """origin(name="s1", handler=None) -> a started HttpOrigin, closed after the test."""
-    made = []
-
-    def make(name="s1", handler=None):
-        o = HttpOrigin(name, handler)
-        made.append(o)
-        return o
-    yield make
-    for o in made:
-        o.close()
-
-
-@pytest.fixture
-def serve(sluice_bin, tmp_path):
-    """serve(port, servers, **http_cfg options) -> context manager serving that config."""
-    def start(port, servers=(), cwd=None, **options):
-        return sluice_serving(sluice_bin, http_cfg(tmp_path, port, servers, **options), port,
-                              cwd=cwd)
-    return start
-
 
 def get(port, target="/", headers=(), method="GET", body=None):
     """One request on a fresh http.client connection: (status, headers dict, body)."""

@@ -17,8 +17,6 @@ it. Every assertion failed on the sluice binary from before the fix:
 
 Origins are HttpOrigin (serving.py); the timing bounds are several times what the fixed
 binary needs on a loaded 2-core machine, and well under what the bug cost."""
-import base64
-import hashlib
 import os
 import signal
 import socket
@@ -30,47 +28,13 @@ import time
 import pytest
 
 from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, RawClient, accepts, free_port,
-                     gated, http_response, reply, sluice_serving, wait_until)
+                     gated, http_response, reply, sluice_serving, wait_until,
+                     websocket_accept)
 
 
 # ---------------------------------------------------------------------------------------------
 # Plumbing
 # ---------------------------------------------------------------------------------------------
-
-def http_cfg(tmp_path, port, servers=(), defaults=(), client_timeout="10s"):
-    """One frontend `fe` on port with default_backend `be` holding servers [(name, port)]."""
-    lines = ["global", "    nbthread 1",
-             "defaults", "    mode http", "    timeout connect 2s",
-             f"    timeout client {client_timeout}", "    timeout server 10s",
-             *(f"    {l}" for l in defaults),
-             "frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend be",
-             "backend be", *(f"    server {n} 127.0.0.1:{p}" for n, p in servers)]
-    cfg = tmp_path / "http.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
-    return cfg
-
-
-@pytest.fixture
-def origin():
-    """origin(name="s1", handler=None) -> a started HttpOrigin, closed after the test."""
-    made = []
-
-    def make(name="s1", handler=None):
-        o = HttpOrigin(name, handler)
-        made.append(o)
-        return o
-    yield make
-    for o in made:
-        o.close()
-
-
-@pytest.fixture
-def serve(sluice_bin, tmp_path):
-    """serve(port, servers, **http_cfg options) -> context manager serving that config."""
-    def start(port, servers=(), **options):
-        return sluice_serving(sluice_bin, http_cfg(tmp_path, port, servers, **options), port)
-    return start
-
 
 def cpu_seconds(pid):
     """User + system CPU time the process has used so far (/proc/PID/stat)."""
@@ -196,9 +160,7 @@ def test_tunnel_passes_the_origins_half_close_to_the_client(serve, origin):
     heard = []
 
     def upgrade_hello_then_shut(ex):
-        key = ex.request.header("sec-websocket-key")[0]
-        accept = base64.b64encode(hashlib.sha1(
-            key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()).decode()
+        accept = websocket_accept(ex.request.header("sec-websocket-key")[0])
         ex.send(http_response(101, headers=[("Upgrade", "websocket"),
                                             ("Connection", "Upgrade"),
                                             ("Sec-WebSocket-Accept", accept)]) + b"hello")
@@ -384,9 +346,7 @@ def test_tunnel_ends_when_the_origin_ends_its_half(serve, origin):
     whole connection at once (not after `timeout tunnel`); so does sluice, after passing the
     FIN and lingering at most a second for the client's."""
     def upgrade_hello_then_shut(ex):
-        key = ex.request.header("sec-websocket-key")[0]
-        accept = base64.b64encode(hashlib.sha1(
-            key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()).decode()
+        accept = websocket_accept(ex.request.header("sec-websocket-key")[0])
         ex.send(http_response(101, headers=[("Upgrade", "websocket"),
                                             ("Connection", "Upgrade"),
                                             ("Sec-WebSocket-Accept", accept)]) + b"hello")
