@@ -1233,7 +1233,7 @@ void HttpSession::rearm() {
   if (tunnel_) {
     ms = half_closed_ms(tunnel_idle_ms(frontend_.client_ms, backend_ ? backend_->server_ms : 0,
                                        backend_ ? backend_->tunnel_ms : 0),
-                        client_fin_, frontend_.client_fin_ms, server_fin_,
+                        client_shut_, frontend_.client_fin_ms, server_shut_,
                         backend_ ? backend_->server_fin_ms : 0);
   } else if (request_state_ == RequestState::head && response_state_ == ResponseState::none) {
     if (head_deadline_ms_ > 0) {

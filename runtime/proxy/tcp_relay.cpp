@@ -326,9 +326,8 @@ void TcpRelay::pump() {
 }
 
 void TcpRelay::touch() {
-  const std::int64_t ms =
-      half_closed_ms(timeouts_.idle_ms, client_.got_fin, timeouts_.client_fin_ms, server_.got_fin,
-                     timeouts_.server_fin_ms);
+  const std::int64_t ms = half_closed_ms(timeouts_.idle_ms, client_.shut, timeouts_.client_fin_ms,
+                                         server_.shut, timeouts_.server_fin_ms);
   if (ms > 0) loop_.arm(*this, ms);
 }
 

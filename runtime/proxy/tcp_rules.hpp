@@ -52,14 +52,16 @@ inline std::int64_t tunnel_idle_ms(std::int64_t client, std::int64_t server, std
   return client == 0 ? server : server == 0 ? client : std::min(client, server);
 }
 
-// Once a side has sent its FIN, its `timeout client-fin` / `server-fin` applies when shorter.
-inline std::int64_t half_closed_ms(std::int64_t idle, bool client_fin, std::int64_t client_fin_ms,
-                                   bool server_fin, std::int64_t server_fin_ms) {
+// Once we have sent a side our FIN and wait for it to finish too (HAProxy: "to avoid keeping
+// connections in FIN_WAIT state for too long"), that side's `timeout client-fin` /
+// `server-fin` applies when shorter.
+inline std::int64_t half_closed_ms(std::int64_t idle, bool client_shut, std::int64_t client_fin_ms,
+                                   bool server_shut, std::int64_t server_fin_ms) {
   auto shorter = [&](std::int64_t fin) {
     if (fin > 0 && (idle == 0 || fin < idle)) idle = fin;
   };
-  if (client_fin) shorter(client_fin_ms);
-  if (server_fin) shorter(server_fin_ms);
+  if (client_shut) shorter(client_fin_ms);
+  if (server_shut) shorter(server_fin_ms);
   return idle;
 }
 

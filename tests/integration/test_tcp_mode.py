@@ -194,28 +194,48 @@ def test_weighted_roundrobin_follows_haproxys_order(sluice_bin, tmp_path, origin
     assert any(answers == [cycle[(r + k) % 4] for k in range(12)] for r in range(4)), answers
 
 
-def test_client_fin_timeout_closes_a_half_open_relay(sluice_bin, tmp_path):
-    """The client sent its FIN; the server never answers nor closes: after
-    `timeout client-fin` sluice closes the relay instead of waiting `timeout server`."""
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(4)  # accepts (kernel) and never reads, writes or closes
+def test_client_fin_timeout_ends_a_relay_whose_client_does_not_close(sluice_bin, tmp_path):
+    """The server answered and half-closed; its FIN went on to the client, which neither
+    closes nor sends: `timeout client-fin` ends the relay instead of `timeout client`
+    (HAProxy: the FIN_WAIT state bounded). The server sees the end as its EOF."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    ended_after = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.sendall(b"bye")
+                    conn.shutdown(socket.SHUT_WR)
+                    shut_at = time.monotonic()
+                    conn.settimeout(DEADLINE)
+                    while conn.recv(100):
+                        pass
+                    ended_after.append(time.monotonic() - shut_at)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
     port = free_port()
-    cfg = write_cfg(tmp_path, port, [("silent", silent.getsockname()[1])], threads=1)
+    cfg = write_cfg(tmp_path, port, [("s", server.getsockname()[1])], threads=1)
     cfg.write_text(cfg.read_text().replace("    timeout server 10s",
-                                           "    timeout server 10s\n    timeout client-fin 200ms"))
+                                           "    timeout server 10s\n    timeout client-fin 300ms"))
     try:
         with sluice_serving(sluice_bin, cfg, port):
-            c = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
-            c.shutdown(socket.SHUT_WR)
-            c.settimeout(5)  # well under timeout server (10 s), well over client-fin
-            try:
-                assert c.recv(10) == b""
-            except ConnectionResetError:
-                pass
-            c.close()
+            wait_until(lambda: len(ended_after) == 1, "the readiness probe's relay to end")
+            with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as c:
+                assert c.recv(10) == b"bye"
+                assert c.recv(10) == b""  # the server's FIN, passed on; we stay silent
+                wait_until(lambda: len(ended_after) == 2, "client-fin to end the relay", 5)
     finally:
-        silent.close()
+        server.close()
+    assert 0.2 <= ended_after[1] < 3  # client-fin (300 ms), not timeout client (10 s)
 
 
 def test_use_backend_and_tcp_request_connection_rules(sluice_bin, tmp_path, origins):
