@@ -35,8 +35,18 @@ bool same_message(const Message& a, const Message& b) {
       a.content_length_ignored == b.content_length_ignored && a.keep_alive == b.keep_alive &&
       a.expect_continue == b.expect_continue && a.upgrade_requested == b.upgrade_requested &&
       a.host == b.host && a.upgrade == b.upgrade && a.headers.size() == b.headers.size();
+  // The serializer writes field names in lower case, as HAProxy does.
+  auto same_name = [](std::string_view x, std::string_view y) {
+    if (x.size() != y.size()) return false;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+      if (lower(x[i]) != lower(y[i])) return false;
+    }
+    return true;
+  };
   for (std::size_t i = 0; same && i < a.headers.size(); ++i)
-    same = a.headers[i].name == b.headers[i].name && a.headers[i].value == b.headers[i].value;
+    same = same_name(a.headers[i].name, b.headers[i].name) &&
+           a.headers[i].value == b.headers[i].value;
   return same;
 }
 
