@@ -73,6 +73,39 @@ http::ParseOptions parse_options(std::size_t bufsize, std::size_t max_headers) {
   return o;
 }
 
+struct BodyMove {
+  http::BodyStatus status = http::BodyStatus::need_more;
+  bool moved = false;
+  std::uint16_t error_status = 0;
+};
+
+// Feeds `from` to `decoder` while `to` has room, appending what it consumed as it came (or
+// only the body data when `data_only`: de-chunking). Stops at the body's end, an error, or
+// when the decoder needs more bytes than `from` holds.
+BodyMove move_body(http::BodyDecoder& decoder, Buffer& from, Buffer& to, bool data_only) {
+  BodyMove m;
+  while (!from.empty()) {
+    const std::size_t room = to.room();
+    if (room == 0) break;
+    auto input = from.view();
+    if (input.size() > room) input = input.first(room);
+    const http::BodyResult r = decoder.decode(input);
+    m.status = r.status;
+    if (r.status == http::BodyStatus::error) {
+      m.error_status = r.error.status;
+      return m;
+    }
+    if (r.consumed > 0) {
+      to.append(data_only ? r.data : input.first(r.consumed));
+      from.consumed(r.consumed);
+      m.moved = true;
+    }
+    if (r.status != http::BodyStatus::more) return m;
+  }
+  m.status = http::BodyStatus::need_more;
+  return m;
+}
+
 // A server's Content-Length beside Transfer-Encoding is dropped and the chunks read, as
 // HAProxy does: the client never sees the conflict, and the server connection is not
 // reused. A client's is refused with a 400 (the request-smuggling vector closed outright).
@@ -472,31 +505,20 @@ bool HttpSession::step_request() {
   }
   // Body bytes go to the server as they came (the framing was checked by the decoder); an
   // HTTP/1.0 request cannot be chunked, so no re-framing is ever needed this way.
-  while (!x.client_in.empty()) {
-    const std::size_t room = x.server_out.room();
-    if (room == 0) break;
-    auto input = x.client_in.view();
-    if (input.size() > room) input = input.first(room);
-    const http::BodyResult r = x.request_body.decode(input);
-    if (r.status == http::BodyStatus::error) {
-      if (response_state_ == ResponseState::connecting || !server_answered_) {
-        drop_server(false);
-        reply_error(r.error.status, true);
-      } else {
-        close();
-      }
-      return true;
+  const BodyMove m = move_body(x.request_body, x.client_in, x.server_out, false);
+  moved |= m.moved;
+  if (m.status == http::BodyStatus::error) {
+    if (response_state_ == ResponseState::connecting || !server_answered_) {
+      drop_server(false);
+      reply_error(m.error_status, true);
+    } else {
+      close();
     }
-    if (r.consumed > 0) {
-      x.server_out.append(input.first(r.consumed));
-      x.client_in.consumed(r.consumed);
-      moved = true;
-    }
-    if (r.status == http::BodyStatus::done) {
-      request_state_ = RequestState::done;
-      return true;
-    }
-    if (r.status == http::BodyStatus::need_more) break;
+    return true;
+  }
+  if (m.status == http::BodyStatus::done) {
+    request_state_ = RequestState::done;
+    return true;
   }
   if (client_fin_ && x.client_in.empty()) {
     const http::BodyResult r = x.request_body.finish();
@@ -863,26 +885,15 @@ bool HttpSession::step_response() {
   } else if (response_state_ != ResponseState::body) {
     return false;
   }
-  while (!x.server_in.empty()) {
-    const std::size_t room = x.client_out.room();
-    if (room == 0) break;
-    auto input = x.server_in.view();
-    if (input.size() > room) input = input.first(room);
-    const http::BodyResult r = x.response_body.decode(input);
-    if (r.status == http::BodyStatus::error) {
-      abort_after_flush();  // the client has part of this response: only a close can tell
-      return true;
-    }
-    if (r.consumed > 0) {
-      x.client_out.append(dechunk_ ? r.data : input.first(r.consumed));
-      x.server_in.consumed(r.consumed);
-      moved = true;
-    }
-    if (r.status == http::BodyStatus::done) {
-      response_state_ = ResponseState::done;
-      return true;
-    }
-    if (r.status == http::BodyStatus::need_more) break;
+  const BodyMove m = move_body(x.response_body, x.server_in, x.client_out, dechunk_);
+  moved |= m.moved;
+  if (m.status == http::BodyStatus::error) {
+    abort_after_flush();  // the client has part of this response: only a close can tell
+    return true;
+  }
+  if (m.status == http::BodyStatus::done) {
+    response_state_ = ResponseState::done;
+    return true;
   }
   if (server_fin_ && x.server_in.empty()) {
     const http::BodyResult r = x.response_body.finish();
