@@ -45,8 +45,8 @@ bool same_message(const Message& a, const Message& b) {
     return true;
   };
   for (std::size_t i = 0; same && i < a.headers.size(); ++i)
-    same = same_name(a.headers[i].name, b.headers[i].name) &&
-           a.headers[i].value == b.headers[i].value;
+    same =
+        same_name(a.headers[i].name, b.headers[i].name) && a.headers[i].value == b.headers[i].value;
   return same;
 }
 
