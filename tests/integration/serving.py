@@ -53,6 +53,21 @@ def accepts(port):
         return False
 
 
+def listening_socket(backlog):
+    """A listening TCP socket on a loopback port the kernel picks."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(backlog)
+    return sock
+
+
+# A WebSocket upgrade request (RFC 6455's sample key), for the tunnel tests.
+WEBSOCKET_UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                     b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+
+
 class Origin:
     """A TCP origin on 127.0.0.1: reads until the client's FIN, then answers
     b"<name>:<byte count>:<first 16 bytes>" and closes; or echoes when echo=True."""
@@ -61,10 +76,7 @@ class Origin:
         self.name = name.encode()
         self.echo = echo
         self.connections = 0
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
+        self.sock = listening_socket(64)
         self.port = self.sock.getsockname()[1]
         self.stopping = False
         self.thread = threading.Thread(target=self._accept, daemon=True)
@@ -410,10 +422,7 @@ class HttpOrigin:
         self._open = set()
         self._threads = []
         self._lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
+        self.sock = listening_socket(128)
         self.port = self.sock.getsockname()[1]
         self.stopping = False
         self._acceptor = threading.Thread(target=self._accept, daemon=True)

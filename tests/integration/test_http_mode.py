@@ -19,7 +19,8 @@ import pytest
 
 from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, RawClient, accepts, close_after,
                      continue_then, echo_body, free_port, gated, http_cfg, raw, reply, reply_chunked,
-                     reply_close_delimited, sluice_serving, stall, upgrade_echo, wait_until)
+                     reply_close_delimited, sluice_serving, stall, upgrade_echo, wait_until,
+                     WEBSOCKET_UPGRADE)
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "http")
 
@@ -551,9 +552,7 @@ def test_websocket_upgrade_tunnels_bytes_both_ways(serve, origin):
     port = free_port()
     with serve(port, [("s1", o.port)]):
         with RawClient(port) as c:
-            c.send(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
-                   b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            c.send(WEBSOCKET_UPGRADE)
             r = c.response()
             assert r.status == 101
             assert r.header("upgrade") == ["websocket"]

@@ -29,7 +29,7 @@ import pytest
 
 from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, RawClient, accepts, free_port,
                      gated, http_response, reply, sluice_serving, wait_until,
-                     websocket_accept)
+                     websocket_accept, WEBSOCKET_UPGRADE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,9 +176,7 @@ def test_tunnel_passes_the_origins_half_close_to_the_client(serve, origin):
     port = free_port()
     with serve(port, [("s1", o.port)]):
         with RawClient(port) as c:
-            c.send(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
-                   b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            c.send(WEBSOCKET_UPGRADE)
             r = c.response()
             assert r.status == 101
             assert c.reader.exactly(5) == b"hello"
@@ -360,9 +358,7 @@ def test_tunnel_ends_when_the_origin_ends_its_half(serve, origin):
     with serve(port, [("s1", o.port)],
                defaults=["timeout tunnel 10s", "timeout server-fin 300ms"]):
         with RawClient(port) as c:
-            c.send(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
-                   b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
-                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            c.send(WEBSOCKET_UPGRADE)
             assert c.response().status == 101
             assert c.reader.exactly(5) == b"hello"
             started = time.monotonic()
