@@ -73,6 +73,10 @@ struct ProxyBuildContext {
   std::vector<HostLookup>& host_lookups;
 };
 
+// A parsed duration (microseconds) as the config keeps it, rounded up to milliseconds as
+// HAProxy does (`1us` is not "no timeout").
+config::Millis millis(std::uint64_t us);
+
 // Applies one version option (`ssl-min-ver TLSv1.2`, `no-tlsv11`, ...); false if `name` is
 // not one. Shared by bind lines and ssl-default-*-options.
 bool apply_tls_version_option(config::TlsVersionRange& range, std::string_view name,
