@@ -415,13 +415,7 @@ void HttpSession::process_request_head() {
   if (decided(frontend_.request_rules.run(request, ctx))) return;
   if (decided(frontend_.redirect_rules.run(request, ctx))) return;
 
-  backend_ = frontend_.default_backend;
-  for (const auto& route : frontend_.routes) {
-    if (!route.condition || route.condition->matches(facts, share_.scratch())) {
-      backend_ = route.backend;
-      break;
-    }
-  }
+  backend_ = frontend_.backends.pick(facts, share_.scratch());
   if (backend_ == nullptr) {
     reply_error(503, false);
     return;

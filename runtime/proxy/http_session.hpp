@@ -43,17 +43,12 @@ struct HttpBackend {
 
 // A frontend as HTTP sessions use it, compiled once per worker.
 struct HttpFrontend {
-  struct Route {
-    HttpBackend* backend = nullptr;
-    std::optional<rules::CompiledCondition> condition;
-  };
   const config::Frontend* config = nullptr;
   std::size_t index = 0;  // in config::Config::frontends
   log::TrafficLog log_kind = log::TrafficLog::connect;
   std::vector<TcpRule> content_rules;  // `tcp-request content`, once per request
   HttpRuleSet request_rules, redirect_rules, response_rules;
-  std::vector<Route> routes;
-  HttpBackend* default_backend = nullptr;
+  BackendRoutes<HttpBackend> backends;
   ErrorPages error_pages;
   // `option forwardfor` merged with each backend's, by backend index.
   std::vector<std::optional<ForwardFor>> forwardfor;

@@ -98,7 +98,7 @@ void TcpRelay::inspect(bool final) {
   inspecting_ = false;
   loop_.cancel(*this);
   const TcpBackend* backend =
-      verdict == TcpVerdict::accept ? routing_.route(facts, share_.scratch) : nullptr;
+      verdict == TcpVerdict::accept ? routing_.backends.pick(facts, share_.scratch) : nullptr;
   if (backend != nullptr &&
       run_tcp_rules(backend->content_rules, facts, share_.scratch, true) == TcpVerdict::reject)
     backend = nullptr;

@@ -27,10 +27,4 @@ std::vector<TcpRule> compile_tcp_rules(const std::vector<config::TcpRule>& rules
   return out;
 }
 
-const TcpBackend* TcpRouting::route(rules::Facts& facts, std::span<char> scratch) const {
-  for (const auto& r : routes)
-    if (!r.condition || r.condition->matches(facts, scratch)) return r.backend;
-  return default_backend;
-}
-
 }  // namespace sluice::proxy

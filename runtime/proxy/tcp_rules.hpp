@@ -71,29 +71,54 @@ struct TcpBackend {
   std::vector<TcpRule> content_rules;  // the backend's own `tcp-request content`
 };
 
-// One frontend's layer-4 decisions: connection rules at accept, content rules (after
-// `tcp-request inspect-delay` when set), then `use_backend` in order, then
-// `default_backend`.
-struct TcpRouting {
+// A frontend's `use_backend ... if` in order, then its `default_backend`: the same choice
+// in both modes, over the view of a backend each mode uses.
+template <class Backend>
+struct BackendRoutes {
   struct Route {
-    const TcpBackend* backend = nullptr;
+    Backend* backend = nullptr;
     std::optional<rules::CompiledCondition> condition;
   };
+  std::vector<Route> routes;
+  Backend* default_backend = nullptr;
+
+  // `by_index(i)`: the backend at config index i. Throws rules::CompileError.
+  template <class ByIndex>
+  static BackendRoutes compile(const config::Frontend& frontend, ByIndex by_index,
+                               rules::Compiler& compiler) {
+    BackendRoutes out;
+    for (const auto& use : frontend.use_backends) {
+      Route r{by_index(use.backend), std::nullopt};
+      if (use.condition) r.condition = compiler.condition(*use.condition, rules::Side::request);
+      out.routes.push_back(std::move(r));
+    }
+    if (frontend.default_backend) out.default_backend = by_index(*frontend.default_backend);
+    return out;
+  }
+
+  // The first route whose condition holds, else the default; nullptr: none.
+  Backend* pick(rules::Facts& facts, std::span<char> scratch) const {
+    for (const auto& r : routes)
+      if (!r.condition || r.condition->matches(facts, scratch)) return r.backend;
+    return default_backend;
+  }
+};
+
+// One frontend's layer-4 decisions: connection rules at accept, content rules (after
+// `tcp-request inspect-delay` when set), then its backend routes.
+struct TcpRouting {
   const config::Frontend* frontend = nullptr;
   std::size_t frontend_index = 0;
   log::TrafficLog log_kind = log::TrafficLog::connect;
   std::vector<TcpRule> connection_rules;
   std::vector<TcpRule> content_rules;
-  std::vector<Route> routes;
-  const TcpBackend* default_backend = nullptr;
+  BackendRoutes<const TcpBackend> backends;
   std::int64_t inspect_delay_ms = 0;
   // Timeouts by backend index (this frontend's merged with each backend's).
   std::vector<TcpTimeouts> timeouts;
 
   // Whether connections wait for content before a backend is chosen.
   bool inspects() const { return inspect_delay_ms > 0 || !content_rules.empty(); }
-  // The backend for a connection whose content rules accepted; nullptr: none.
-  const TcpBackend* route(rules::Facts& facts, std::span<char> scratch) const;
 };
 
 }  // namespace sluice::proxy

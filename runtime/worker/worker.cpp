@@ -79,7 +79,7 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
       const proxy::TcpBackend* backend = nullptr;
       if (!routing.inspects()) {
         proxy::ConnectionFacts facts(client.peer, client.local, tcp_.usable_servers);
-        backend = routing.route(facts, tcp_.scratch);
+        backend = routing.backends.pick(facts, tcp_.scratch);
         if (backend == nullptr) continue;  // no backend: closed, as in HAProxy
       }
       proxy::TcpRelay::start(tcp_, std::move(client),
@@ -200,12 +200,8 @@ void Worker::build_http(rules::Compiler& conditions) {
     h.redirect_rules = proxy::HttpRuleSet::compile(f.redirects, rules::Side::request, conditions);
     h.response_rules =
         proxy::HttpRuleSet::compile(f.http_response, rules::Side::response, conditions);
-    for (const auto& use : f.use_backends) {
-      proxy::HttpFrontend::Route r{http_backends_[use.backend].get(), std::nullopt};
-      if (use.condition) r.condition = conditions.condition(*use.condition, rules::Side::request);
-      h.routes.push_back(std::move(r));
-    }
-    if (f.default_backend) h.default_backend = http_backends_[*f.default_backend].get();
+    h.backends = proxy::BackendRoutes<proxy::HttpBackend>::compile(
+        f, [&](std::size_t i) { return http_backends_[i].get(); }, conditions);
     h.error_pages = proxy::ErrorPages(f.errorfiles);
     for (const auto& b : config_->backends) {
       // A listen's backend half is the frontend itself: its options count once.
@@ -259,16 +255,11 @@ void Worker::build_tcp(rules::Compiler& conditions) {
         routing.content_rules = proxy::compile_tcp_rules(frontend.tcp_request, true, conditions);
         routing.inspect_delay_ms = ms_or_zero(frontend.inspect_delay);
       }
-      for (const auto& use : frontend.use_backends) {
-        proxy::TcpRouting::Route r{tcp_backends_[use.backend].get(), std::nullopt};
-        if (use.condition) r.condition = conditions.condition(*use.condition, rules::Side::request);
-        routing.routes.push_back(std::move(r));
-      }
+      routing.backends = proxy::BackendRoutes<const proxy::TcpBackend>::compile(
+          frontend, [&](std::size_t i) { return tcp_backends_[i].get(); }, conditions);
     } catch (const rules::CompileError& e) {
       throw rules::CompileError(fmt::format("frontend '{}': {}", frontend.name, e.what()));
     }
-    if (frontend.default_backend)
-      routing.default_backend = tcp_backends_[*frontend.default_backend].get();
     for (const auto& backend : config_->backends)
       routing.timeouts.push_back(tcp_timeouts(frontend, backend));
   }
