@@ -12,8 +12,11 @@ namespace sluice::worker {
 
 namespace {
 
-std::int64_t ms_or_zero(const std::optional<config::Millis>& t) {
-  return t ? t->count() : 0;
+// The first timeout set, in milliseconds; 0 (none) when none is.
+std::int64_t first_set(std::initializer_list<const std::optional<config::Millis>*> timeouts) {
+  for (const auto* t : timeouts)
+    if (*t) return (*t)->count();
+  return 0;
 }
 
 // Room to reassemble a ClientHello split over TLS records (tcp-request inspect-delay).
@@ -21,13 +24,14 @@ constexpr std::size_t kHelloScratch = 16384 + 2048;
 
 proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend& b) {
   proxy::TcpTimeouts t;
-  t.connect_ms = ms_or_zero(b.timeouts.connect);
-  t.idle_ms = proxy::tunnel_idle_ms(ms_or_zero(f.timeouts.client), ms_or_zero(b.timeouts.server),
-                                    ms_or_zero(b.timeouts.tunnel));
-  t.client_fin_ms = ms_or_zero(f.timeouts.client_fin);
-  t.server_fin_ms = ms_or_zero(b.timeouts.server_fin);
+  t.connect_ms = first_set({&b.timeouts.connect});
+  t.idle_ms =
+      proxy::tunnel_idle_ms(first_set({&f.timeouts.client}), first_set({&b.timeouts.server}),
+                            first_set({&b.timeouts.tunnel}));
+  t.client_fin_ms = first_set({&f.timeouts.client_fin});
+  t.server_fin_ms = first_set({&b.timeouts.server_fin});
   // HAProxy: without `timeout queue`, a request waits as long as `timeout connect`.
-  t.queue_ms = ms_or_zero(b.timeouts.queue ? b.timeouts.queue : b.timeouts.connect);
+  t.queue_ms = first_set({&b.timeouts.queue, &b.timeouts.connect});
   return t;
 }
 
@@ -145,12 +149,6 @@ Worker::Worker(std::shared_ptr<const config::Config> config) : config_(std::move
 
 namespace {
 
-std::int64_t first_set(std::initializer_list<const std::optional<config::Millis>*> timeouts) {
-  for (const auto* t : timeouts)
-    if (*t) return (*t)->count();
-  return 0;
-}
-
 proxy::ReuseMode reuse_mode(const std::string& word) {
   if (word == "never") return proxy::ReuseMode::never;
   if (word == "aggressive" || word == "always") return proxy::ReuseMode::always;
@@ -253,7 +251,7 @@ void Worker::build_tcp(rules::Compiler& conditions) {
       routing.connection_rules = proxy::compile_tcp_rules(frontend.tcp_request, false, conditions);
       if (frontend.mode == config::Mode::tcp) {
         routing.content_rules = proxy::compile_tcp_rules(frontend.tcp_request, true, conditions);
-        routing.inspect_delay_ms = ms_or_zero(frontend.inspect_delay);
+        routing.inspect_delay_ms = first_set({&frontend.inspect_delay});
       }
       routing.backends = proxy::BackendRoutes<const proxy::TcpBackend>::compile(
           frontend, [&](std::size_t i) { return tcp_backends_[i].get(); }, conditions);
