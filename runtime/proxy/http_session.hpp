@@ -31,8 +31,9 @@ enum class ReuseMode : std::uint8_t { never, safe, always };
 // A backend as HTTP sessions use it, compiled once per worker.
 struct HttpBackend {
   BackendState* state = nullptr;
-  std::uint32_t index = 0;             // in config::Config::backends, and in ServerPool
-  std::vector<TcpRule> content_rules;  // `tcp-request content`, once per request
+  std::uint32_t index = 0;  // in config::Config::backends, and in ServerPool
+  // `tcp-request content`, once per request (compiled once, for the TCP view).
+  std::span<const TcpRule> content_rules;
   HttpRuleSet request_rules, response_rules;
   ErrorPages error_pages;
   ReuseMode reuse = ReuseMode::safe;

@@ -172,8 +172,8 @@ void Worker::build_http(rules::Compiler& conditions) {
     auto& h = *http_backends_.emplace_back(std::make_unique<proxy::HttpBackend>());
     h.state = backends_[i].get();
     h.index = static_cast<std::uint32_t>(i);
+    h.content_rules = tcp_backends_[i]->content_rules;
     if (b.mode != config::Mode::http) continue;
-    h.content_rules = proxy::compile_tcp_rules(b.tcp_request, true, conditions);
     h.request_rules = proxy::HttpRuleSet::compile(b.http_request, rules::Side::request, conditions);
     h.response_rules =
         proxy::HttpRuleSet::compile(b.http_response, rules::Side::response, conditions);
@@ -280,13 +280,8 @@ bool Worker::open(std::string& error) {
   process_slots_.limit = config_->global.maxconn;
   rules::Compiler conditions;  // shares each named ACL's compiled patterns
   try {
+    build_tcp(conditions);  // first: HTTP backends share the TCP view's content rules
     build_http(conditions);
-  } catch (const rules::CompileError& e) {
-    error = e.what();
-    return false;
-  }
-  try {
-    build_tcp(conditions);
   } catch (const rules::CompileError& e) {
     error = e.what();
     return false;
