@@ -43,6 +43,10 @@ class Loop {
   bool add(int fd, Pollable& owner,
            std::uint32_t events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
   void remove(int fd);
+  // Hands a registered descriptor to another owner (same events); the kernel reports its
+  // current readiness to the new owner.
+  bool modify(int fd, Pollable& owner,
+              std::uint32_t events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
 
   void arm(Timer& timer, std::int64_t delay_ms) { timers_.arm(timer, now_ms_ + delay_ms); }
   void cancel(Timer& timer) { timers_.cancel(timer); }

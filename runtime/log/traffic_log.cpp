@@ -207,6 +207,21 @@ std::size_t write_connect_log(std::span<char> out, const LogRecord& r) {
   return w.size();
 }
 
+std::size_t write_connection_error_log(std::span<char> out, const LogRecord& r,
+                                       std::string_view listener, std::string_view message) {
+  LineWriter w(out);
+  address(w, r.client, r.listener_id);
+  w.text(" [");
+  accept_date(w, r.accept_date);
+  w.text("] ");
+  w.text(r.frontend);
+  w.character('/');
+  w.text(listener);
+  w.text(": ");
+  w.text(message);
+  return w.size();
+}
+
 std::size_t write_traffic_log(std::span<char> out, TrafficLog kind, const LogRecord& record) {
   switch (kind) {
     case TrafficLog::http:

@@ -94,5 +94,9 @@ std::size_t write_tcp_log(std::span<char> out, const LogRecord& record);
 // "Connect from CI:CP to FI:FP (FRONTEND/MODE)"; "Connect to unix:ID (FRONTEND/MODE)".
 std::size_t write_connect_log(std::span<char> out, const LogRecord& record);
 std::size_t write_traffic_log(std::span<char> out, TrafficLog kind, const LogRecord& record);
+// A connection that ended before any exchange (a failed TLS handshake):
+// "%ci:%cp [%tr] %f/LISTENER: MESSAGE", LISTENER being the bind's name or id.
+std::size_t write_connection_error_log(std::span<char> out, const LogRecord& record,
+                                       std::string_view listener, std::string_view message);
 
 }  // namespace sluice::log

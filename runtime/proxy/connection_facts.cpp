@@ -12,6 +12,13 @@ rules::IpAddress ip_of(const io::SocketAddress& address) {
   return ip;
 }
 
+// A TLS text fact; no sample without TLS or when the stream does not know it.
+rules::Value ConnectionFacts::tls_text(std::string_view (tls::Stream::*fact)() const) const {
+  if (tls_.stream == nullptr) return {};
+  const std::string_view text = (tls_.stream->*fact)();
+  return text.empty() ? rules::Value{} : rules::Value::text_of(text);
+}
+
 rules::Value ConnectionFacts::fetch(rules::FetchId id, std::span<const std::string_view> args) {
   using rules::FetchId;
   using rules::Value;
@@ -25,9 +32,17 @@ rules::Value ConnectionFacts::fetch(rules::FetchId id, std::span<const std::stri
     case FetchId::dst_port:
       return Value::integer_of(local_.port());
     case FetchId::ssl_fc:
-      return Value::boolean_of(false);  // no TLS layer on this connection
+      return Value::boolean_of(tls_.bind);
     case FetchId::ssl_c_used:
-      return Value::boolean_of(false);
+      return Value::boolean_of(false);  // no client certificate is asked for yet
+    case FetchId::ssl_fc_sni:
+      return tls_text(&tls::Stream::server_name);
+    case FetchId::ssl_fc_protocol:
+      return tls_text(&tls::Stream::protocol);
+    case FetchId::ssl_fc_cipher:
+      return tls_text(&tls::Stream::cipher);
+    case FetchId::ssl_fc_alpn:
+      return tls_text(&tls::Stream::alpn);
     case FetchId::nbsrv: {
       if (usable_servers_ == nullptr) return {};
       const int n = (*usable_servers_)(args.empty() ? std::string_view() : args.front());

@@ -1,5 +1,6 @@
-// What rules can read about a connection before any protocol: the addresses (src, dst and
-// their ports), nbsrv() and the constants. HTTP and TLS facts come with their layers.
+// What rules can read about a connection before any application protocol: the addresses
+// (src, dst and their ports), the client's TLS, nbsrv() and the constants. HTTP facts come
+// with their layer.
 #pragma once
 
 #include <functional>
@@ -8,10 +9,18 @@
 
 #include "runtime/io/socket.hpp"
 #include "runtime/rules/facts.hpp"
+#include "runtime/tls/stream.hpp"
 
 namespace sluice::proxy {
 
 rules::IpAddress ip_of(const io::SocketAddress& address);
+
+// `bind`: the connection came to an `ssl` bind (ssl_fc holds before the handshake, as in
+// HAProxy); `stream`: its TLS once the handshake is done.
+struct ClientTls {
+  bool bind = false;
+  const tls::Stream* stream = nullptr;
+};
 
 class ConnectionFacts : public rules::Facts {
  public:
@@ -19,18 +28,22 @@ class ConnectionFacts : public rules::Facts {
   // when there is no such backend.
   using ServerCount = std::function<int(std::string_view backend)>;
 
+  using Tls = ClientTls;
+
   ConnectionFacts(const io::SocketAddress& client, const io::SocketAddress& local,
-                  const ServerCount* usable_servers)
-      : client_(client), local_(local), usable_servers_(usable_servers) {}
+                  const ServerCount* usable_servers, Tls tls = {})
+      : client_(client), local_(local), usable_servers_(usable_servers), tls_(tls) {}
 
   rules::Value fetch(rules::FetchId id, std::span<const std::string_view> args) override;
   std::optional<std::size_t> header_count(rules::Message) override { return std::nullopt; }
   rules::HeaderField header(rules::Message, std::size_t) override { return {}; }
 
  private:
+  rules::Value tls_text(std::string_view (tls::Stream::*fact)() const) const;
   const io::SocketAddress& client_;
   const io::SocketAddress& local_;
   const ServerCount* usable_servers_;
+  Tls tls_;
 };
 
 }  // namespace sluice::proxy

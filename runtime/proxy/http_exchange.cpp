@@ -68,25 +68,4 @@ BodyMove move_body(http::BodyDecoder& decoder, Buffer& from, Buffer& to, bool da
   return m;
 }
 
-Io receive(int fd, std::span<char> into, std::size_t& n) {
-  const ssize_t r = recv(fd, into.data(), into.size(), 0);
-  if (r > 0) {
-    n = static_cast<std::size_t>(r);
-    return Io::moved;
-  }
-  if (r == 0) return Io::closed;
-  if (errno == EAGAIN || errno == EINTR) return Io::blocked;
-  return Io::failed;
-}
-
-Io transmit(int fd, std::span<const char> from, std::size_t& n) {
-  const ssize_t r = send(fd, from.data(), from.size(), MSG_NOSIGNAL);
-  if (r >= 0) {
-    n = static_cast<std::size_t>(r);
-    return Io::moved;
-  }
-  if (errno == EAGAIN || errno == EINTR) return Io::blocked;
-  return Io::failed;
-}
-
 }  // namespace sluice::proxy

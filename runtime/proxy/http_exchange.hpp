@@ -12,6 +12,7 @@
 
 #include "runtime/http/parser.hpp"
 #include "runtime/log/traffic_log.hpp"
+#include "runtime/proxy/client_link.hpp"
 #include "runtime/proxy/http_session.hpp"
 
 namespace sluice::proxy {
@@ -70,11 +71,6 @@ struct BodyMove {
 // only the body data when `data_only`: de-chunking). Stops at the body's end, an error, or
 // when the decoder needs more bytes than `from` holds.
 BodyMove move_body(http::BodyDecoder& decoder, Buffer& from, Buffer& to, bool data_only);
-
-// recv/send results folded into what the session does next.
-enum class Io : std::uint8_t { moved, blocked, closed, failed };
-Io receive(int fd, std::span<char> into, std::size_t& n);
-Io transmit(int fd, std::span<const char> from, std::size_t& n);
 
 struct HttpLoopShare::Exchange {
   Exchange(std::size_t bufsize, std::size_t max_headers);

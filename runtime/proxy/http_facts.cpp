@@ -14,6 +14,10 @@ rules::Value HttpFacts::fetch(rules::FetchId id, std::span<const std::string_vie
     case FetchId::dst_port:
     case FetchId::ssl_fc:
     case FetchId::ssl_c_used:
+    case FetchId::ssl_fc_sni:
+    case FetchId::ssl_fc_protocol:
+    case FetchId::ssl_fc_cipher:
+    case FetchId::ssl_fc_alpn:
       return connection_.fetch(id, args);
     case FetchId::method:
       if (request_ == nullptr) return {};
@@ -30,7 +34,7 @@ rules::Value HttpFacts::fetch(rules::FetchId id, std::span<const std::string_vie
       return n < 0 ? Value{} : Value::integer_of(n);
     }
     default:
-      return {};  // TLS facts: no TLS layer yet
+      return {};  // client certificates: not asked for yet
   }
 }
 

@@ -14,8 +14,8 @@ namespace sluice::proxy {
 class HttpFacts final : public rules::Facts {
  public:
   HttpFacts(const io::SocketAddress& client, const io::SocketAddress& local,
-            const ConnectionFacts::ServerCount* usable_servers)
-      : connection_(client, local, usable_servers), usable_servers_(usable_servers) {}
+            const ConnectionFacts::ServerCount* usable_servers, ConnectionFacts::Tls tls = {})
+      : connection_(client, local, usable_servers, tls), usable_servers_(usable_servers) {}
 
   // nullptr: no such message (a response rule cannot read the request, as in HAProxy once
   // the request has been forwarded; no response before one arrived).

@@ -73,27 +73,35 @@ void HttpLoopShare::soft_stop() {
 // ---- lifetime -------------------------------------------------------------------------
 
 void HttpSession::start(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
-                        const HttpFrontend& frontend) {
-  auto* session = new HttpSession(share, std::move(client), std::move(slot), frontend);
+                        const HttpFrontend& frontend, tls::Stream tls) {
+  const bool registered = static_cast<bool>(tls);
+  auto* session =
+      new HttpSession(share, std::move(client), std::move(slot), frontend, std::move(tls));
   share.loop().adopt(*session);
   session->next_session_ = share.sessions_;
   if (share.sessions_) share.sessions_->prev_session_ = session;
   share.sessions_ = session;
-  if (!share.loop().add(session->client_fd_.get(), *session)) {
+  const int fd = session->client_.fd();
+  if (!(registered ? share.loop().modify(fd, *session) : share.loop().add(fd, *session))) {
     session->close();
+    return;
+  }
+  if (session->client_readable_) {
+    session->advance();  // the handshake's last read brought request bytes along
     return;
   }
   session->rearm();
 }
 
 HttpSession::HttpSession(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
-                         const HttpFrontend& frontend)
+                         const HttpFrontend& frontend, tls::Stream tls)
     : share_(share),
       frontend_(frontend),
       slot_(std::move(slot)),
-      client_fd_(std::move(client.fd)),
+      client_(std::move(client.fd), std::move(tls)),
       client_address_(client.peer),
       local_address_(client.local) {
+  client_readable_ = client_.pending();
   if (frontend_.log_kind != log::TrafficLog::connect) {
     logger_ = share_.logger(frontend_.index);
     if (logger_ && logger_->empty()) logger_ = nullptr;
@@ -126,8 +134,8 @@ void HttpSession::close() {
     log_exchange();
   }
   drop_server(false);
-  share_.loop().remove(client_fd_.get());
-  client_fd_.reset();
+  share_.loop().remove(client_.fd());
+  client_.reset();
   if (x_) {
     share_.release(x_);
     x_ = nullptr;
@@ -150,6 +158,7 @@ void HttpSession::on_soft_stop() {
 
 void HttpSession::on_events(std::uint32_t events) {
   if (closed_) return;
+  events = client_.translate(events);
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
   if (events & EPOLLOUT) client_writable_ = true;
@@ -207,7 +216,7 @@ void HttpSession::advance() {
     // shutdown() wakes the socket again (a new EPOLLOUT edge).
     if (!client_fin_) {
       if (!client_shut_) {
-        shutdown(client_fd_.get(), SHUT_WR);
+        client_.shutdown_write();
         client_shut_ = true;
         share_.loop().arm(*this, kLingerMs);
       }
@@ -238,7 +247,8 @@ bool HttpSession::read_client() {
     // Lingering: read and forget until the client's FIN.
     char sink[4096];
     std::size_t n = 0;
-    Io r = receive(client_fd_.get(), sink, n);
+    bool drained = false;
+    Io r = client_.receive(sink, n, drained);
     if (r == Io::blocked) client_readable_ = false;
     if (r == Io::closed || r == Io::failed) client_fin_ = true;
     return r == Io::moved || client_fin_;
@@ -246,7 +256,8 @@ bool HttpSession::read_client() {
   auto space = x_->client_in.space();
   if (space.empty()) return false;
   std::size_t n = 0;
-  switch (receive(client_fd_.get(), space, n)) {
+  bool drained = false;
+  switch (client_.receive(space, n, drained)) {
     case Io::moved:
       if (request_state_ == RequestState::head && x_->client_in.empty() && requests_ > 0 &&
           response_state_ == ResponseState::none) {
@@ -266,7 +277,7 @@ bool HttpSession::read_client() {
       x_->client_in.produced(n);
       // A short read drained the socket: edge-triggered epoll reports the next bytes, so
       // the recv that would only say EAGAIN is skipped (not when a FIN is pending).
-      if (n < space.size() && !client_hangup_) client_readable_ = false;
+      if (drained && !client_hangup_) client_readable_ = false;
       return true;
     case Io::blocked:
       client_readable_ = false;
@@ -284,7 +295,7 @@ bool HttpSession::read_client() {
 bool HttpSession::write_client() {
   if (x_ == nullptr || x_->client_out.empty() || !client_writable_) return false;
   std::size_t n = 0;
-  switch (transmit(client_fd_.get(), x_->client_out.view(), n)) {
+  switch (client_.transmit(x_->client_out.view(), n)) {
     case Io::moved:
       // A short write filled the socket: EPOLLOUT says when there is room again.
       if (n < x_->client_out.size()) client_writable_ = false;
@@ -395,7 +406,8 @@ void HttpSession::process_request_head() {
   dechunk_ = false;
   server_answered_ = false;
 
-  HttpFacts facts(client_address_, local_address_, frontend_.usable_servers);
+  HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
+                  {client_.tls() != nullptr, client_.tls()});
   facts.set_request(&request);
   RuleContext ctx{facts, x.arena, share_.scratch(), x.reply_headers};
 

@@ -16,6 +16,7 @@
 #include "runtime/log/logger.hpp"
 #include "runtime/log/traffic_log.hpp"
 #include "runtime/proxy/backend_state.hpp"
+#include "runtime/proxy/client_link.hpp"
 #include "runtime/proxy/connection_slot.hpp"
 #include "runtime/proxy/http_facts.hpp"
 #include "runtime/proxy/http_reply.hpp"
@@ -107,8 +108,10 @@ class HttpSession final : public io::Owned,
                           private ServerConnectionUser,
                           private QueueWaiter {
  public:
+  // `tls`: the client's TLS stream, its handshake done (the handshake registered the
+  // socket with the loop); empty on a plain connection.
   static void start(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
-                    const HttpFrontend& frontend);
+                    const HttpFrontend& frontend, tls::Stream tls = {});
   ~HttpSession() override;
 
   void on_events(std::uint32_t events) override;  // the client side
@@ -121,7 +124,7 @@ class HttpSession final : public io::Owned,
   enum class ResponseState : std::uint8_t { none, queued, connecting, head, body, done };
 
   HttpSession(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
-              const HttpFrontend& frontend);
+              const HttpFrontend& frontend, tls::Stream tls);
   void on_server_events(std::uint32_t events) override;
   void on_timer() override;
   void on_server_slot(const ServerTarget& server) override;
@@ -180,7 +183,7 @@ class HttpSession final : public io::Owned,
   const HttpFrontend& frontend_;
   log::Logger* logger_ = nullptr;  // set when the frontend logs each exchange
   ConnectionSlot slot_;
-  io::Fd client_fd_;
+  ClientLink client_;
   io::SocketAddress client_address_;
   io::SocketAddress local_address_;
   HttpLoopShare::Exchange* x_ = nullptr;  // buffers and messages; none while idle

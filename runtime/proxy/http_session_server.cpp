@@ -296,7 +296,8 @@ void HttpSession::process_response_head(std::size_t head_size) {
   http::Message& response = x.response;
   x.log.response = share_.loop().now_ms();
   x.log.status = response.status;
-  HttpFacts facts(client_address_, local_address_, frontend_.usable_servers);
+  HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
+                  {client_.tls() != nullptr, client_.tls()});
   facts.set_response(&response);
   facts.set_backend(backend_->state->config().name);
   x.arena.reset();

@@ -17,7 +17,13 @@ class Report {
 
 void check_frontend(const config::Frontend& f, Report& r) {
   for (const auto& bind : f.binds) {
-    if (bind.tls) r.add(bind.origin, "'ssl' on a bind");
+    if (bind.tls) {
+      if (f.mode != config::Mode::http) r.add(bind.origin, "'ssl' on a mode tcp bind");
+      if (!bind.tls->crt_lists.empty()) r.add(bind.origin, "'crt-list'");
+      if (bind.tls->verify == config::Verify::optional ||
+          bind.tls->verify == config::Verify::required)
+        r.add(bind.origin, "client certificate 'verify'");
+    }
     if (bind.accept_proxy) r.add(bind.origin, "'accept-proxy'");
     for (const auto& e : bind.endpoints)
       if (e.family == config::Family::unix_path || e.family == config::Family::abstract ||

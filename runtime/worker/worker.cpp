@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "runtime/proxy/tcp_relay.hpp"
+#include "runtime/proxy/tls_handshake.hpp"
 
 namespace sluice::worker {
 
@@ -33,6 +34,55 @@ proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend
   // HAProxy: without `timeout queue`, a request waits as long as `timeout connect`.
   t.queue_ms = first_set({&b.timeouts.queue, &b.timeouts.connect});
   return t;
+}
+
+int openssl_version(config::TlsVersion v) {
+  switch (v) {
+    case config::TlsVersion::ssl3:
+      return SSL3_VERSION;
+    case config::TlsVersion::tls1_0:
+      return TLS1_VERSION;
+    case config::TlsVersion::tls1_1:
+      return TLS1_1_VERSION;
+    case config::TlsVersion::tls1_2:
+      return TLS1_2_VERSION;
+    case config::TlsVersion::tls1_3:
+      return TLS1_3_VERSION;
+    case config::TlsVersion::unset:
+      break;
+  }
+  return 0;
+}
+
+// A bind's TLS as OpenSSL takes it. In mode http only the protocols sluice speaks are
+// offered by ALPN (h2 comes with its own issue); mode tcp relays whatever was agreed.
+tls::ServerSettings tls_settings(const config::BindTls& bind, const config::Global& global,
+                                 config::Mode mode) {
+  tls::ServerSettings s;
+  s.certificates = bind.certificates;
+  std::string_view alpn = bind.alpn;
+  while (!alpn.empty()) {
+    const std::size_t comma = alpn.find(',');
+    const std::string_view protocol = alpn.substr(0, comma);
+    if (mode == config::Mode::tcp || protocol != "h2") s.alpn.emplace_back(protocol);
+    alpn = comma == std::string_view::npos ? std::string_view() : alpn.substr(comma + 1);
+  }
+  s.ciphers = bind.ciphers;
+  s.ciphersuites = bind.ciphersuites;
+  s.curves = bind.curves;
+  s.dh_param_file = global.dh_param_file;
+  const auto& v = bind.versions;
+  s.versions.min = openssl_version(v.min);
+  s.versions.max = openssl_version(v.max);
+  s.versions.disabled_options =
+      (v.no_sslv3 ? SSL_OP_NO_SSLv3 : 0) | (v.no_tls1_0 ? SSL_OP_NO_TLSv1 : 0) |
+      (v.no_tls1_1 ? SSL_OP_NO_TLSv1_1 : 0) | (v.no_tls1_2 ? SSL_OP_NO_TLSv1_2 : 0) |
+      (v.no_tls1_3 ? SSL_OP_NO_TLSv1_3 : 0);
+  s.strict_sni = bind.strict_sni;
+  s.tickets = !bind.no_tls_tickets;
+  s.cache_size = global.ssl_cachesize;
+  s.lifetime_s = std::max<long>(1, global.ssl_lifetime.count() / 1000);
+  return s;
 }
 
 }  // namespace
@@ -73,9 +123,12 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
       log_connect(client);
       if (listening_.http) {
         if (!accepted(client)) continue;
-        proxy::HttpSession::start(http_, std::move(client),
-                                  proxy::ConnectionSlot(listening_.frontend_slots, &process_),
-                                  *listening_.http);
+        proxy::ConnectionSlot slot(listening_.frontend_slots, &process_);
+        if (listening_.tls)
+          proxy::TlsHandshake::start(http_, std::move(client), std::move(slot), *listening_.http,
+                                     *listening_.tls, listening_.listener);
+        else
+          proxy::HttpSession::start(http_, std::move(client), std::move(slot), *listening_.http);
         continue;
       }
       if (!accepted(client)) continue;  // rejected: closed, as in HAProxy
@@ -112,7 +165,8 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
 
   // tcp-request connection rules: the first that applies decides.
   bool accepted(const proxy::AcceptedClient& client) {
-    proxy::ConnectionFacts facts(client.peer, client.local, tcp_.usable_servers);
+    proxy::ConnectionFacts facts(client.peer, client.local, tcp_.usable_servers,
+                                 {listening_.tls != nullptr, nullptr});
     return proxy::run_tcp_rules(listening_.routing->connection_rules, facts, tcp_.scratch, true) ==
            proxy::TcpVerdict::accept;
   }
@@ -291,7 +345,18 @@ bool Worker::open(std::string& error) {
     // A frontend's maxconn 0 means the process's (HAProxy's default).
     auto& slots = frontend_slots_.emplace_back(std::make_unique<proxy::SlotCounter>());
     slots->limit = frontend.maxconn > 0 ? frontend.maxconn : config_->global.maxconn;
+    int listener_id = 0;
     for (const auto& bind : frontend.binds) {
+      const tls::ServerContexts* contexts = nullptr;
+      if (bind.tls) {
+        auto built = tls::ServerContexts::build(
+            tls_settings(*bind.tls, config_->global, frontend.mode), error);
+        if (!built) {
+          error = fmt::format("{}:{}: {}", *bind.origin.file, bind.origin.line, error);
+          return false;
+        }
+        contexts = tls_contexts_.emplace_back(std::move(built)).get();
+      }
       for (const auto& endpoint : bind.endpoints) {
         auto addresses = io::resolve(endpoint, error);
         if (addresses.empty()) {
@@ -313,6 +378,9 @@ bool Worker::open(std::string& error) {
           l.routing = routing_[fi].get();
           l.frontend_slots = slots.get();
           l.http = http_frontends_[fi].get();
+          l.tls = contexts;
+          ++listener_id;
+          l.listener = bind.name.empty() ? std::to_string(listener_id) : bind.name;
           l.address.length = sizeof l.address.storage;
           getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage),
                       &l.address.length);

@@ -20,6 +20,7 @@
 #include "runtime/proxy/tcp_relay.hpp"
 #include "runtime/proxy/tcp_rules.hpp"
 #include "runtime/rules/condition.hpp"
+#include "runtime/tls/server_contexts.hpp"
 
 namespace sluice::worker {
 
@@ -51,6 +52,8 @@ class Worker {
     const proxy::TcpRouting* routing = nullptr;
     proxy::SlotCounter* frontend_slots = nullptr;
     const proxy::HttpFrontend* http = nullptr;  // mode http: sessions, else the TCP relay
+    const tls::ServerContexts* tls = nullptr;   // `ssl` binds: the handshake comes first
+    std::string listener;                       // the bind's name, else its id (logs)
     io::SocketAddress address;
   };
   class Acceptor;
@@ -72,6 +75,7 @@ class Worker {
   proxy::SlotCounter process_slots_;                                  // global maxconn
   std::vector<std::unique_ptr<proxy::HttpBackend>> http_backends_;    // by backend index
   std::vector<std::unique_ptr<proxy::HttpFrontend>> http_frontends_;  // by frontend index
+  std::vector<std::unique_ptr<tls::ServerContexts>> tls_contexts_;    // one per `ssl` bind
   std::vector<Listening> listening_;
   // Declared before the loops: a loop deletes its leftover sessions while the shares live.
   std::vector<std::unique_ptr<proxy::HttpLoopShare>> http_shares_;  // by loop

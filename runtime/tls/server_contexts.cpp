@@ -1,0 +1,342 @@
+#include "runtime/tls/server_contexts.hpp"
+
+#include <dirent.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdio>
+
+namespace sluice::tls {
+
+namespace {
+
+bool is_regular(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// A `crt DIR`'s certificates, in lexical order: what is not a companion file.
+std::vector<std::string> directory_certificates(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (const dirent* e = readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name.empty() || name.front() == '.') continue;
+    if (ends_with(name, ".key") || ends_with(name, ".ocsp") || ends_with(name, ".issuer") ||
+        ends_with(name, ".sctl"))
+      continue;
+    std::string path = dir.back() == '/' ? dir + std::string(name) : dir + "/" + std::string(name);
+    if (is_regular(path)) out.push_back(std::move(path));
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string openssl_reason() {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  const char* reason = e ? ERR_reason_error_string(e) : nullptr;
+  return reason ? reason : "unknown OpenSSL error";
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// DNS names in the subjectAltName extension, then the subject's common names (HAProxy
+// indexes a certificate under both).
+std::vector<std::string> certificate_names(X509* cert) {
+  std::vector<std::string> names;
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (sans) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+      const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
+      if (n->type != GEN_DNS) continue;
+      const ASN1_STRING* s = n->d.dNSName;
+      names.push_back(lower({reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                             static_cast<std::size_t>(ASN1_STRING_length(s))}));
+    }
+    GENERAL_NAMES_free(sans);
+  }
+  X509_NAME* subject = X509_get_subject_name(cert);
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) {
+    const ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+    unsigned char* utf8 = nullptr;
+    const int len = ASN1_STRING_to_UTF8(&utf8, s);
+    if (len > 0)
+      names.push_back(lower({reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len)}));
+    OPENSSL_free(utf8);
+  }
+  return names;
+}
+
+std::uint16_t u16(const unsigned char* p) {
+  return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
+}
+
+// The server_name extension's host_name, lower-cased into `out`; empty when absent.
+std::string_view requested_name(SSL* ssl, std::array<char, 256>& out) {
+  const unsigned char* p = nullptr;
+  std::size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 5) return {};
+  const std::size_t list = u16(p);
+  if (list + 2 > len || p[2] != TLSEXT_NAMETYPE_host_name) return {};
+  const std::size_t n = u16(p + 3);
+  if (n + 5 > len || n > out.size()) return {};
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = static_cast<char>(std::tolower(p[5 + i]));
+  return {out.data(), n};
+}
+
+bool offers_tls13(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  std::size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &p, &len) != 1 || len < 1)
+    return false;
+  for (std::size_t i = 1; i + 1 < len && i <= p[0]; i += 2)
+    if (u16(p + i) == TLS1_3_VERSION) return true;
+  return false;
+}
+
+// Whether an ECDSA certificate can serve this client: it signs with ECDSA and, before
+// TLS 1.3, offers an ECDHE-ECDSA cipher suite.
+bool client_takes_ecdsa(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  std::size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_signature_algorithms, &p, &len) == 1) {
+    bool ecdsa = false;
+    for (std::size_t i = 2; i + 1 < len; i += 2)
+      if (p[i + 1] == 0x03 && p[i] >= 0x02 && p[i] <= 0x06) ecdsa = true;
+    if (!ecdsa) return false;
+    if (offers_tls13(ssl)) return true;
+  }
+  const unsigned char* suites = nullptr;
+  const std::size_t n = SSL_client_hello_get0_ciphers(ssl, &suites);
+  for (std::size_t i = 0; i + 1 < n; i += 2) {
+    const std::uint16_t id = u16(suites + i);
+    if (id == 0xCCA9 || (id >= 0xC001 && id <= 0xC00A) || id == 0xC023 || id == 0xC024 ||
+        id == 0xC02B || id == 0xC02C || (id >= 0xC0AC && id <= 0xC0AF))
+      return true;
+  }
+  return false;
+}
+
+int on_client_hello(SSL* ssl, int* alert, void* arg) {
+  const auto& contexts = *static_cast<const ServerContexts*>(arg);
+  std::array<char, 256> name_buffer;
+  SSL_CTX* chosen = contexts.choose(requested_name(ssl, name_buffer), client_takes_ecdsa(ssl));
+  if (chosen == nullptr) {
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  if (chosen != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, chosen);
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+int on_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+            unsigned int inlen, void* arg) {
+  const auto& wire = *static_cast<const std::string*>(arg);
+  unsigned char* selected = nullptr;
+  if (wire.empty() ||
+      SSL_select_next_proto(&selected, outlen, reinterpret_cast<const unsigned char*>(wire.data()),
+                            static_cast<unsigned int>(wire.size()), in,
+                            inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_NOACK;  // no protocol in common: no ALPN, as HAProxy
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+bool load_dh_parameters(SSL_CTX* ctx, const std::string& path, std::string& error) {
+  BIO* bio = BIO_new_file(path.c_str(), "r");
+  EVP_PKEY* dh = bio ? PEM_read_bio_Parameters(bio, nullptr) : nullptr;
+  BIO_free(bio);
+  if (dh == nullptr || SSL_CTX_set0_tmp_dh_pkey(ctx, dh) != 1) {
+    EVP_PKEY_free(dh);
+    error = "unable to load the DH parameters in '" + path + "': " + openssl_reason();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+SSL_CTX* ServerContexts::Choice::pick(bool ecdsa_ok) const {
+  if (ecdsa && (ecdsa_ok || other == nullptr)) return ecdsa;
+  return other;
+}
+
+SSL_CTX* ServerContexts::choose(std::string_view name, bool ecdsa_ok) const {
+  if (!name.empty()) {
+    if (auto it = exact_.find(name); it != exact_.end()) return it->second.pick(ecdsa_ok);
+    const std::size_t dot = name.find('.');
+    if (dot != std::string_view::npos && dot > 0) {
+      if (auto it = wildcard_.find(name.substr(dot)); it != wildcard_.end())
+        return it->second.pick(ecdsa_ok);
+    }
+  }
+  return strict_sni_ ? nullptr : default_.pick(ecdsa_ok);
+}
+
+ServerContexts::~ServerContexts() {
+  for (SSL_CTX* ctx : contexts_)
+    SSL_CTX_free(ctx);
+}
+
+std::unique_ptr<ServerContexts> ServerContexts::build(const ServerSettings& settings,
+                                                      std::string& error) {
+  std::unique_ptr<ServerContexts> out(new ServerContexts);
+  out->strict_sni_ = settings.strict_sni;
+  for (const auto& protocol : settings.alpn) {
+    if (protocol.empty() || protocol.size() > 255) continue;
+    out->alpn_wire_ += static_cast<char>(protocol.size());
+    out->alpn_wire_ += protocol;
+  }
+  for (const auto& path : settings.certificates) {
+    bool ok = true;
+    if (is_directory(path)) {
+      for (const auto& file : directory_certificates(path))
+        ok = ok && out->add_certificate(file, settings, error);
+    } else {
+      ok = out->add_certificate_file(path, settings, error);
+    }
+    if (!ok) return nullptr;
+  }
+  if (out->contexts_.empty()) {
+    error = "no SSL certificate found in the bind's crt arguments";
+    return nullptr;
+  }
+  return out;
+}
+
+// A file, or the bundle PATH.{dsa,ecdsa,rsa} when PATH itself does not exist.
+bool ServerContexts::add_certificate_file(const std::string& path, const ServerSettings& settings,
+                                          std::string& error) {
+  if (is_regular(path)) return add_certificate(path, settings, error);
+  bool any = false;
+  for (const char* suffix : {".dsa", ".ecdsa", ".rsa"}) {
+    const std::string member = path + suffix;
+    if (!is_regular(member)) continue;
+    if (!add_certificate(member, settings, error)) return false;
+    any = true;
+  }
+  if (!any) error = "unable to load SSL certificate file '" + path + "': no such file";
+  return any;
+}
+
+bool ServerContexts::add_certificate(const std::string& path, const ServerSettings& settings,
+                                     std::string& error) {
+  if (is_regular(path + ".ocsp")) {
+    // HAProxy staples it; serving without would be a silent difference.
+    error = "OCSP stapling ('" + path + ".ocsp') is not served by this build yet";
+    return false;
+  }
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) {
+    error = "cannot create a TLS context: " + openssl_reason();
+    return false;
+  }
+  contexts_.push_back(ctx);
+  auto fail = [&](std::string what) {
+    error = what + " '" + path + "': " + openssl_reason();
+    return false;
+  };
+  if (SSL_CTX_use_certificate_chain_file(ctx, path.c_str()) != 1)
+    return fail("unable to load the certificate chain in");
+  ERR_clear_error();
+  if (SSL_CTX_use_PrivateKey_file(ctx, path.c_str(), SSL_FILETYPE_PEM) != 1) {
+    ERR_clear_error();
+    const std::string key = path + ".key";
+    if (!is_regular(key) || SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
+      return fail("unable to load the private key of");
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1)
+    return fail("the private key does not match the certificate in");
+
+  // What every certificate of the bind shares.
+  const auto& v = settings.versions;
+  SSL_CTX_set_min_proto_version(ctx, v.min ? v.min : TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, v.max);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE | v.disabled_options |
+                               (settings.tickets ? 0 : SSL_OP_NO_TICKET));
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Whole records per recv instead of a header read then a body read.
+  SSL_CTX_set_read_ahead(ctx, 1);
+  const std::string& ciphers = settings.ciphers.empty() ? kIntermediateCiphers : settings.ciphers;
+  if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1)
+    return fail("invalid 'ciphers' for the bind of");
+  if (!settings.ciphersuites.empty() &&
+      SSL_CTX_set_ciphersuites(ctx, settings.ciphersuites.c_str()) != 1)
+    return fail("invalid 'ciphersuites' for the bind of");
+  if (!settings.curves.empty() && SSL_CTX_set1_groups_list(ctx, settings.curves.c_str()) != 1)
+    return fail("invalid 'curves' for the bind of");
+  if (settings.dh_param_file.empty())
+    SSL_CTX_set_dh_auto(ctx, 1);
+  else if (!load_dh_parameters(ctx, settings.dh_param_file, error))
+    return false;
+  static constexpr unsigned char kSessionContext[] = "sluice";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+  SSL_CTX_sess_set_cache_size(ctx, settings.cache_size);
+  SSL_CTX_set_timeout(ctx, settings.lifetime_s);
+  SSL_CTX_set_client_hello_cb(ctx, on_client_hello, this);
+  SSL_CTX_set_alpn_select_cb(ctx, on_alpn, &alpn_wire_);
+
+  X509* cert = SSL_CTX_get0_certificate(ctx);
+  const bool ecdsa = EVP_PKEY_get_base_id(X509_get0_pubkey(cert)) == EVP_PKEY_EC;
+  auto enter = [&](Choice& c) {
+    SSL_CTX*& slot = ecdsa ? c.ecdsa : c.other;
+    if (slot == nullptr) slot = ctx;  // the first certificate for a name wins, as HAProxy
+  };
+  const bool first = contexts_.size() == 1;
+  const std::vector<std::string> names = certificate_names(cert);
+  for (const auto& name : names) {
+    if (name.starts_with("*.") && name.size() > 2)
+      enter(wildcard_[name.substr(1)]);
+    else
+      enter(exact_[name]);
+  }
+  if (first) enter(default_);
+  // The default's other key type: a certificate for the same first name.
+  if (!first && !names.empty()) {
+    const SSL_CTX* d = default_.ecdsa ? default_.ecdsa : default_.other;
+    const std::vector<std::string> default_names = certificate_names(SSL_CTX_get0_certificate(d));
+    if (!default_names.empty() && default_names.front() == names.front()) enter(default_);
+  }
+  return true;
+}
+
+Stream ServerContexts::accept(int fd) const {
+  SSL* ssl = SSL_new(contexts_.front());
+  if (ssl == nullptr) return {};
+  if (SSL_set_fd(ssl, fd) != 1) {
+    SSL_free(ssl);
+    return {};
+  }
+  SSL_set_accept_state(ssl);
+  return Stream(ssl);
+}
+
+}  // namespace sluice::tls

@@ -1,0 +1,62 @@
+// TLS over one non-blocking socket (OpenSSL's socket BIO): the handshake, then reads and
+// writes that say what they wait for, and what a rule may ask about the connection.
+// Knows nothing of HTTP, rules or the event loop; the caller waits for readiness.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace sluice::tls {
+
+// What a handshake, read or write step ended on. `want_read`/`want_write`: blocked until
+// the socket is readable/writable (either may follow a read or a write: TLS messages flow
+// both ways under the application's data).
+enum class Status : std::uint8_t { ok, want_read, want_write, closed, failed };
+
+class Stream {
+ public:
+  Stream() = default;
+  // Takes `ssl` (already attached to its socket).
+  explicit Stream(SSL* ssl);
+  Stream(Stream&& other) noexcept : ssl_(other.ssl_) { other.ssl_ = nullptr; }
+  Stream& operator=(Stream&& other) noexcept;
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  ~Stream();
+
+  explicit operator bool() const { return ssl_ != nullptr; }
+
+  Status handshake();
+  // Reads until `into` is full or the socket is drained (then want_read, with `n` > 0
+  // possibly); `closed` at the client's close_notify or FIN.
+  Status read(std::span<char> into, std::size_t& n);
+  // Writes until everything is out (ok) or the socket is full (want_write, `n` short).
+  Status write(std::span<const char> from, std::size_t& n);
+  // Decrypted or raw bytes held inside OpenSSL: readable without a new epoll event.
+  bool pending() const { return SSL_has_pending(ssl_) == 1; }
+  // Our close_notify, best effort (the socket's FIN follows it).
+  void close_notify();
+
+  // Why the last step failed, for the log ("SSL handshake failure" is HAProxy's text).
+  std::string_view failure() const { return failure_; }
+
+  // Facts for rules (empty when not known).
+  std::string_view server_name() const;
+  std::string_view protocol() const;
+  std::string_view cipher() const;
+  std::string_view alpn() const;
+  bool resumed() const { return SSL_session_reused(ssl_) == 1; }
+
+  SSL* native() const { return ssl_; }
+
+ private:
+  Status classify(int result);
+  SSL* ssl_ = nullptr;
+  const char* failure_ = "";
+};
+
+}  // namespace sluice::tls

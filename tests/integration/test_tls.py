@@ -1,0 +1,453 @@
+"""TLS termination through the real binary with real clients (Python ssl, `openssl s_client`,
+curl): certificates and SNI, protocol and cipher defaults, ALPN, resumption, TLS facts in
+rules, the HTTP->HTTPS redirect and HSTS example, and bad input on a TLS port. Certificates
+are made by the tests with the openssl CLI. SLUICE_TEST_PROXY=haproxy runs them against
+HAProxy 2.6, the reference."""
+import http.client
+import re
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, free_port, reply, sluice_serving,
+                     wait_until)
+
+DATE = r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}"
+
+
+def openssl(*args, stdin=b"", timeout=DEADLINE):
+    return subprocess.run(["openssl", *args], input=stdin, capture_output=True,
+                          timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """A CA and leaf certificates it signed, each a PEM with chain and key:
+    ecdsa.pem (example.com, www.example.com), rsa.pem (example.com, RSA),
+    wild.pem (*.example.net), dir/{a-other.pem (other.org), b-third.pem (third.org)}."""
+    d = tmp_path_factory.mktemp("pki")
+
+    def run(*args):
+        r = openssl(*args)
+        assert r.returncode == 0, r.stderr.decode()
+
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", d / "ca.key", "-out", d / "ca.pem", "-days", "30", "-subj", "/CN=test CA")
+
+    def leaf(name, cn, sans, key=("ec", "-pkeyopt", "ec_paramgen_curve:P-256")):
+        run("req", "-newkey", *key, "-nodes", "-keyout", d / f"{name}.key", "-out",
+            d / f"{name}.csr", "-subj", f"/CN={cn}")
+        ext = d / f"{name}.ext"
+        ext.write_text("subjectAltName=" + ",".join(f"DNS:{s}" for s in sans) + "\n")
+        run("x509", "-req", "-in", d / f"{name}.csr", "-CA", d / "ca.pem", "-CAkey",
+            d / "ca.key", "-CAcreateserial", "-out", d / f"{name}.crt", "-days", "30",
+            "-extfile", ext)
+        return (d / f"{name}.crt").read_text() + (d / "ca.pem").read_text() + \
+            (d / f"{name}.key").read_text()
+
+    (d / "ecdsa.pem").write_text(leaf("ecdsa", "example.com", ["example.com", "www.example.com"]))
+    (d / "rsa.pem").write_text(leaf("rsa", "example.com", ["example.com"], key=("rsa:2048",)))
+    (d / "wild.pem").write_text(leaf("wild", "*.example.net", ["*.example.net"]))
+    (d / "dir").mkdir()
+    (d / "dir" / "a-other.pem").write_text(leaf("other", "other.org", ["other.org"]))
+    (d / "dir" / "b-third.pem").write_text(leaf("third", "third.org", ["third.org"]))
+    return d
+
+
+def tls_cfg(tmp_path, port, bind_options, servers=(), frontend=(), global_lines=(),
+            client_timeout="5s"):
+    lines = ["global", "    nbthread 1", "    log stdout format raw local0", *global_lines,
+             "defaults", "    mode http", "    log global", "    option httplog",
+             "    timeout connect 2s", f"    timeout client {client_timeout}",
+             "    timeout server 5s",
+             "frontend fe", f"    bind 127.0.0.1:{port} ssl {bind_options}",
+             *(f"    {l}" for l in frontend), "    default_backend be",
+             "backend be", *(f"    server {n} 127.0.0.1:{p}" for n, p in servers)]
+    cfg = tmp_path / "tls.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg
+
+
+def client_context(pki, **kw):
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    for k, v in kw.items():
+        setattr(ctx, k, v)
+    return ctx
+
+
+def https_get(port, ctx, host="example.com", path="/"):
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=DEADLINE)
+    # SNI and the certificate check use the Host name, the socket goes to loopback.
+    conn.host = host
+    conn._create_connection = lambda addr, timeout, source: socket.create_connection(
+        ("127.0.0.1", port), timeout)
+    conn.request("GET", path, headers={"Host": host})
+    r = conn.getresponse()
+    body = r.read()
+    conn.close()
+    return r, body
+
+
+def presented(port, servername=None, *extra):
+    """The subject CN and key type of the certificate sluice presents, via s_client."""
+    args = ["s_client", "-connect", f"127.0.0.1:{port}", *extra]
+    if servername:
+        args += ["-servername", servername]
+    r = openssl(*args)
+    out = r.stdout.decode(errors="replace")
+    subject = re.search(r"subject=.*?CN\s*=\s*([^\n,/]+)", out)
+    key = re.search(r"Server public key is (\d+) bit", out)
+    peer = re.search(r"Peer signature type: (\S+)", out)
+    return (subject.group(1).strip() if subject else None,
+            key.group(1) if key else None, peer.group(1) if peer else None, out)
+
+
+def test_https_request_reaches_origin_with_tls_facts(sluice_bin, tmp_path, pki):
+    origin = HttpOrigin("s1", reply(body=b"hello"))
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem", [("s1", origin.port)], frontend=[
+        "http-request set-header X-Forwarded-Proto https if { ssl_fc }",
+        "http-request set-header X-TLS %[ssl_fc_protocol]/%[ssl_fc_sni]/%[ssl_fc_cipher]"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            r, body = https_get(port, client_context(pki), "www.example.com")
+            assert (r.status, body) == (200, b"hello")
+            seen = origin.requests[-1]
+            assert seen.header("x-forwarded-proto") == ["https"]
+            proto, sni, cipher = seen.header("x-tls")[0].split("/")
+            assert proto == "TLSv1.3" and sni == "www.example.com"
+            assert cipher.startswith("TLS_AES_") or cipher.startswith("TLS_CHACHA20")
+            # curl, checking the chain against the test CA.
+            out = subprocess.run(["curl", "-sS", "--cacert", str(pki / "ca.pem"), "--resolve",
+                                  f"example.com:{port}:127.0.0.1", f"https://example.com:{port}/"],
+                                 capture_output=True, timeout=DEADLINE, check=False)
+            assert out.returncode == 0 and out.stdout == b"hello", out.stderr
+    finally:
+        origin.close()
+
+
+def test_redirect_to_https_and_hsts(sluice_bin, tmp_path, pki):
+    origin = HttpOrigin("s1", reply(body=b"ok"))
+    plain, secure = free_port(), free_port()
+    cfg = tmp_path / "redirect.cfg"
+    cfg.write_text("\n".join([
+        "defaults", "    mode http", "    timeout connect 2s", "    timeout client 5s",
+        "    timeout server 5s",
+        "frontend fe", f"    bind 127.0.0.1:{plain}",
+        f"    bind 127.0.0.1:{secure} ssl crt {pki}/ecdsa.pem alpn h2,http/1.1",
+        "    http-request set-header X-Forwarded-Proto https if { ssl_fc }",
+        "    redirect scheme https code 301 if !{ ssl_fc }",
+        '    http-response set-header Strict-Transport-Security "max-age=63072000" if { ssl_fc }',
+        "    default_backend be", "backend be", f"    server s1 127.0.0.1:{origin.port}"]) + "\n")
+    try:
+        with sluice_serving(sluice_bin, cfg, secure):
+            conn = http.client.HTTPConnection("127.0.0.1", plain, timeout=DEADLINE)
+            conn.request("GET", "/a?b=1", headers={"Host": "example.com"})
+            r = conn.getresponse()
+            assert r.status == 301
+            assert r.getheader("location") == "https://example.com/a?b=1"
+            assert r.getheader("strict-transport-security") is None
+            conn.close()
+            assert origin.requests == []
+            r, body = https_get(secure, client_context(pki), "example.com", "/a?b=1")
+            assert (r.status, body) == (200, b"ok")
+            assert r.getheader("strict-transport-security") == "max-age=63072000"
+            assert origin.requests[-1].header("x-forwarded-proto") == ["https"]
+    finally:
+        origin.close()
+
+
+def test_sni_selects_exact_wildcard_then_default(sluice_bin, tmp_path, pki):
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port,
+                  f"crt {pki}/ecdsa.pem crt {pki}/wild.pem crt {pki}/dir",
+                  frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port):
+        assert presented(port, "www.example.com")[0] == "example.com"
+        assert presented(port, "WWW.Example.COM")[0] == "example.com"  # names are case-blind
+        assert presented(port, "a.example.net")[0] == "*.example.net"
+        assert presented(port, "a.b.example.net")[0] == "example.com"  # one label only
+        assert presented(port, "other.org")[0] == "other.org"  # from the directory
+        assert presented(port, "third.org")[0] == "third.org"
+        assert presented(port, "unknown.test")[0] == "example.com"  # the first crt
+        assert presented(port)[0] == "example.com"  # no SNI: the default
+
+
+def test_crt_directory_default_is_first_in_lexical_order(sluice_bin, tmp_path, pki):
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/dir", frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port):
+        assert presented(port, "nothing.test")[0] == "other.org"
+
+
+def test_strict_sni_refuses_unknown_names(sluice_bin, tmp_path, pki):
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"strict-sni crt {pki}/ecdsa.pem",
+                  frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port) as proc:
+        assert presented(port, "example.com")[0] == "example.com"
+        with pytest.raises(ssl.SSLError):
+            https_get(port, client_context(pki, check_hostname=False,
+                                           verify_mode=ssl.CERT_NONE), "unknown.test")
+        with pytest.raises(ssl.SSLError):  # no SNI at all
+            ctx = client_context(pki, check_hostname=False, verify_mode=ssl.CERT_NONE)
+            with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as s:
+                ctx.wrap_socket(s).close()
+        r, _ = https_get(port, client_context(pki), "example.com")
+        assert r.status == 200
+    assert "fe/1: SSL handshake failure" in proc.stdout.read()
+
+
+@pytest.mark.skipif(UNDER_HAPROXY, reason="HAProxy 2.6 sends the ECDSA certificate to every "
+                    "client naming it: an RSA-only client fails the handshake")
+def test_ecdsa_to_clients_that_take_it_rsa_to_the_rest(sluice_bin, tmp_path, pki):
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/rsa.pem crt {pki}/ecdsa.pem",
+                  frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port):
+        _, bits, _, out = presented(port, "example.com")
+        assert bits == "256", out  # TLS 1.3 with ECDSA signatures: the P-256 key
+        _, bits, _, out = presented(port, "example.com", "-tls1_3", "-sigalgs",
+                                    "rsa_pss_rsae_sha256")
+        assert bits == "2048", out
+        # A TLS 1.2 client that signs with ECDSA but offers only ECDHE-RSA suites.
+        _, bits, _, out = presented(port, "example.com", "-tls1_2", "-cipher",
+                                    "ECDHE-RSA-AES128-GCM-SHA256")
+        assert bits == "2048", out
+        _, bits, _, out = presented(port, "example.com", "-tls1_2", "-cipher",
+                                    "ECDHE-ECDSA-AES128-GCM-SHA256")
+        assert bits == "256", out
+        _, bits, _, out = presented(port, None, "-tls1_2", "-sigalgs", "RSA+SHA256")
+        assert bits == "2048", out  # the default name has both keys too
+
+
+def negotiated(port, *args):
+    r = openssl("s_client", "-connect", f"127.0.0.1:{port}", "-servername", "example.com", *args)
+    out = r.stdout.decode(errors="replace")
+    m = re.search(r"New, (\S+), Cipher is (\S+)", out)
+    return (m.group(1), m.group(2)) if m and m.group(1) != "(NONE)" else None
+
+
+def test_defaults_are_tls12_and_13_with_intermediate_ciphers(sluice_bin, tmp_path, pki):
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem crt {pki}/rsa.pem",
+                  frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port):
+        assert negotiated(port, "-tls1_3") == ("TLSv1.3", "TLS_AES_256_GCM_SHA384")
+        # The server's order: Mozilla's list puts AES-128-GCM first (HAProxy takes OpenSSL's
+        # default list, AES-256-GCM first).
+        first = "ECDHE-ECDSA-AES256-GCM-SHA384" if UNDER_HAPROXY else "ECDHE-ECDSA-AES128-GCM-SHA256"
+        assert negotiated(port, "-tls1_2") == ("TLSv1.2", first)
+        assert negotiated(port, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0") is None
+        assert negotiated(port, "-tls1", "-cipher", "DEFAULT@SECLEVEL=0") is None
+        if not UNDER_HAPROXY:  # HAProxy takes OpenSSL's list, CBC suites included
+            # Not in Mozilla's intermediate list: CBC, no forward secrecy.
+            assert negotiated(port, "-tls1_2", "-cipher", "AES128-SHA") is None
+            assert negotiated(port, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA") is None
+
+
+def test_version_bounds_and_ciphers_from_the_bind(sluice_bin, tmp_path, pki):
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port,
+                  f"crt {pki}/ecdsa.pem ssl-max-ver TLSv1.2 ciphers ECDHE-ECDSA-CHACHA20-POLY1305",
+                  frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port):
+        assert negotiated(port) == ("TLSv1.2", "ECDHE-ECDSA-CHACHA20-POLY1305")
+        assert negotiated(port, "-tls1_3") is None
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem ssl-min-ver TLSv1.3",
+                  frontend=["http-request return status 200"],
+                  global_lines=["    ssl-default-bind-ciphersuites TLS_CHACHA20_POLY1305_SHA256"])
+    with sluice_serving(sluice_bin, cfg, port):
+        assert negotiated(port) == ("TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256")
+        assert negotiated(port, "-tls1_2") is None
+
+
+def alpn_of(port, offer):
+    r = openssl("s_client", "-connect", f"127.0.0.1:{port}", "-servername", "example.com",
+                "-alpn", offer)
+    out = r.stdout.decode(errors="replace")
+    m = re.search(r"ALPN protocol: (\S+)", out)
+    return m.group(1) if m else None
+
+
+@pytest.mark.skipif(UNDER_HAPROXY, reason="HAProxy serves h2: it selects it")
+def test_alpn_selects_only_what_sluice_speaks(sluice_bin, tmp_path, pki):
+    origin = HttpOrigin("s1", reply(body=b"ok"))
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem alpn h2,http/1.1", [("s1", origin.port)],
+                  frontend=["http-request set-header X-ALPN %[ssl_fc_alpn]"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            assert alpn_of(port, "h2,http/1.1") == "http/1.1"
+            assert alpn_of(port, "h2") is None  # h2 is not served yet: no ALPN at all
+            ctx = client_context(pki)
+            ctx.set_alpn_protocols(["h2", "http/1.1"])
+            r, body = https_get(port, ctx)
+            assert (r.status, body) == (200, b"ok")
+            assert origin.requests[-1].header("x-alpn") == ["http/1.1"]
+    finally:
+        origin.close()
+
+
+def resumed(port, tmp_path, *args):
+    sess = tmp_path / "session.pem"
+    base = ["s_client", "-connect", f"127.0.0.1:{port}", "-servername", "example.com", *args]
+    # The request makes the client read the server's tickets before it saves the session.
+    first = openssl(*base, "-sess_out", sess, "-ign_eof",
+                    stdin=b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+    assert b"200" in first.stdout, first.stdout
+    second = openssl(*base, "-sess_in", sess, stdin=b"")
+    return b"Reused," in second.stdout
+
+
+def test_session_resumption_by_ticket_and_by_cache(sluice_bin, tmp_path, pki):
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem",
+                  frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port):
+        assert resumed(port, tmp_path, "-tls1_3")
+        assert resumed(port, tmp_path, "-tls1_2")
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem no-tls-tickets",
+                  frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port):
+        assert resumed(port, tmp_path, "-tls1_2")  # the session cache, by session ID
+        assert resumed(port, tmp_path, "-tls1_2", "-no_ticket")
+
+
+def test_keep_alive_and_large_bodies_over_tls(sluice_bin, tmp_path, pki):
+    big = bytes(range(256)) * 4096  # 1 MiB: many TLS records each way
+    origin = HttpOrigin("s1", reply(body=big))
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem", [("s1", origin.port)])
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            conn = http.client.HTTPSConnection("127.0.0.1", port, context=client_context(
+                pki, check_hostname=False), timeout=DEADLINE)
+            for _ in range(3):
+                conn.request("POST", "/up", body=big, headers={"Host": "example.com"})
+                r = conn.getresponse()
+                assert (r.status, r.read()) == (200, big)
+            conn.close()
+            assert len(origin.requests) == 3
+    finally:
+        origin.close()
+
+
+# ---- bad input ------------------------------------------------------------------------------
+
+def read_all(sock):
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def served_afterwards(port, pki):
+    r, _ = https_get(port, client_context(pki), "example.com")
+    return r.status == 200
+
+
+def handshake_log(proc):
+    return [l for l in proc.stdout.read().splitlines() if "SSL handshake" in l]
+
+
+def test_plaintext_http_on_a_tls_port_is_closed_and_logged(sluice_bin, tmp_path, pki):
+    origin = HttpOrigin("s1", reply())
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem", [("s1", origin.port)])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+                data = read_all(s)
+            assert b"HTTP/" not in data  # at most a TLS alert, never an HTTP answer
+            assert origin.requests == []
+            assert served_afterwards(port, pki)
+        lines = handshake_log(proc)
+        assert any(re.fullmatch(rf"127\.0\.0\.1:\d+ \[{DATE}\] fe/1: SSL handshake failure", l)
+                   for l in lines), lines
+    finally:
+        origin.close()
+
+
+def test_garbage_and_oversized_hellos_end_their_connection_only(sluice_bin, tmp_path, pki):
+    origin = HttpOrigin("s1", reply())
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem", [("s1", origin.port)])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            # A handshake record whose length is over the protocol's limit.
+            for junk in (b"\x16\x03\x01\xff\xff" + b"\x01" * 64,
+                         b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",  # a ClientHello of 1 byte
+                         bytes(range(256)) * 8):
+                # A good client in the middle of the bad ones is served.
+                good = client_context(pki).wrap_socket(
+                    socket.create_connection(("127.0.0.1", port), timeout=DEADLINE),
+                    server_hostname="example.com")
+                with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as s:
+                    s.sendall(junk)
+                    data = read_all(s)
+                assert data == b"" or data.startswith(b"\x15\x03"), data  # an alert, or nothing
+                good.sendall(b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n")
+                assert good.recv(100).startswith(b"HTTP/1.1 200")
+                good.close()
+            assert len(origin.requests) == 3
+        assert len(handshake_log(proc)) >= 3
+    finally:
+        origin.close()
+
+
+def test_truncated_handshake_ends_at_timeout_client(sluice_bin, tmp_path, pki):
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem",
+                  frontend=["http-request return status 200"], client_timeout="1s")
+    with sluice_serving(sluice_bin, cfg, port) as proc:
+        with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as s:
+            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a hello cut short
+            start = time.monotonic()
+            assert read_all(s) == b""
+            waited = time.monotonic() - start
+        assert 0.8 < waited < 5, waited
+        assert served_afterwards(port, pki)
+    lines = handshake_log(proc)
+    assert any(l.endswith("fe/1: Timeout during SSL handshake") for l in lines), lines
+
+
+def test_client_renegotiation_is_refused(sluice_bin, tmp_path, pki):
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem", frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port):
+        proc = subprocess.Popen(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+                                 "-servername", "example.com", "-tls1_2"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        out, _ = proc.communicate(b"R\n", timeout=DEADLINE)
+        assert b"RENEGOTIATING" in out
+        assert b"no renegotiation" in out, out
+        assert served_afterwards(port, pki)
+
+
+# ---- what this build does not serve yet --------------------------------------------------
+
+@pytest.mark.skipif(UNDER_HAPROXY, reason="sluice's own refusals")
+@pytest.mark.parametrize("bind, said", [
+    ("crt-list {pki}/list.txt", "'crt-list' is not served by this build yet"),
+    ("crt {pki}/ecdsa.pem verify required ca-file {pki}/ca.pem",
+     "client certificate 'verify' is not served by this build yet"),
+])
+def test_unserved_tls_features_are_refused_with_their_line(sluice_bin, tmp_path, pki, bind, said):
+    (pki / "list.txt").write_text(f"{pki}/ecdsa.pem\n")
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, bind.format(pki=pki), frontend=["http-request return status 200"])
+    r = subprocess.run([str(sluice_bin), "-f", str(cfg)], capture_output=True, text=True,
+                       timeout=DEADLINE, check=False)
+    assert r.returncode != 0
+    assert f"tls.cfg:12: {said}" in r.stderr, r.stderr
