@@ -42,6 +42,8 @@ class Loop {
   // Edge-triggered registration: EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET unless given.
   bool add(int fd, Pollable& owner,
            std::uint32_t events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+  // Closing a descriptor (never duplicated here) deregisters it: remove() is for one that
+  // stays open.
   void remove(int fd);
   // Hands a registered descriptor to another owner (same events); the kernel reports its
   // current readiness to the new owner.

@@ -35,6 +35,10 @@ class ClientLink {
   // The events as the session's steps see them: under TLS, a read may wait for room to
   // write and a write for bytes to read.
   std::uint32_t translate(std::uint32_t events) const;
+  // epoll reported input (or a hangup): the next read goes to the socket.
+  void readable(bool hangup) {
+    if (tls_) tls_.readable(hangup);
+  }
   // Bytes already inside TLS that no epoll event will announce.
   bool pending() const { return tls_ && tls_.pending(); }
   void reset() {

@@ -134,7 +134,6 @@ void HttpSession::close() {
     log_exchange();
   }
   drop_server(false);
-  share_.loop().remove(client_.fd());
   client_.reset();
   if (x_) {
     share_.release(x_);
@@ -159,7 +158,10 @@ void HttpSession::on_soft_stop() {
 void HttpSession::on_events(std::uint32_t events) {
   if (closed_) return;
   events = client_.translate(events);
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    client_readable_ = true;
+    client_.readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  }
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
   if (events & EPOLLOUT) client_writable_ = true;
   advance();

@@ -31,7 +31,6 @@ void ServerConnection::close() {
   closed_ = true;
   if (pool_) pool_->unlink(*this);
   loop_.cancel(*this);
-  loop_.remove(fd_.get());
   fd_.reset();
   user_ = nullptr;
   loop_.retire(*this);

@@ -143,7 +143,6 @@ bool TcpRelay::retry(std::uint32_t failed) {
   if (backend_->config().redispatch) return connect_server(failed);
   // Otherwise the same server, after HAProxy's pause.
   release_server();
-  if (server_.fd) loop_.remove(server_.fd.get());
   server_.fd.reset();
   granted_ = backend_->claim(failed);
   slot_granted_ = true;
@@ -164,7 +163,6 @@ bool TcpRelay::connect_to(const ServerTarget& server) {
   int error = 0;
   auto fd = io::connect_to(address, error);
   if (!fd) return false;
-  if (server_.fd) loop_.remove(server_.fd.get());
   server_ = Peer{};
   server_.fd = std::move(*fd);
   connecting_ = true;
@@ -398,8 +396,6 @@ void TcpRelay::finish() {
   loop_.cancel(*this);
   release_server();
   if (logger_) log_connection();  // after the release, as HAProxy counts connections
-  if (client_.fd) loop_.remove(client_.fd.get());
-  if (server_.fd) loop_.remove(server_.fd.get());
   client_.fd.reset();
   server_.fd.reset();
   slot_.release();

@@ -31,8 +31,11 @@ TlsHandshake::TlsHandshake(HttpLoopShare& share, AcceptedClient client, Connecti
       listener_(listener),
       accepted_(std::chrono::system_clock::now()) {}
 
-void TlsHandshake::on_events(std::uint32_t) {
-  if (!done_) step();
+void TlsHandshake::on_events(std::uint32_t events) {
+  if (done_) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    stream_.readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  step();
 }
 
 void TlsHandshake::step() {
@@ -80,7 +83,6 @@ void TlsHandshake::fail(std::string_view why) {
 void TlsHandshake::end() {
   done_ = true;
   share_.loop().cancel(*this);
-  if (client_.fd.get() >= 0) share_.loop().remove(client_.fd.get());
   stream_ = tls::Stream();
   client_.fd.reset();
   share_.loop().retire(*this);

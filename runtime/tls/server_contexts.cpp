@@ -331,7 +331,7 @@ bool ServerContexts::add_certificate(const std::string& path, const ServerSettin
 Stream ServerContexts::accept(int fd) const {
   SSL* ssl = SSL_new(contexts_.front());
   if (ssl == nullptr) return {};
-  if (SSL_set_fd(ssl, fd) != 1) {
+  if (!attach_socket(ssl, fd)) {
     SSL_free(ssl);
     return {};
   }

@@ -1,10 +1,92 @@
 #include "runtime/tls/stream.hpp"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
+#include <sys/socket.h>
 
 #include <cerrno>
+#include <climits>
 
 namespace sluice::tls {
+
+namespace {
+
+// OpenSSL's socket BIO, minus the reads that can only say EAGAIN: a short read means the
+// socket is drained (edge-triggered epoll announces the next bytes), so until the owner
+// says it is readable again a read asks OpenSSL to retry without a syscall.
+struct SocketState {
+  int fd = -1;
+  bool readable = true;
+  bool hangup = false;  // a FIN is announced: read until recv says 0, short reads or not
+};
+
+SocketState* state_of(BIO* bio) { return static_cast<SocketState*>(BIO_get_data(bio)); }
+
+int socket_read(BIO* bio, char* out, int size) {
+  SocketState* s = state_of(bio);
+  BIO_clear_retry_flags(bio);
+  if (!s->readable) {
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  const ssize_t r = recv(s->fd, out, static_cast<std::size_t>(size), 0);
+  if (r > 0) {
+    if (r < size && !s->hangup) s->readable = false;
+    return static_cast<int>(r);
+  }
+  if (r == 0) return 0;  // the client's FIN
+  if (errno == EAGAIN || errno == EINTR) {
+    s->readable = false;
+    BIO_set_retry_read(bio);
+  }
+  return -1;
+}
+
+int socket_write(BIO* bio, const char* in, int size) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t r = send(state_of(bio)->fd, in, static_cast<std::size_t>(size), MSG_NOSIGNAL);
+  if (r >= 0) return static_cast<int>(r);
+  if (errno == EAGAIN || errno == EINTR) BIO_set_retry_write(bio);
+  return -1;
+}
+
+long socket_ctrl(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH ? 1 : 0; }
+
+int socket_destroy(BIO* bio) {
+  delete state_of(bio);
+  BIO_set_data(bio, nullptr);
+  return 1;
+}
+
+// Made once per process and never freed: OpenSSL keeps pointers to it in every BIO.
+BIO_METHOD* socket_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sluice socket");
+    BIO_meth_set_read(m, socket_read);
+    BIO_meth_set_write(m, socket_write);
+    BIO_meth_set_ctrl(m, socket_ctrl);
+    BIO_meth_set_destroy(m, socket_destroy);
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
+bool attach_socket(SSL* ssl, int fd) {
+  BIO* bio = BIO_new(socket_method());
+  if (bio == nullptr) return false;
+  BIO_set_data(bio, new SocketState{fd, true, false});
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl, bio, bio);
+  return true;
+}
+
+void Stream::readable(bool hangup) {
+  SocketState* s = state_of(SSL_get_rbio(ssl_));
+  s->readable = true;
+  s->hangup |= hangup;
+}
 
 Stream::Stream(SSL* ssl) : ssl_(ssl) {}
 

@@ -1,4 +1,4 @@
-// TLS over one non-blocking socket (OpenSSL's socket BIO): the handshake, then reads and
+// TLS over one non-blocking socket (a socket BIO that skips reads epoll says are vain): the handshake, then reads and
 // writes that say what they wait for, and what a rule may ask about the connection.
 // Knows nothing of HTTP, rules or the event loop; the caller waits for readiness.
 #pragma once
@@ -17,6 +17,9 @@ namespace sluice::tls {
 // both ways under the application's data).
 enum class Status : std::uint8_t { ok, want_read, want_write, closed, failed };
 
+// Puts `ssl` over the non-blocking socket `fd` (not owned); false when out of memory.
+bool attach_socket(SSL* ssl, int fd);
+
 class Stream {
  public:
   Stream() = default;
@@ -32,10 +35,14 @@ class Stream {
 
   Status handshake();
   // Reads until `into` is full or the socket is drained (then want_read, with `n` > 0
-  // possibly); `closed` at the client's close_notify or FIN.
+  // possibly); `closed` at the client's close_notify or FIN. A drained socket is not read
+  // again until readable().
   Status read(std::span<char> into, std::size_t& n);
   // Writes until everything is out (ok) or the socket is full (want_write, `n` short).
   Status write(std::span<const char> from, std::size_t& n);
+  // epoll said the socket has bytes again: reads go to the socket once more. `hangup`: it
+  // announced the peer's FIN (or an error), which no later event repeats.
+  void readable(bool hangup);
   // Decrypted or raw bytes held inside OpenSSL: readable without a new epoll event.
   bool pending() const { return SSL_has_pending(ssl_) == 1; }
   // Our close_notify, best effort (the socket's FIN follows it).
