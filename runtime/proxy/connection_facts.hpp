@@ -3,6 +3,7 @@
 // with their layer.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <span>
 #include <string_view>
@@ -40,10 +41,13 @@ class ConnectionFacts : public rules::Facts {
 
  private:
   rules::Value tls_text(std::string_view (tls::Stream::*fact)() const) const;
+  rules::Value client_name(bool subject, std::span<const std::string_view> args);
   const io::SocketAddress& client_;
   const io::SocketAddress& local_;
   const ServerCount* usable_servers_;
   Tls tls_;
+  // Distinguished names are formatted here; one each so that both fit in one expression.
+  std::array<char, 512> subject_scratch_, issuer_scratch_;
 };
 
 }  // namespace sluice::proxy

@@ -18,6 +18,11 @@ rules::Value HttpFacts::fetch(rules::FetchId id, std::span<const std::string_vie
     case FetchId::ssl_fc_protocol:
     case FetchId::ssl_fc_cipher:
     case FetchId::ssl_fc_alpn:
+    case FetchId::ssl_c_verify:
+    case FetchId::ssl_c_s_dn:
+    case FetchId::ssl_c_i_dn:
+    case FetchId::ssl_c_serial:
+    case FetchId::ssl_c_notafter:
       return connection_.fetch(id, args);
     case FetchId::method:
       if (request_ == nullptr) return {};
@@ -34,7 +39,7 @@ rules::Value HttpFacts::fetch(rules::FetchId id, std::span<const std::string_vie
       return n < 0 ? Value{} : Value::integer_of(n);
     }
     default:
-      return {};  // client certificates: not asked for yet
+      return {};
   }
 }
 

@@ -55,7 +55,7 @@ void TlsHandshake::step() {
       fail("Connection closed during SSL handshake");
       return;
     case tls::Status::failed:
-      fail("SSL handshake failure");
+      fail(stream_.handshake_failure());
       return;
   }
 }

@@ -179,6 +179,55 @@ bool load_dh_parameters(SSL_CTX* ctx, const std::string& path, std::string& erro
   return true;
 }
 
+// Client certificates: asked for (and required) as `verify` says, checked against ca-file
+// and, with a crl-file, against every CRL of the chain (HAProxy's CRL_CHECK_ALL). The CA
+// names go to the client so that it can pick its certificate.
+// Remembers where the first verification failure was (the log says which), then lets
+// OpenSSL's verdict stand.
+int on_verify(int ok, X509_STORE_CTX* store) {
+  if (!ok) {
+    auto* ssl =
+        static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    if (ssl && SSL_get_app_data(ssl) == nullptr)
+      note_certificate_failure(ssl, X509_STORE_CTX_get_error_depth(store));
+  }
+  return ok;
+}
+
+bool configure_client_verify(SSL_CTX* ctx, const ServerSettings& settings, std::string& error) {
+  using Verify = ServerSettings::Verify;
+  if (settings.verify == Verify::none) return true;
+  SSL_CTX_set_verify(
+      ctx,
+      SSL_VERIFY_PEER | (settings.verify == Verify::required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+      on_verify);
+  const std::string& ca = settings.ca_file;
+  bool loaded = false;
+  if (ca == "@system-ca") {
+    loaded = SSL_CTX_set_default_verify_paths(ctx) == 1;
+  } else if (is_directory(ca)) {
+    loaded = SSL_CTX_load_verify_locations(ctx, nullptr, ca.c_str()) == 1;
+  } else {
+    loaded = SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) == 1;
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca.c_str()))
+      SSL_CTX_set_client_CA_list(ctx, names);
+  }
+  if (!loaded) {
+    error = "unable to load the CA file '" + ca + "': " + openssl_reason();
+    return false;
+  }
+  if (!settings.crl_file.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    if (X509_STORE_load_file(store, settings.crl_file.c_str()) != 1) {
+      error = "unable to load the CRL file '" + settings.crl_file + "': " + openssl_reason();
+      return false;
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  }
+  ERR_clear_error();
+  return true;
+}
+
 }  // namespace
 
 SSL_CTX* ServerContexts::Choice::pick(bool ecdsa_ok) const {
@@ -301,6 +350,7 @@ bool ServerContexts::add_certificate(const std::string& path, const ServerSettin
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   SSL_CTX_sess_set_cache_size(ctx, settings.cache_size);
   SSL_CTX_set_timeout(ctx, settings.lifetime_s);
+  if (!configure_client_verify(ctx, settings, error)) return false;
   SSL_CTX_set_client_hello_cb(ctx, on_client_hello, this);
   SSL_CTX_set_alpn_select_cb(ctx, on_alpn, &alpn_wire_);
 

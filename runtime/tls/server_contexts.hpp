@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,10 @@ struct ServerSettings {
   std::string curves;        // empty: OpenSSL's
   std::string dh_param_file;
   VersionRange versions;
+  enum class Verify : std::uint8_t { none, optional, required };
+  Verify verify = Verify::none;  // client certificates
+  std::string ca_file;           // a file, a directory or "@system-ca"
+  std::string crl_file;
   bool strict_sni = false;
   bool tickets = true;
   long cache_size = 20000;  // tune.ssl.cachesize

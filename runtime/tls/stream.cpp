@@ -4,8 +4,12 @@
 #include <openssl/err.h>
 #include <sys/socket.h>
 
+#include <openssl/x509.h>
+
 #include <cerrno>
 #include <climits>
+#include <cstdint>
+#include <cstring>
 
 namespace sluice::tls {
 
@@ -20,7 +24,9 @@ struct SocketState {
   bool hangup = false;  // a FIN is announced: read until recv says 0, short reads or not
 };
 
-SocketState* state_of(BIO* bio) { return static_cast<SocketState*>(BIO_get_data(bio)); }
+SocketState* state_of(BIO* bio) {
+  return static_cast<SocketState*>(BIO_get_data(bio));
+}
 
 int socket_read(BIO* bio, char* out, int size) {
   SocketState* s = state_of(bio);
@@ -50,7 +56,9 @@ int socket_write(BIO* bio, const char* in, int size) {
   return -1;
 }
 
-long socket_ctrl(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH ? 1 : 0; }
+long socket_ctrl(BIO*, int command, long, void*) {
+  return command == BIO_CTRL_FLUSH ? 1 : 0;
+}
 
 int socket_destroy(BIO* bio) {
   delete state_of(bio);
@@ -80,6 +88,76 @@ bool attach_socket(SSL* ssl, int fd) {
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl, bio, bio);
   return true;
+}
+
+std::string_view format_name(X509_NAME* name, std::span<char> out, std::string_view entry,
+                             int occurrence, bool rfc2253) {
+  if (name == nullptr) return {};
+  if (entry.empty()) {
+    if (rfc2253) {
+      BIO* bio = BIO_new(BIO_s_mem());
+      if (bio == nullptr) return {};
+      X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
+      const int n = BIO_read(bio, out.data(), static_cast<int>(out.size()));
+      BIO_free(bio);
+      return n > 0 ? std::string_view(out.data(), static_cast<std::size_t>(n)) : std::string_view();
+    }
+    std::size_t n = 0;
+    for (int i = 0; i < X509_NAME_entry_count(name); ++i) {
+      const X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
+      const char* key = OBJ_nid2sn(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)));
+      const ASN1_STRING* v = X509_NAME_ENTRY_get_data(e);
+      const std::size_t key_length = std::strlen(key);
+      const auto value_length = static_cast<std::size_t>(ASN1_STRING_length(v));
+      if (n + 2 + key_length + value_length > out.size()) return {};
+      out[n++] = '/';
+      std::memcpy(out.data() + n, key, key_length);
+      n += key_length;
+      out[n++] = '=';
+      std::memcpy(out.data() + n, ASN1_STRING_get0_data(v), value_length);
+      n += value_length;
+    }
+    return {out.data(), n};
+  }
+  // The occurrence-th entry of that name, counted from the start or (negative) the end.
+  const int count = X509_NAME_entry_count(name);
+  int seen = 0;
+  const int wanted = occurrence == 0 ? 1 : (occurrence < 0 ? -occurrence : occurrence);
+  for (int k = 0; k < count; ++k) {
+    const int i = occurrence < 0 ? count - 1 - k : k;
+    const X509_NAME_ENTRY* e = X509_NAME_get_entry(name, i);
+    const char* key = OBJ_nid2sn(OBJ_obj2nid(X509_NAME_ENTRY_get_object(e)));
+    if (entry != key || ++seen != wanted) continue;
+    const ASN1_STRING* v = X509_NAME_ENTRY_get_data(e);
+    return {reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)),
+            static_cast<std::size_t>(ASN1_STRING_length(v))};
+  }
+  return {};
+}
+
+std::string_view not_after(X509* certificate) {
+  const ASN1_TIME* t = X509_get0_notAfter(certificate);
+  std::string_view text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(t)),
+                        static_cast<std::size_t>(ASN1_STRING_length(t)));
+  return ASN1_STRING_type(t) == V_ASN1_GENERALIZEDTIME && text.size() > 2 ? text.substr(2) : text;
+}
+
+std::string_view serial(X509* certificate) {
+  const ASN1_INTEGER* s = X509_get0_serialNumber(certificate);
+  return {reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+          static_cast<std::size_t>(ASN1_STRING_length(s))};
+}
+
+// The depth + 1 of the first failure, in the SSL's app data (nothing else uses it).
+void note_certificate_failure(SSL* ssl, int depth) {
+  SSL_set_app_data(ssl, reinterpret_cast<void*>(static_cast<std::intptr_t>(depth) + 1));
+}
+
+std::string_view Stream::handshake_failure() const {
+  const auto noted = reinterpret_cast<std::intptr_t>(SSL_get_app_data(ssl_));
+  if (noted == 1) return "SSL client certificate not trusted";
+  if (noted > 1) return "SSL client CA chain cannot be verified";
+  return "SSL handshake failure";
 }
 
 void Stream::readable(bool hangup) {
@@ -118,19 +196,13 @@ Status Stream::classify(int result) {
         ERR_clear_error();
         return Status::closed;
       }
-      failure_ = "socket error";
       ERR_clear_error();
       return Status::failed;
     default: {
       const unsigned long e = ERR_get_error();
-      if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-        // OpenSSL 3 words a FIN without close_notify this way.
-        ERR_clear_error();
-        return Status::closed;
-      }
-      const char* reason = e ? ERR_reason_error_string(e) : nullptr;
-      failure_ = reason ? reason : "TLS protocol error";
       ERR_clear_error();
+      // OpenSSL 3 words a FIN without close_notify this way.
+      if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) return Status::closed;
       return Status::failed;
     }
   }

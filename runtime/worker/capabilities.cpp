@@ -20,9 +20,6 @@ void check_frontend(const config::Frontend& f, Report& r) {
     if (bind.tls) {
       if (f.mode != config::Mode::http) r.add(bind.origin, "'ssl' on a mode tcp bind");
       if (!bind.tls->crt_lists.empty()) r.add(bind.origin, "'crt-list'");
-      if (bind.tls->verify == config::Verify::optional ||
-          bind.tls->verify == config::Verify::required)
-        r.add(bind.origin, "client certificate 'verify'");
     }
     if (bind.accept_proxy) r.add(bind.origin, "'accept-proxy'");
     for (const auto& e : bind.endpoints)

@@ -78,6 +78,12 @@ tls::ServerSettings tls_settings(const config::BindTls& bind, const config::Glob
       (v.no_sslv3 ? SSL_OP_NO_SSLv3 : 0) | (v.no_tls1_0 ? SSL_OP_NO_TLSv1 : 0) |
       (v.no_tls1_1 ? SSL_OP_NO_TLSv1_1 : 0) | (v.no_tls1_2 ? SSL_OP_NO_TLSv1_2 : 0) |
       (v.no_tls1_3 ? SSL_OP_NO_TLSv1_3 : 0);
+  using Verify = tls::ServerSettings::Verify;
+  s.verify = bind.verify == config::Verify::required   ? Verify::required
+             : bind.verify == config::Verify::optional ? Verify::optional
+                                                       : Verify::none;
+  s.ca_file = bind.ca_file;
+  s.crl_file = bind.crl_file;
   s.strict_sni = bind.strict_sni;
   s.tickets = !bind.no_tls_tickets;
   s.cache_size = global.ssl_cachesize;

@@ -54,6 +54,20 @@ def pki(tmp_path_factory):
     (d / "dir").mkdir()
     (d / "dir" / "a-other.pem").write_text(leaf("other", "other.org", ["other.org"]))
     (d / "dir" / "b-third.pem").write_text(leaf("third", "third.org", ["third.org"]))
+    # Client certificates: one good, one revoked by crl.pem, one from a CA nobody trusts.
+    for name, cn in (("client", "alice"), ("revoked", "mallory")):
+        (d / f"{name}.pem").write_text(leaf(name, cn, [f"{cn}.clients"]))
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", d / "rogue.key", "-out", d / "rogue.pem", "-days", "30", "-subj", "/CN=rogue")
+    (d / "rogue.pem").write_text((d / "rogue.pem").read_text() + (d / "rogue.key").read_text())
+    (d / "index.txt").write_text("")
+    (d / "crlnumber").write_text("01\n")
+    (d / "ca.cnf").write_text(f"[ca]\ndefault_ca=d\n[d]\ndatabase={d}/index.txt\n"
+                              f"crlnumber={d}/crlnumber\ndefault_md=sha256\n"
+                              f"default_crl_days=30\ncertificate={d}/ca.pem\n"
+                              f"private_key={d}/ca.key\n")
+    run("ca", "-config", d / "ca.cnf", "-revoke", d / "revoked.crt")
+    run("ca", "-config", d / "ca.cnf", "-gencrl", "-out", d / "crl.pem")
     return d
 
 
@@ -338,6 +352,74 @@ def test_keep_alive_and_large_bodies_over_tls(sluice_bin, tmp_path, pki):
         origin.close()
 
 
+# ---- client certificates ----------------------------------------------------------------
+
+def client_cert_get(port, pki, cert=None):
+    """(status, body) of a GET presenting `cert` (a PEM in pki), or the SSL/socket error."""
+    ctx = client_context(pki)
+    if cert:
+        ctx.load_cert_chain(str(pki / cert))
+    try:
+        r, body = https_get(port, ctx, "example.com")
+        return r.status, body
+    except (ssl.SSLError, ConnectionError) as e:
+        return None, str(e)
+
+
+def test_verify_required_with_ca_and_crl(sluice_bin, tmp_path, pki):
+    origin = HttpOrigin("s1", reply(body=b"ok"))
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem verify required ca-file {pki}/ca.pem "
+                  f"crl-file {pki}/crl.pem", [("s1", origin.port)], frontend=[
+                      "http-request set-header X-Client-DN %[ssl_c_s_dn]",
+                      "http-request set-header X-Client-CN %[ssl_c_s_dn(CN)]",
+                      "http-request set-header X-Issuer %[ssl_c_i_dn]",
+                      "http-request set-header X-Verify %[ssl_c_verify]",
+                      "http-request set-header X-Used %[ssl_c_used]",
+                      "http-request set-header X-Not-After %[ssl_c_notafter]"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            assert client_cert_get(port, pki, "client.pem") == (200, b"ok")
+            seen = origin.requests[-1]
+            assert seen.header("x-client-dn") == ["/CN=alice"]
+            assert seen.header("x-client-cn") == ["alice"]
+            assert seen.header("x-issuer") == ["/CN=test CA"]
+            assert seen.header("x-verify") == ["0"]
+            assert seen.header("x-used") == ["1"]
+            assert re.fullmatch(r"\d{12}Z", seen.header("x-not-after")[0])
+            for cert in (None, "revoked.pem", "rogue.pem"):  # no cert, revoked, unknown CA
+                status, error = client_cert_get(port, pki, cert)
+                assert status is None, (cert, error)
+            assert len(origin.requests) == 1
+            assert client_cert_get(port, pki, "client.pem") == (200, b"ok")
+        failures = [l.split(": ", 1)[1] for l in proc.stdout.read().splitlines() if "fe/1: " in l]
+        # The readiness probe, no certificate, revoked, unknown CA.
+        assert failures[-3:] == ["SSL handshake failure", "SSL client certificate not trusted",
+                                 "SSL client certificate not trusted"], failures
+    finally:
+        origin.close()
+
+
+def test_verify_optional_lets_clients_without_a_certificate_in(sluice_bin, tmp_path, pki):
+    origin = HttpOrigin("s1", reply(body=b"ok"))
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem verify optional ca-file {pki}/ca.pem",
+                  [("s1", origin.port)], frontend=[
+                      "http-request deny deny_status 403 if { ssl_c_used } !{ ssl_c_s_dn(CN) alice }",
+                      "http-request set-header X-Used %[ssl_c_used]"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            assert client_cert_get(port, pki) == (200, b"ok")
+            assert origin.requests[-1].header("x-used") == ["0"]
+            assert client_cert_get(port, pki, "client.pem") == (200, b"ok")
+            assert origin.requests[-1].header("x-used") == ["1"]
+            # Presented and not trusted: the handshake fails even though it is optional.
+            assert client_cert_get(port, pki, "rogue.pem")[0] is None
+            assert len(origin.requests) == 2
+    finally:
+        origin.close()
+
+
 # ---- bad input ------------------------------------------------------------------------------
 
 def read_all(sock):
@@ -440,8 +522,6 @@ def test_client_renegotiation_is_refused(sluice_bin, tmp_path, pki):
 @pytest.mark.skipif(UNDER_HAPROXY, reason="sluice's own refusals")
 @pytest.mark.parametrize("bind, said", [
     ("crt-list {pki}/list.txt", "'crt-list' is not served by this build yet"),
-    ("crt {pki}/ecdsa.pem verify required ca-file {pki}/ca.pem",
-     "client certificate 'verify' is not served by this build yet"),
 ])
 def test_unserved_tls_features_are_refused_with_their_line(sluice_bin, tmp_path, pki, bind, said):
     (pki / "list.txt").write_text(f"{pki}/ecdsa.pem\n")
