@@ -7,6 +7,7 @@
 // CRL and DH parameter files in tls_stores.cpp.
 #include "runtime/compile/tls_files.hpp"
 #include "runtime/compile/tls_pem.hpp"
+#include "runtime/tls/certificate_files.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -450,20 +451,12 @@ namespace {
 
 // ---- bind crt: file, bundle or directory --------------------------------------------------------
 
-// HAProxy's directory filter: dot-files and the reserved extra-file extensions are not certs.
-bool skipped_in_cert_directory(const char* name) {
-  const char* dot = std::strrchr(name, '.');
-  if (dot == nullptr) return false;
-  return name[0] == '.' || std::strcmp(dot, ".issuer") == 0 || std::strcmp(dot, ".ocsp") == 0 ||
-         std::strcmp(dot, ".sctl") == 0 || std::strcmp(dot, ".key") == 0;
-}
-
 // Calls `each(full_path)` for every file HAProxy would load from a crt directory; stat failures
 // (dangling links) are problems, as they are for HAProxy.
 template <typename Each>
 void for_each_directory_certificate(const std::string& dir, std::vector<FileProblem>* out,
                                     Each each) {
-  DirEntries entries = list_directory(dir);
+  const tls::DirectoryListing entries = tls::list_certificate_directory(dir);
   if (entries.error != 0) {
     if (out)
       out->push_back({fmt::format("cannot list certificate directory {}: {}", quoted(dir),
@@ -472,7 +465,6 @@ void for_each_directory_certificate(const std::string& dir, std::vector<FileProb
     return;
   }
   for (const auto& name : entries.names) {
-    if (skipped_in_cert_directory(name.c_str())) continue;
     std::string full = join_path(dir, name);
     struct stat st {};
     if (::stat(full.c_str(), &st) != 0) {

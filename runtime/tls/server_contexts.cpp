@@ -1,6 +1,7 @@
 #include "runtime/tls/server_contexts.hpp"
 
-#include <dirent.h>
+#include "runtime/tls/certificate_files.hpp"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -25,26 +26,13 @@ bool is_directory(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-// A `crt DIR`'s certificates, in lexical order: what is not a companion file.
+// A `crt DIR`'s certificates, in HAProxy's order: the listed files that are regular.
 std::vector<std::string> directory_certificates(const std::string& dir) {
   std::vector<std::string> out;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (const dirent* e = readdir(d)) {
-    const std::string_view name = e->d_name;
-    if (name.empty() || name.front() == '.') continue;
-    if (ends_with(name, ".key") || ends_with(name, ".ocsp") || ends_with(name, ".issuer") ||
-        ends_with(name, ".sctl"))
-      continue;
-    std::string path = dir.back() == '/' ? dir + std::string(name) : dir + "/" + std::string(name);
+  for (const auto& name : list_certificate_directory(dir).names) {
+    std::string path = dir.back() == '/' ? dir + name : dir + "/" + name;
     if (is_regular(path)) out.push_back(std::move(path));
   }
-  closedir(d);
-  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -368,12 +356,12 @@ bool ServerContexts::add_certificate(const std::string& path, const ServerSettin
     else
       enter(exact_[name]);
   }
-  if (first) enter(default_);
-  // The default's other key type: a certificate for the same first name.
-  if (!first && !names.empty()) {
-    const SSL_CTX* d = default_.ecdsa ? default_.ecdsa : default_.other;
-    const std::vector<std::string> default_names = certificate_names(SSL_CTX_get0_certificate(d));
-    if (!default_names.empty() && default_names.front() == names.front()) enter(default_);
+  // The default certificate, and its other key type: a later one with the same first name.
+  if (first) {
+    enter(default_);
+    if (!names.empty()) default_name_ = names.front();
+  } else if (!names.empty() && names.front() == default_name_) {
+    enter(default_);
   }
   return true;
 }

@@ -89,6 +89,7 @@ class ServerContexts {
   NameMap exact_;
   NameMap wildcard_;  // by the suffix after "*" (".example.com")
   Choice default_;
+  std::string default_name_;  // the default certificate's first name
   bool strict_sni_ = false;
   std::string alpn_wire_;  // the selectable protocols, length-prefixed
 };
