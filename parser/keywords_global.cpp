@@ -65,6 +65,16 @@ std::optional<ast::Payload> parse_stats(Args& a) {
   return ast::Words{{a.words.begin(), a.words.end()}};
 }
 
+std::optional<ast::Payload> parse_ssl_server_verify(Args& a) {
+  if (!a.count(1, 1)) return std::nullopt;
+  if (a.words[0].text != "none" && a.words[0].text != "required") {
+    a.error_at(a.words[0], fmt::format("unknown 'ssl-server-verify' value '{}'", a.words[0].text),
+               "ssl-server-verify takes 'none' or 'required'");
+    return std::nullopt;
+  }
+  return ast::Text{a.words[0]};
+}
+
 constexpr unsigned G = in_global;
 
 constexpr KeywordRow rows[] = {
@@ -82,20 +92,24 @@ constexpr KeywordRow rows[] = {
      // HAProxy 2.6 as Debian builds it (MAX_THREADS) accepts at most 64.
      parse_bounded_integer<1, 64>},
     {"pidfile", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_text},
-    {"ssl-default-bind-ciphers", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
-    {"ssl-default-bind-ciphersuites", G, Side::any, WrongSide::warn_ignored, false, parsed,
+    {"ssl-default-bind-ciphers", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_text},
-    {"ssl-default-bind-curves", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
-    {"ssl-default-bind-options", G, Side::any, WrongSide::warn_ignored, false, parsed,
+    {"ssl-default-bind-ciphersuites", G, Side::any, WrongSide::warn_ignored, false,
+     Support::enforced, parse_text},
+    {"ssl-default-bind-curves", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
+     parse_text},
+    {"ssl-default-bind-options", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_ssl_options},
-    {"ssl-default-server-ciphers", G, Side::any, WrongSide::warn_ignored, false, parsed,
+    {"ssl-default-server-ciphers", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_text},
-    {"ssl-default-server-ciphersuites", G, Side::any, WrongSide::warn_ignored, false, parsed,
-     parse_text},
-    {"ssl-default-server-options", G, Side::any, WrongSide::warn_ignored, false, parsed,
+    {"ssl-default-server-ciphersuites", G, Side::any, WrongSide::warn_ignored, false,
+     Support::enforced, parse_text},
+    {"ssl-default-server-options", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_ssl_options},
     {"ssl-dh-param-file", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_text},
+    {"ssl-server-verify", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
+     parse_ssl_server_verify},
     {"stats", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_stats},
     {"tune.bufsize", G, Side::any, WrongSide::warn_ignored, false, parsed,
      parse_bounded_integer<0, INT32_MAX>},
@@ -103,11 +117,12 @@ constexpr KeywordRow rows[] = {
      parse_bounded_integer<1, 32767>},
     {"tune.maxrewrite", G, Side::any, WrongSide::warn_ignored, false, parsed,
      parse_bounded_integer<0, INT32_MAX>},
-    {"tune.ssl.cachesize", G, Side::any, WrongSide::warn_ignored, false, parsed,
+    {"tune.ssl.cachesize", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_bounded_integer<0, INT32_MAX>},
     {"tune.ssl.default-dh-param", G, Side::any, WrongSide::warn_ignored, false, parsed,
      parse_bounded_integer<1024, 16384>},
-    {"tune.ssl.lifetime", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_duration},
+    {"tune.ssl.lifetime", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
+     parse_duration},
     {"user", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
 };
 

@@ -93,6 +93,8 @@ class Compiler {
                 ca_base_ = v;
               else if (k == "crt-base")
                 crt_base_ = v;
+              else if (k == "ssl-server-verify")
+                g.server_verify = v == "required";
               else if (k == "ssl-dh-param-file") {
                 g.dh_param_file = v;
                 dh_param_where_ = p.value.loc;
@@ -106,6 +108,8 @@ class Compiler {
                   if (w.text == "no-tls-tickets") g.bind_no_tls_tickets = true;
               } else if (k == "ssl-default-server-options") {
                 g.server_versions = versions_of(p.words);
+                for (const auto& w : p.words)
+                  if (w.text == "no-tls-tickets") g.server_no_tls_tickets = true;
               }
             } else if constexpr (std::is_same_v<T, ast::Log>) {
               if (p.global) {

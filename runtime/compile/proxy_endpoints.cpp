@@ -1,6 +1,7 @@
 // ProxyBuilder's bind and server lines: addresses, TLS settings, server options.
 #include <fmt/format.h>
 
+#include "parser/sample.hpp"
 #include "runtime/compile/proxy.hpp"
 
 namespace sluice::compile {
@@ -184,9 +185,26 @@ void ProxyBuilder::apply_server_settings(config::Server& s,
       s.tls.verify = verify_of(arg0(setting));
     else if (n == "verifyhost")
       s.tls.verifyhost = arg0(setting);
-    else if (n == "sni")
-      s.tls.sni = arg0(setting);
-    else if (n == "alpn")
+    else if (n == "sni") {
+      // The parser checked the expression already: this only builds it.
+      parser::Diagnostics quiet;
+      if (auto sample = parser::parse_sample(arg0(setting), setting.value->loc, quiet))
+        s.tls.sni = compile_sample(*sample);
+    } else if (n == "ssl-reuse")
+      s.tls.reuse = on;
+    else if (n == "tls-tickets")
+      s.tls.tickets = on;
+    else if (apply_tls_version_option(s.tls.versions, n, setting.value ? setting.value->text : ""))
+      continue;
+    else if (n == "ciphers" || n == "ciphersuites") {
+      (n == "ciphers" ? s.tls.ciphers : s.tls.ciphersuites) = arg0(setting);
+      ctx_.file_checks.push_back(
+          {n == "ciphers" ? FileCheck::Kind::ciphers : FileCheck::Kind::ciphersuites, arg0(setting),
+           setting.value->loc});
+    } else if (n == "crl-file") {
+      s.tls.crl_file = with_base(ctx_.ca_base, arg0(setting));
+      ctx_.file_checks.push_back({FileCheck::Kind::crl_file, s.tls.crl_file, setting.value->loc});
+    } else if (n == "alpn")
       s.tls.alpn = arg0(setting);
     else if (n == "check-sni")
       s.check_sni = arg0(setting);
@@ -209,8 +227,15 @@ config::Server ProxyBuilder::compile_server(const ast::Server& server, Location 
     ctx_.host_lookups.push_back({server.address.host,
                                  fmt::format("server '{}/{}'", backend_->name, s.name),
                                  server.address_text.loc});
+  // ssl-default-server-* are every server's starting point; its own settings override.
+  s.tls.versions = ctx_.global.server_versions;
+  s.tls.ciphers = ctx_.global.server_ciphers;
+  s.tls.ciphersuites = ctx_.global.server_ciphersuites;
+  s.tls.tickets = !ctx_.global.server_no_tls_tickets;
   apply_server_settings(s, default_server_);
   apply_server_settings(s, server.settings);
+  if (s.tls.verify == config::Verify::unset)
+    s.tls.verify = ctx_.global.server_verify ? config::Verify::unset : config::Verify::none;
   // HAProxy verifies servers by default (ssl-server-verify required): TLS to a server
   // needs a CA to verify against, or an explicit `verify none`.
   const bool tls = s.tls.enabled || s.check_ssl;

@@ -165,12 +165,17 @@ struct LogTarget {
 
 struct ServerTls {
   bool enabled = false;
-  Verify verify = Verify::unset;
+  Verify verify = Verify::unset;  // unset: `ssl-server-verify` decides (required by default)
   std::string verifyhost;
   std::string ca_file;
+  std::string crl_file;
   std::string crt;
-  std::string sni;
+  std::optional<Sample> sni;  // evaluated per connection, on the request that opens it
   std::string alpn;
+  std::string ciphers, ciphersuites;  // ssl-default-server-* applied
+  TlsVersionRange versions;           // ssl-default-server-options, then the line's own
+  bool reuse = true;                  // no-ssl-reuse
+  bool tickets = true;                // no-tls-tickets
 };
 
 struct Server {
@@ -292,8 +297,9 @@ struct Global {
   std::string dh_param_file;
   std::string bind_ciphers, bind_ciphersuites, bind_curves;
   std::string server_ciphers, server_ciphersuites;
+  bool server_verify = true;  // ssl-server-verify
   TlsVersionRange bind_versions, server_versions;
-  bool bind_no_tls_tickets = false;
+  bool bind_no_tls_tickets = false, server_no_tls_tickets = false;
   std::vector<LogTarget> logs;
 };
 

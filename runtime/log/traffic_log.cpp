@@ -207,16 +207,38 @@ std::size_t write_connect_log(std::span<char> out, const LogRecord& r) {
   return w.size();
 }
 
-std::size_t write_connection_error_log(std::span<char> out, const LogRecord& r,
-                                       std::string_view listener, std::string_view message) {
-  LineWriter w(out);
+namespace {
+
+// "%ci:%cp [%tr] %f", what every error line starts with.
+void error_line_prefix(LineWriter& w, const LogRecord& r) {
   address(w, r.client, r.listener_id);
   w.text(" [");
   accept_date(w, r.accept_date);
   w.text("] ");
   w.text(r.frontend);
+}
+
+}  // namespace
+
+std::size_t write_connection_error_log(std::span<char> out, const LogRecord& r,
+                                       std::string_view listener, std::string_view message) {
+  LineWriter w(out);
+  error_line_prefix(w, r);
   w.character('/');
   w.text(listener);
+  w.text(": ");
+  w.text(message);
+  return w.size();
+}
+
+std::size_t write_server_error_log(std::span<char> out, const LogRecord& r,
+                                   std::string_view message) {
+  LineWriter w(out);
+  error_line_prefix(w, r);
+  w.character(' ');
+  w.text(r.backend);
+  w.character('/');
+  w.text(r.server.empty() ? "<NOSRV>" : r.server);
   w.text(": ");
   w.text(message);
   return w.size();

@@ -98,5 +98,9 @@ std::size_t write_traffic_log(std::span<char> out, TrafficLog kind, const LogRec
 // "%ci:%cp [%tr] %f/LISTENER: MESSAGE", LISTENER being the bind's name or id.
 std::size_t write_connection_error_log(std::span<char> out, const LogRecord& record,
                                        std::string_view listener, std::string_view message);
+// A server connection that could not be used (a failed TLS handshake with it), which
+// HAProxy reports only as the request's 503: "%ci:%cp [%tr] %f %b/%s: MESSAGE".
+std::size_t write_server_error_log(std::span<char> out, const LogRecord& record,
+                                   std::string_view message);
 
 }  // namespace sluice::log

@@ -12,8 +12,8 @@
 
 #include "runtime/http/parser.hpp"
 #include "runtime/log/traffic_log.hpp"
-#include "runtime/proxy/client_link.hpp"
 #include "runtime/proxy/http_session.hpp"
+#include "runtime/proxy/link.hpp"
 
 namespace sluice::proxy {
 
@@ -83,6 +83,11 @@ struct HttpLoopShare::Exchange {
   http::HeaderList reply_headers;
   std::size_t server_sent = 0;  // bytes of server_out sent but kept for a resend
   bool hold = false;            // keep sent request bytes until the server answers
+  // The SNI `sni_format` gave for this request, rendered while its head was readable;
+  // retries and queued connects reuse it.
+  const rules::CompiledFormat* sni_format = nullptr;
+  std::array<char, 256> sni{};
+  std::size_t sni_length = 0;
 
   // What the traffic log line of this exchange says (kept only when it is logged).
   struct Log {

@@ -53,6 +53,7 @@ void HttpLoopShare::release(Exchange* x) {
   x->server_out.clear();
   x->server_sent = 0;
   x->hold = false;
+  x->sni_format = nullptr;
   x->log.reset(0);
   if (free_.size() < kSpareExchanges)
     free_.push_back(x);
@@ -170,16 +171,31 @@ void HttpSession::on_events(std::uint32_t events) {
 void HttpSession::on_server_events(std::uint32_t events) {
   if (closed_ || server_ == nullptr) return;
   if (response_state_ == ResponseState::connecting) {
-    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
-    if (io::socket_error(server_->fd()) != 0) {
-      server_failed(false);
-      if (!closed_) advance();
-      return;
+    switch (server_->establish(events)) {
+      case ServerConnection::Progress::waiting:
+        return;
+      case ServerConnection::Progress::failed:
+        if (!server_->tls_failure().empty())
+          log_server_tls_failure(server_->tls_failure(), server_->certificate_rejected());
+        server_failed(false);
+        if (!closed_) advance();
+        return;
+      case ServerConnection::Progress::ready:
+        break;
     }
     response_state_ = ResponseState::head;
     if (x_) x_->log.connected = share_.loop().now_ms();
+    if (server_->link().tls()) {
+      // The handshake's last event may have been a read: the socket has been writable
+      // all along and edge-triggered epoll will not say so again.
+      events |= EPOLLOUT;
+    }
   }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) server_readable_ = true;
+  events = server_->link().translate(events);
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    server_readable_ = true;
+    server_->link().readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  }
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) server_hangup_ = true;
   if (events & EPOLLOUT) server_writable_ = true;
   advance();
@@ -573,6 +589,7 @@ void HttpSession::finish_exchange() {
   x.server_out.clear();
   x.server_sent = 0;
   x.hold = false;
+  x.sni_format = nullptr;
   backend_ = nullptr;
   request_state_ = RequestState::head;
   response_state_ = ResponseState::none;

@@ -16,18 +16,27 @@
 #include "runtime/log/logger.hpp"
 #include "runtime/log/traffic_log.hpp"
 #include "runtime/proxy/backend_state.hpp"
-#include "runtime/proxy/client_link.hpp"
 #include "runtime/proxy/connection_slot.hpp"
 #include "runtime/proxy/http_facts.hpp"
 #include "runtime/proxy/http_reply.hpp"
 #include "runtime/proxy/http_rules.hpp"
+#include "runtime/proxy/link.hpp"
 #include "runtime/proxy/server_pool.hpp"
 #include "runtime/proxy/tcp_relay.hpp"
 #include "runtime/proxy/tcp_rules.hpp"
+#include "runtime/rules/format.hpp"
+#include "runtime/tls/client_context.hpp"
 
 namespace sluice::proxy {
 
 enum class ReuseMode : std::uint8_t { never, safe, always };
+
+// A `server … ssl` as sessions use it.
+struct ServerTls {
+  const tls::ClientContext* context = nullptr;  // nullptr: plain TCP
+  // `sni EXPR`, shared by the servers that write the same expression; nullptr: no SNI.
+  const rules::CompiledFormat* sni = nullptr;
+};
 
 // A backend as HTTP sessions use it, compiled once per worker.
 struct HttpBackend {
@@ -41,6 +50,7 @@ struct HttpBackend {
   std::int64_t connect_ms = 0, server_ms = 0, tunnel_ms = 0;
   std::int64_t queue_ms = 0;  // `timeout queue`, else `timeout connect` (HAProxy)
   std::int64_t server_fin_ms = 0;
+  std::vector<ServerTls> server_tls;  // by server index
 };
 
 // A frontend as HTTP sessions use it, compiled once per worker.
@@ -155,6 +165,10 @@ class HttpSession final : public io::Owned,
   void process_response_head(std::size_t head_size);
   void finish_exchange();
   void server_failed(bool timed_out);
+  // How a connect to that server is secured, its SNI rendered for this request.
+  ServerTlsTarget server_tls_target(std::uint32_t server);
+  // sluice's line for what HAProxy only shows as a 503: why the server's TLS failed.
+  void log_server_tls_failure(std::string_view why, bool certificate_rejected);
   // Writes a generated response and ends the exchange on it; the client connection stays
   // open when the page allows, as HAProxy keeps it after a 502, 503 or 504.
   void reply_error(int status, bool close_after = false);
@@ -183,7 +197,7 @@ class HttpSession final : public io::Owned,
   const HttpFrontend& frontend_;
   log::Logger* logger_ = nullptr;  // set when the frontend logs each exchange
   ConnectionSlot slot_;
-  ClientLink client_;
+  Link client_;
   io::SocketAddress client_address_;
   io::SocketAddress local_address_;
   HttpLoopShare::Exchange* x_ = nullptr;  // buffers and messages; none while idle

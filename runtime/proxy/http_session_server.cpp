@@ -2,7 +2,10 @@
 // connections), forwarding the request head, reading and relaying the response.
 #include <sys/socket.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <chrono>
 
 #include "runtime/proxy/http_exchange.hpp"
 #include "runtime/proxy/http_session.hpp"
@@ -73,8 +76,10 @@ bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
   const std::int64_t now = share_.loop().now_ms();
   if (log.queued >= 0 && log.queue_ms < 0) log.queue_ms = now - log.queued;
   if (log.connect < 0) log.connect = now;
+  const ServerTlsTarget tls = server_tls_target(server.index);
   if (may_reuse) {
-    if (ServerConnection* idle = share_.pool().take(backend_->index, server.index)) {
+    if (ServerConnection* idle =
+            share_.pool().take(backend_->index, server.index, tls.server_name)) {
       server_ = idle;
       server_->attach(this);
       server_writable_ = true;  // it was; edge-triggered epoll will not say so again
@@ -90,13 +95,54 @@ bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
   io::SocketAddress address = server.address;
   if (address.port() == 0) address.set_port(local_address_.port());
   int error = 0;
-  server_ = ServerConnection::connect(share_.loop(), address, backend_->index, server.index, error);
+  server_ =
+      ServerConnection::connect(share_.loop(), address, backend_->index, server.index, tls, error);
   if (!server_) return false;
   server_->attach(this);
   share_.pool().busy(backend_->index, server.index);
   server_writable_ = server_readable_ = server_fin_ = server_hangup_ = false;
   response_state_ = ResponseState::connecting;
   return true;
+}
+
+ServerTlsTarget HttpSession::server_tls_target(std::uint32_t server) {
+  if (backend_->server_tls.empty()) return {};
+  const ServerTls& tls = backend_->server_tls[server];
+  if (tls.context == nullptr) return {};
+  Exchange& x = *x_;
+  if (tls.sni && x.sni_format != tls.sni) {
+    // Rendered while the head is readable; a later connect (retry, queue) to a server
+    // with another expression renders without it (header fetches find nothing).
+    HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
+                    {client_.tls() != nullptr, client_.tls()});
+    if (request_state_ == RequestState::head) facts.set_request(&x.request);
+    x.sni_length = tls.sni->render(facts, x.sni).size;
+    x.sni_format = tls.sni;
+  }
+  return {tls.context, tls.sni ? std::string_view(x.sni.data(), x.sni_length) : std::string_view(),
+          share_.index()};
+}
+
+void HttpSession::log_server_tls_failure(std::string_view why, bool certificate_rejected) {
+  log::Logger* logger = share_.logger(frontend_.index);
+  if (logger == nullptr || x_ == nullptr) return;
+  const auto& backend = backend_->state->config();
+  const std::uint32_t server = x_->log.server;
+  log::LogRecord r;
+  r.client = client_address_;
+  r.accept_date = std::chrono::system_clock::now();
+  r.frontend = frontend_.config->name;
+  r.backend = backend.name;
+  if (server < backend.servers.size()) r.server = backend.servers[server].name;
+  char message[320];
+  const auto text = fmt::format_to_n(
+      message, sizeof message, "{}: {}",
+      certificate_rejected ? "server certificate rejected" : "SSL handshake with the server failed",
+      why);
+  const auto out = logger->message_buffer();
+  logger->emit(log::traffic_severity,
+               {out.data(), log::write_server_error_log(out, r, {message, text.size})},
+               r.accept_date);
 }
 
 void HttpSession::on_server_slot(const ServerTarget& server) {
@@ -166,14 +212,14 @@ bool HttpSession::write_server() {
   if (x.server_out.size() <= offset) {
     // Tunnel: the client's FIN goes on once its bytes have.
     if (tunnel_ && request_state_ == RequestState::done && !server_shut_) {
-      shutdown(server_->fd(), SHUT_WR);
+      server_->link().shutdown_write();
       server_shut_ = true;
     }
     return false;
   }
   std::size_t n = 0;
   const auto pending = x.server_out.view().subspan(offset);
-  switch (transmit(server_->fd(), pending, n)) {
+  switch (server_->link().transmit(pending, n)) {
     case Io::moved:
       if (n < pending.size()) server_writable_ = false;  // full: EPOLLOUT says when not
       if (x.hold)
@@ -198,10 +244,11 @@ bool HttpSession::read_server() {
   auto space = x.server_in.space();
   if (space.empty()) return false;
   std::size_t n = 0;
-  switch (receive(server_->fd(), space, n)) {
+  bool drained = false;
+  switch (server_->link().receive(space, n, drained)) {
     case Io::moved:
       x.server_in.produced(n);
-      if (n < space.size() && !server_hangup_) server_readable_ = false;
+      if (drained && !server_hangup_) server_readable_ = false;
       if (!server_answered_) {
         server_answered_ = true;
         if (x.hold) {

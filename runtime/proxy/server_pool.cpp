@@ -9,17 +9,54 @@ namespace sluice::proxy {
 
 ServerConnection* ServerConnection::connect(io::Loop& loop, const io::SocketAddress& address,
                                             std::uint32_t backend, std::uint32_t server,
-                                            int& error) {
+                                            const ServerTlsTarget& tls, int& error) {
   auto fd = io::connect_to(address, error);
   if (!fd) return nullptr;
   auto* connection = new ServerConnection(loop, std::move(*fd), backend, server);
   loop.adopt(*connection);
+  if (tls.context) {
+    const int socket = connection->fd();
+    connection->link_ =
+        Link(connection->link_.release(), tls.context->connect(socket, tls.server_name, tls.loop));
+    connection->server_name_ = tls.server_name;
+    connection->tls_context_ = tls.context;
+    connection->tls_loop_ = tls.loop;
+    if (!connection->link_.tls()) {
+      error = ENOMEM;
+      connection->close();
+      return nullptr;
+    }
+  }
   if (!loop.add(connection->fd(), *connection)) {
     error = errno;
     connection->close();
     return nullptr;
   }
   return connection;
+}
+
+ServerConnection::Progress ServerConnection::establish(std::uint32_t events) {
+  if (!connected_) {
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return Progress::waiting;
+    if (io::socket_error(fd()) != 0) return Progress::failed;
+    connected_ = true;
+    if (!link_.tls()) return Progress::ready;
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    link_.readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  switch (link_.handshake()) {
+    case tls::Status::ok:
+      return Progress::ready;
+    case tls::Status::want_read:
+    case tls::Status::want_write:
+      return Progress::waiting;
+    default:
+      tls_failure_ = link_.tls()->failure_reason();
+      certificate_rejected_ = link_.tls()->verify_result() != X509_V_OK;
+      // A kept session the server no longer takes must not fail the next handshake too.
+      tls_context_->forget_session(tls_loop_);
+      return Progress::failed;
+  }
 }
 
 ServerConnection::~ServerConnection() {
@@ -31,7 +68,7 @@ void ServerConnection::close() {
   closed_ = true;
   if (pool_) pool_->unlink(*this);
   loop_.cancel(*this);
-  fd_.reset();
+  link_.reset();
   user_ = nullptr;
   loop_.retire(*this);
 }
@@ -66,8 +103,11 @@ ServerPool::~ServerPool() {
         c->pool_ = nullptr;
 }
 
-ServerConnection* ServerPool::take(std::uint32_t backend, std::uint32_t server) {
+ServerConnection* ServerPool::take(std::uint32_t backend, std::uint32_t server,
+                                   std::string_view server_name) {
   ServerConnection* c = lists_[backend][server].head;
+  while (c != nullptr && c->server_name_ != server_name)
+    c = c->idle_next_;
   if (c == nullptr) return nullptr;
   unlink(*c);
   loop_.cancel(*c);
@@ -130,6 +170,7 @@ void ServerPool::unlink(ServerConnection& connection) {
 }
 
 bool ServerConnection::has_pending_input() const {
+  if (link_.pending()) return true;
   char byte;
   const ssize_t n = recv(fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);

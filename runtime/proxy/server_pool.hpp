@@ -5,10 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/io/loop.hpp"
 #include "runtime/io/socket.hpp"
+#include "runtime/proxy/link.hpp"
+#include "runtime/tls/client_context.hpp"
 
 namespace sluice::proxy {
 
@@ -23,14 +27,33 @@ class ServerConnectionUser {
   ~ServerConnectionUser() = default;
 };
 
+// How a server's connection is secured: nullptr `context` for plain TCP.
+struct ServerTlsTarget {
+  const tls::ClientContext* context = nullptr;
+  std::string_view server_name;  // SNI (and the name verified); empty: none
+  std::size_t loop = 0;          // whose kept session to resume
+};
+
 class ServerConnection final : public io::Owned, private io::Timer {
  public:
-  // Starts a non-blocking connect; nullptr with `error` (errno) when the socket refused at
-  // once. The loop owns the object; close() retires it.
+  // Starts a non-blocking connect (then, with `tls`, a handshake); nullptr with `error`
+  // (errno) when the socket refused at once. The loop owns the object; close() retires it.
   static ServerConnection* connect(io::Loop& loop, const io::SocketAddress& address,
-                                   std::uint32_t backend, std::uint32_t server, int& error);
+                                   std::uint32_t backend, std::uint32_t server,
+                                   const ServerTlsTarget& tls, int& error);
 
-  int fd() const { return fd_.get(); }
+  enum class Progress : std::uint8_t { waiting, ready, failed };
+  // The connect, then the TLS handshake, moving on `events`: ready when requests may go.
+  Progress establish(std::uint32_t events);
+  // Why establish() failed over TLS (the certificate check's verdict or OpenSSL's reason);
+  // empty for a refused or reset TCP connect.
+  std::string_view tls_failure() const { return tls_failure_; }
+  // Whether that failure is the server's certificate failing verification.
+  bool certificate_rejected() const { return certificate_rejected_; }
+
+  int fd() const { return link_.fd(); }
+  Link& link() { return link_; }
+  std::string_view server_name() const { return server_name_; }
   std::uint32_t backend() const { return backend_; }
   std::uint32_t server() const { return server_; }
   bool reused() const { return reused_; }
@@ -47,11 +70,15 @@ class ServerConnection final : public io::Owned, private io::Timer {
  private:
   friend class ServerPool;
   ServerConnection(io::Loop& loop, io::Fd fd, std::uint32_t backend, std::uint32_t server)
-      : loop_(loop), fd_(std::move(fd)), backend_(backend), server_(server) {}
+      : loop_(loop), link_(std::move(fd), {}), backend_(backend), server_(server) {}
   void on_timer() override;
 
   io::Loop& loop_;
-  io::Fd fd_;
+  Link link_;
+  std::string server_name_;  // the SNI it was opened with: only requests for it reuse it
+  std::string_view tls_failure_;
+  const tls::ClientContext* tls_context_ = nullptr;
+  std::size_t tls_loop_ = 0;
   std::uint32_t backend_;
   std::uint32_t server_;
   ServerConnectionUser* user_ = nullptr;
@@ -60,6 +87,8 @@ class ServerConnection final : public io::Owned, private io::Timer {
   ServerConnection* idle_next_ = nullptr;
   bool reused_ = false;
   bool closed_ = false;
+  bool connected_ = false;  // TCP is up (the handshake may still run)
+  bool certificate_rejected_ = false;
 };
 
 // Idle server connections of one loop, per backend and server, most recently used first.
@@ -75,8 +104,10 @@ class ServerPool {
   ServerPool(const ServerPool&) = delete;
   ServerPool& operator=(const ServerPool&) = delete;
 
-  // An idle connection to that server, detached from the pool, or nullptr.
-  ServerConnection* take(std::uint32_t backend, std::uint32_t server);
+  // An idle connection to that server opened with that SNI, detached from the pool, or
+  // nullptr.
+  ServerConnection* take(std::uint32_t backend, std::uint32_t server,
+                         std::string_view server_name = {});
   // Parks a connection whose last exchange ended cleanly, or closes it when the server
   // already has as many idle as it needed lately.
   void give(ServerConnection& connection);

@@ -1,11 +1,11 @@
 #include "runtime/tls/server_contexts.hpp"
 
 #include "runtime/tls/certificate_files.hpp"
+#include "runtime/tls/context_setup.hpp"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -16,31 +16,14 @@ namespace sluice::tls {
 
 namespace {
 
-bool is_regular(const std::string& path) {
-  struct stat st {};
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-bool is_directory(const std::string& path) {
-  struct stat st {};
-  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 // A `crt DIR`'s certificates, in HAProxy's order: the listed files that are regular.
 std::vector<std::string> directory_certificates(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& name : list_certificate_directory(dir).names) {
     std::string path = dir.back() == '/' ? dir + name : dir + "/" + name;
-    if (is_regular(path)) out.push_back(std::move(path));
+    if (is_regular_file(path)) out.push_back(std::move(path));
   }
   return out;
-}
-
-std::string openssl_reason() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  const char* reason = e ? ERR_reason_error_string(e) : nullptr;
-  return reason ? reason : "unknown OpenSSL error";
 }
 
 std::string lower(std::string_view s) {
@@ -189,29 +172,13 @@ bool configure_client_verify(SSL_CTX* ctx, const ServerSettings& settings, std::
       ctx,
       SSL_VERIFY_PEER | (settings.verify == Verify::required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
       on_verify);
-  const std::string& ca = settings.ca_file;
-  bool loaded = false;
-  if (ca == "@system-ca") {
-    loaded = SSL_CTX_set_default_verify_paths(ctx) == 1;
-  } else if (is_directory(ca)) {
-    loaded = SSL_CTX_load_verify_locations(ctx, nullptr, ca.c_str()) == 1;
-  } else {
-    loaded = SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) == 1;
-    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(ca.c_str()))
+  if (!load_trust(ctx, settings.ca_file, error)) return false;
+  if (!is_directory(settings.ca_file) && settings.ca_file != "@system-ca") {
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(settings.ca_file.c_str()))
       SSL_CTX_set_client_CA_list(ctx, names);
+    ERR_clear_error();
   }
-  if (!loaded) {
-    error = "unable to load the CA file '" + ca + "': " + openssl_reason();
-    return false;
-  }
-  if (!settings.crl_file.empty()) {
-    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-    if (X509_STORE_load_file(store, settings.crl_file.c_str()) != 1) {
-      error = "unable to load the CRL file '" + settings.crl_file + "': " + openssl_reason();
-      return false;
-    }
-    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-  }
+  if (!settings.crl_file.empty() && !load_crl(ctx, settings.crl_file, error)) return false;
   ERR_clear_error();
   return true;
 }
@@ -269,11 +236,11 @@ std::unique_ptr<ServerContexts> ServerContexts::build(const ServerSettings& sett
 // A file, or the bundle PATH.{dsa,ecdsa,rsa} when PATH itself does not exist.
 bool ServerContexts::add_certificate_file(const std::string& path, const ServerSettings& settings,
                                           std::string& error) {
-  if (is_regular(path)) return add_certificate(path, settings, error);
+  if (is_regular_file(path)) return add_certificate(path, settings, error);
   bool any = false;
   for (const char* suffix : {".dsa", ".ecdsa", ".rsa"}) {
     const std::string member = path + suffix;
-    if (!is_regular(member)) continue;
+    if (!is_regular_file(member)) continue;
     if (!add_certificate(member, settings, error)) return false;
     any = true;
   }
@@ -283,7 +250,7 @@ bool ServerContexts::add_certificate_file(const std::string& path, const ServerS
 
 bool ServerContexts::add_certificate(const std::string& path, const ServerSettings& settings,
                                      std::string& error) {
-  if (is_regular(path + ".ocsp")) {
+  if (is_regular_file(path + ".ocsp")) {
     // HAProxy staples it; serving without would be a silent difference.
     error = "OCSP stapling ('" + path + ".ocsp') is not served by this build yet";
     return false;
@@ -299,24 +266,12 @@ bool ServerContexts::add_certificate(const std::string& path, const ServerSettin
     error = what + " '" + path + "': " + openssl_reason();
     return false;
   };
-  if (SSL_CTX_use_certificate_chain_file(ctx, path.c_str()) != 1)
-    return fail("unable to load the certificate chain in");
-  ERR_clear_error();
-  if (SSL_CTX_use_PrivateKey_file(ctx, path.c_str(), SSL_FILETYPE_PEM) != 1) {
-    ERR_clear_error();
-    const std::string key = path + ".key";
-    if (!is_regular(key) || SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1)
-      return fail("unable to load the private key of");
-  }
-  if (SSL_CTX_check_private_key(ctx) != 1)
-    return fail("the private key does not match the certificate in");
+  if (!use_certificate_file(ctx, path, error)) return false;
 
   // What every certificate of the bind shares.
-  const auto& v = settings.versions;
-  SSL_CTX_set_min_proto_version(ctx, v.min ? v.min : TLS1_2_VERSION);
-  SSL_CTX_set_max_proto_version(ctx, v.max);
+  apply_versions(ctx, settings.versions);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE | v.disabled_options |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE |
                                (settings.tickets ? 0 : SSL_OP_NO_TICKET));
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

@@ -15,16 +15,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "runtime/tls/context_setup.hpp"
 #include "runtime/tls/stream.hpp"
 
 namespace sluice::tls {
-
-// OpenSSL's protocol numbers (TLS1_2_VERSION, …); 0: OpenSSL's bound.
-struct VersionRange {
-  int min = 0;
-  int max = 0;
-  long disabled_options = 0;  // SSL_OP_NO_TLSv1_x from `no-tlsv1x`
-};
 
 struct ServerSettings {
   // `crt` arguments in order: PEM files (chain and key, or the key in FILE.key), bundles

@@ -160,6 +160,13 @@ std::string_view Stream::handshake_failure() const {
   return "SSL handshake failure";
 }
 
+std::string_view Stream::failure_reason() const {
+  const long verdict = SSL_get_verify_result(ssl_);
+  if (verdict != X509_V_OK) return X509_verify_cert_error_string(verdict);
+  const char* reason = error_ ? ERR_reason_error_string(error_) : nullptr;
+  return reason ? reason : "connection closed during the handshake";
+}
+
 void Stream::readable(bool hangup) {
   SocketState* s = state_of(SSL_get_rbio(ssl_));
   s->readable = true;
@@ -168,17 +175,35 @@ void Stream::readable(bool hangup) {
 
 Stream::Stream(SSL* ssl) : ssl_(ssl) {}
 
+namespace {
+
+// A connection closed without our close_notify (the peer left first, or we close a
+// server connection) would make OpenSSL drop its session from the cache (stateful on our
+// side, tickets on the server side): marked shut quietly (no I/O), it stays resumable, as
+// in HAProxy.
+void free_connection(SSL* ssl) {
+  if (SSL_is_init_finished(ssl) && (SSL_get_shutdown(ssl) & SSL_SENT_SHUTDOWN) == 0) {
+    SSL_set_quiet_shutdown(ssl, 1);
+    SSL_shutdown(ssl);
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+}
+
+}  // namespace
+
 Stream& Stream::operator=(Stream&& other) noexcept {
   if (this != &other) {
-    if (ssl_) SSL_free(ssl_);
+    if (ssl_) free_connection(ssl_);
     ssl_ = other.ssl_;
+    error_ = other.error_;
     other.ssl_ = nullptr;
   }
   return *this;
 }
 
 Stream::~Stream() {
-  if (ssl_) SSL_free(ssl_);
+  if (ssl_) free_connection(ssl_);
 }
 
 Status Stream::classify(int result) {
@@ -203,6 +228,7 @@ Status Stream::classify(int result) {
       ERR_clear_error();
       // OpenSSL 3 words a FIN without close_notify this way.
       if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) return Status::closed;
+      error_ = e;
       return Status::failed;
     }
   }

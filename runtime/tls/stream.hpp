@@ -39,7 +39,7 @@ class Stream {
   Stream() = default;
   // Takes `ssl` (already attached to its socket).
   explicit Stream(SSL* ssl);
-  Stream(Stream&& other) noexcept : ssl_(other.ssl_) { other.ssl_ = nullptr; }
+  Stream(Stream&& other) noexcept : ssl_(other.ssl_), error_(other.error_) { other.ssl_ = nullptr; }
   Stream& operator=(Stream&& other) noexcept;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -64,6 +64,9 @@ class Stream {
 
   // Why the handshake failed, in HAProxy's words for its log.
   std::string_view handshake_failure() const;
+  // Why a handshake with a server failed, for the log: the certificate check's verdict
+  // ("hostname mismatch"), else OpenSSL's reason.
+  std::string_view failure_reason() const;
 
   // Facts for rules (empty when not known).
   std::string_view server_name() const;
@@ -81,6 +84,7 @@ class Stream {
  private:
   Status classify(int result);
   SSL* ssl_ = nullptr;
+  unsigned long error_ = 0;  // OpenSSL's error behind the last `failed`
 };
 
 }  // namespace sluice::tls

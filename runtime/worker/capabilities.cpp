@@ -29,6 +29,15 @@ void check_frontend(const config::Frontend& f, Report& r) {
   }
 }
 
+bool speaks_h2(std::string_view alpn) {
+  while (!alpn.empty()) {
+    const std::size_t comma = alpn.find(',');
+    if (alpn.substr(0, comma) == "h2") return true;
+    alpn = comma == std::string_view::npos ? std::string_view() : alpn.substr(comma + 1);
+  }
+  return false;
+}
+
 void check_backend(const config::Backend& b, Report& r) {
   // Backend content rules run once, with what the frontend's inspection gathered.
   if (b.inspect_delay && b.inspect_delay->first.count() > 0)
@@ -36,7 +45,10 @@ void check_backend(const config::Backend& b, Report& r) {
   if (b.httpchk || b.ssl_hello_chk || b.tcp_check) r.add(b.origin, "health check options");
   for (const auto& s : b.servers) {
     if (s.check) r.add(s.origin, "server 'check'");
-    if (s.tls.enabled) r.add(s.origin, "server 'ssl'");
+    if (s.tls.enabled && b.mode != config::Mode::http)
+      r.add(s.origin, "server 'ssl' in a mode tcp backend");
+    if (s.tls.enabled && speaks_h2(s.tls.alpn))
+      r.add(s.origin, "HTTP/2 to servers (server 'alpn h2')");
     if (s.send_proxy != 0) r.add(s.origin, "'send-proxy'");
   }
 }

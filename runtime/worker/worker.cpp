@@ -54,30 +54,40 @@ int openssl_version(config::TlsVersion v) {
   return 0;
 }
 
+tls::VersionRange version_range(const config::TlsVersionRange& v) {
+  tls::VersionRange r;
+  r.min = openssl_version(v.min);
+  r.max = openssl_version(v.max);
+  r.disabled_options = (v.no_sslv3 ? SSL_OP_NO_SSLv3 : 0) | (v.no_tls1_0 ? SSL_OP_NO_TLSv1 : 0) |
+                       (v.no_tls1_1 ? SSL_OP_NO_TLSv1_1 : 0) |
+                       (v.no_tls1_2 ? SSL_OP_NO_TLSv1_2 : 0) |
+                       (v.no_tls1_3 ? SSL_OP_NO_TLSv1_3 : 0);
+  return r;
+}
+
+std::vector<std::string> alpn_list(std::string_view alpn) {
+  std::vector<std::string> out;
+  while (!alpn.empty()) {
+    const std::size_t comma = alpn.find(',');
+    out.emplace_back(alpn.substr(0, comma));
+    alpn = comma == std::string_view::npos ? std::string_view() : alpn.substr(comma + 1);
+  }
+  return out;
+}
+
 // A bind's TLS as OpenSSL takes it. In mode http only the protocols sluice speaks are
 // offered by ALPN (h2 comes with its own issue); mode tcp relays whatever was agreed.
 tls::ServerSettings tls_settings(const config::BindTls& bind, const config::Global& global,
                                  config::Mode mode) {
   tls::ServerSettings s;
   s.certificates = bind.certificates;
-  std::string_view alpn = bind.alpn;
-  while (!alpn.empty()) {
-    const std::size_t comma = alpn.find(',');
-    const std::string_view protocol = alpn.substr(0, comma);
-    if (mode == config::Mode::tcp || protocol != "h2") s.alpn.emplace_back(protocol);
-    alpn = comma == std::string_view::npos ? std::string_view() : alpn.substr(comma + 1);
-  }
+  for (auto& protocol : alpn_list(bind.alpn))
+    if (mode == config::Mode::tcp || protocol != "h2") s.alpn.push_back(std::move(protocol));
   s.ciphers = bind.ciphers;
   s.ciphersuites = bind.ciphersuites;
   s.curves = bind.curves;
   s.dh_param_file = global.dh_param_file;
-  const auto& v = bind.versions;
-  s.versions.min = openssl_version(v.min);
-  s.versions.max = openssl_version(v.max);
-  s.versions.disabled_options =
-      (v.no_sslv3 ? SSL_OP_NO_SSLv3 : 0) | (v.no_tls1_0 ? SSL_OP_NO_TLSv1 : 0) |
-      (v.no_tls1_1 ? SSL_OP_NO_TLSv1_1 : 0) | (v.no_tls1_2 ? SSL_OP_NO_TLSv1_2 : 0) |
-      (v.no_tls1_3 ? SSL_OP_NO_TLSv1_3 : 0);
+  s.versions = version_range(bind.versions);
   using Verify = tls::ServerSettings::Verify;
   s.verify = bind.verify == config::Verify::required   ? Verify::required
              : bind.verify == config::Verify::optional ? Verify::optional
@@ -224,7 +234,59 @@ config::HttpConnectionMode merged_mode(const std::optional<config::HttpConnectio
   return static_cast<config::HttpConnectionMode>(std::max(rank(a), rank(b)));
 }
 
+// A `server … ssl` line as OpenSSL takes it.
+tls::ClientSettings client_tls_settings(const config::ServerTls& t) {
+  tls::ClientSettings s;
+  s.verify = t.verify != config::Verify::none;
+  s.ca_file = t.ca_file;
+  s.crl_file = t.crl_file;
+  s.verifyhost = t.verifyhost;
+  s.certificate = t.crt;
+  s.alpn = alpn_list(t.alpn);
+  s.ciphers = t.ciphers;
+  s.ciphersuites = t.ciphersuites;
+  s.versions = version_range(t.versions);
+  s.reuse = t.reuse;
+  s.tickets = t.tickets;
+  return s;
+}
+
 }  // namespace
+
+bool Worker::build_server_tls(std::size_t loops, std::string& error) {
+  for (std::size_t i = 0; i < config_->backends.size(); ++i) {
+    const auto& b = config_->backends[i];
+    if (b.mode != config::Mode::http) continue;
+    auto& h = *http_backends_[i];
+    h.server_tls.resize(b.servers.size());
+    for (std::size_t si = 0; si < b.servers.size(); ++si) {
+      const auto& server = b.servers[si];
+      if (!server.tls.enabled) continue;
+      auto built = tls::ClientContext::build(client_tls_settings(server.tls), loops, error);
+      if (!built) {
+        error = fmt::format("{}:{}: server '{}/{}': {}", *server.origin.file, server.origin.line,
+                            b.name, server.name, error);
+        return false;
+      }
+      h.server_tls[si].context = client_contexts_.emplace_back(std::move(built)).get();
+      if (server.tls.sni) h.server_tls[si].sni = sni_format(*server.tls.sni);
+    }
+  }
+  return true;
+}
+
+const rules::CompiledFormat* Worker::sni_format(const config::Sample& sample) {
+  for (const auto& [written, format] : sni_formats_)
+    if (written.fetch == sample.fetch && written.args == sample.args &&
+        written.converters == sample.converters)
+      return format.get();
+  config::FormatPart part;
+  part.kind = config::FormatPart::Kind::sample;
+  part.sample = sample;
+  auto format = std::make_unique<rules::CompiledFormat>(
+      rules::CompiledFormat::compile({part}, rules::Side::request));
+  return sni_formats_.emplace_back(sample, std::move(format)).second.get();
+}
 
 void Worker::build_http(rules::Compiler& conditions) {
   for (std::size_t i = 0; i < config_->backends.size(); ++i) {
@@ -399,6 +461,12 @@ bool Worker::open(std::string& error) {
   const unsigned threads = config_->global.nbthread > 0
                                ? static_cast<unsigned>(config_->global.nbthread)
                                : std::max(1u, std::thread::hardware_concurrency());
+  try {
+    if (!build_server_tls(threads, error)) return false;
+  } catch (const rules::CompileError& e) {
+    error = e.what();
+    return false;
+  }
   const auto buffer_size = static_cast<std::size_t>(config_->global.bufsize);
   std::vector<std::uint32_t> servers;
   for (const auto& backend : config_->backends)

@@ -61,6 +61,9 @@ class Worker {
   // Rules, error pages and routes of the HTTP proxies, compiled once; throws
   // rules::CompileError.
   void build_http(rules::Compiler& conditions);
+  // Each `server … ssl` of an HTTP backend: its context, and its SNI expression.
+  bool build_server_tls(std::size_t loops, std::string& error);
+  const rules::CompiledFormat* sni_format(const config::Sample& sample);
   // Layer-4 rules and routes of every frontend; throws rules::CompileError.
   void build_tcp(rules::Compiler& conditions);
   // One loop's log sinks, by frontend index; false with `error` naming a bad target.
@@ -76,6 +79,8 @@ class Worker {
   std::vector<std::unique_ptr<proxy::HttpBackend>> http_backends_;    // by backend index
   std::vector<std::unique_ptr<proxy::HttpFrontend>> http_frontends_;  // by frontend index
   std::vector<std::unique_ptr<tls::ServerContexts>> tls_contexts_;    // one per `ssl` bind
+  std::vector<std::unique_ptr<tls::ClientContext>> client_contexts_;  // one per `server … ssl`
+  std::vector<std::pair<config::Sample, std::unique_ptr<rules::CompiledFormat>>> sni_formats_;
   std::vector<Listening> listening_;
   // Declared before the loops: a loop deletes its leftover sessions while the shares live.
   std::vector<std::unique_ptr<proxy::HttpLoopShare>> http_shares_;  // by loop

@@ -1,6 +1,6 @@
-// The client's end of a connection: its socket, with TLS over it when the bind says `ssl`.
-// Sessions read and write through it without knowing which; recv/send results are folded
-// into what a session does next (Io).
+// One end of a proxied connection (the client's or a server's): its socket, with TLS over
+// it when the bind or the server line says `ssl`. Sessions read and write through it without
+// knowing which; recv/send results are folded into what a session does next (Io).
 #pragma once
 
 #include <cstddef>
@@ -17,9 +17,9 @@ enum class Io : std::uint8_t { moved, blocked, closed, failed };
 Io receive(int fd, std::span<char> into, std::size_t& n);
 Io transmit(int fd, std::span<const char> from, std::size_t& n);
 
-class ClientLink {
+class Link {
  public:
-  ClientLink(io::Fd fd, tls::Stream tls) : fd_(std::move(fd)), tls_(std::move(tls)) {}
+  Link(io::Fd fd, tls::Stream tls) : fd_(std::move(fd)), tls_(std::move(tls)) {}
 
   int fd() const { return fd_.get(); }
   // nullptr on a plain connection.
@@ -39,6 +39,10 @@ class ClientLink {
   void readable(bool hangup) {
     if (tls_) tls_.readable(hangup);
   }
+  // The TLS handshake's next step (a TLS link only).
+  tls::Status handshake() { return tls_.handshake(); }
+  // The socket, for a Link that adds TLS over it.
+  io::Fd release() { return std::move(fd_); }
   // Bytes already inside TLS that no epoll event will announce.
   bool pending() const { return tls_ && tls_.pending(); }
   void reset() {

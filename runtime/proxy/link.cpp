@@ -1,4 +1,4 @@
-#include "runtime/proxy/client_link.hpp"
+#include "runtime/proxy/link.hpp"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -28,7 +28,7 @@ Io transmit(int fd, std::span<const char> from, std::size_t& n) {
   return Io::failed;
 }
 
-Io ClientLink::receive(std::span<char> into, std::size_t& n, bool& drained) {
+Io Link::receive(std::span<char> into, std::size_t& n, bool& drained) {
   if (!tls_) {
     const Io r = proxy::receive(fd_.get(), into, n);
     drained = r == Io::moved && n < into.size();
@@ -50,7 +50,7 @@ Io ClientLink::receive(std::span<char> into, std::size_t& n, bool& drained) {
   }
 }
 
-Io ClientLink::transmit(std::span<const char> from, std::size_t& n) {
+Io Link::transmit(std::span<const char> from, std::size_t& n) {
   if (!tls_) return proxy::transmit(fd_.get(), from, n);
   write_waits_for_read_ = false;
   const tls::Status s = tls_.write(from, n);
@@ -59,12 +59,12 @@ Io ClientLink::transmit(std::span<const char> from, std::size_t& n) {
   return s == tls::Status::want_read || s == tls::Status::want_write ? Io::blocked : Io::failed;
 }
 
-void ClientLink::shutdown_write() {
+void Link::shutdown_write() {
   if (tls_) tls_.close_notify();
   shutdown(fd_.get(), SHUT_WR);
 }
 
-std::uint32_t ClientLink::translate(std::uint32_t events) const {
+std::uint32_t Link::translate(std::uint32_t events) const {
   if (read_waits_for_write_ && (events & EPOLLOUT)) events |= EPOLLIN;
   if (write_waits_for_read_ && (events & EPOLLIN)) events |= EPOLLOUT;
   return events;
