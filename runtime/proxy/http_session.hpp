@@ -21,6 +21,7 @@
 #include "runtime/proxy/http_reply.hpp"
 #include "runtime/proxy/http_rules.hpp"
 #include "runtime/proxy/link.hpp"
+#include "runtime/proxy/proxy_protocol.hpp"
 #include "runtime/proxy/server_pool.hpp"
 #include "runtime/proxy/tcp_relay.hpp"
 #include "runtime/proxy/tcp_rules.hpp"
@@ -31,11 +32,12 @@ namespace sluice::proxy {
 
 enum class ReuseMode : std::uint8_t { never, safe, always };
 
-// A `server … ssl` as sessions use it.
-struct ServerTls {
-  const tls::ClientContext* context = nullptr;  // nullptr: plain TCP
+// What a server line asks of each connection to it, beyond the TCP connect.
+struct ServerOptions {
+  const tls::ClientContext* tls = nullptr;  // `ssl`; nullptr: plain TCP
   // `sni EXPR`, shared by the servers that write the same expression; nullptr: no SNI.
   const rules::CompiledFormat* sni = nullptr;
+  std::uint8_t send_proxy = 0;  // PROXY protocol version to send first; 0: none
 };
 
 // A backend as HTTP sessions use it, compiled once per worker.
@@ -50,7 +52,7 @@ struct HttpBackend {
   std::int64_t connect_ms = 0, server_ms = 0, tunnel_ms = 0;
   std::int64_t queue_ms = 0;  // `timeout queue`, else `timeout connect` (HAProxy)
   std::int64_t server_fin_ms = 0;
-  std::vector<ServerTls> server_tls;  // by server index
+  std::vector<ServerOptions> servers;  // by server index
 };
 
 // A frontend as HTTP sessions use it, compiled once per worker.
@@ -165,8 +167,15 @@ class HttpSession final : public io::Owned,
   void process_response_head(std::size_t head_size);
   void finish_exchange();
   void server_failed(bool timed_out);
-  // How a connect to that server is secured, its SNI rendered for this request.
-  ServerTlsTarget server_tls_target(std::uint32_t server);
+  // What a connection to that server starts with for this request (TLS and its SNI, a
+  // PROXY header), written into the caller's buffers.
+  struct ConnectBuffers {
+    std::array<char, kProxyHeaderOut> preamble;
+    // The SNI, then under send-proxy both addresses (a PROXY header binds a connection
+    // to one client).
+    std::array<char, 256 + 2 * sizeof(sockaddr_in6) + 1> key;
+  };
+  ConnectSpec connect_spec(std::uint32_t server, ConnectBuffers& buffers);
   // sluice's line for what HAProxy only shows as a 503: why the server's TLS failed.
   void log_server_tls_failure(std::string_view why, bool certificate_rejected);
   // Writes a generated response and ends the exchange on it; the client connection stays

@@ -76,10 +76,11 @@ bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
   const std::int64_t now = share_.loop().now_ms();
   if (log.queued >= 0 && log.queue_ms < 0) log.queue_ms = now - log.queued;
   if (log.connect < 0) log.connect = now;
-  const ServerTlsTarget tls = server_tls_target(server.index);
+  ConnectBuffers buffers;
+  const ConnectSpec spec = connect_spec(server.index, buffers);
   if (may_reuse) {
     if (ServerConnection* idle =
-            share_.pool().take(backend_->index, server.index, tls.server_name)) {
+            share_.pool().take(backend_->index, server.index, spec.reuse_key)) {
       server_ = idle;
       server_->attach(this);
       server_writable_ = true;  // it was; edge-triggered epoll will not say so again
@@ -96,7 +97,7 @@ bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
   if (address.port() == 0) address.set_port(local_address_.port());
   int error = 0;
   server_ =
-      ServerConnection::connect(share_.loop(), address, backend_->index, server.index, tls, error);
+      ServerConnection::connect(share_.loop(), address, backend_->index, server.index, spec, error);
   if (!server_) return false;
   server_->attach(this);
   share_.pool().busy(backend_->index, server.index);
@@ -105,22 +106,42 @@ bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
   return true;
 }
 
-ServerTlsTarget HttpSession::server_tls_target(std::uint32_t server) {
-  if (backend_->server_tls.empty()) return {};
-  const ServerTls& tls = backend_->server_tls[server];
-  if (tls.context == nullptr) return {};
+ConnectSpec HttpSession::connect_spec(std::uint32_t server, ConnectBuffers& buffers) {
+  if (backend_->servers.empty()) return {};
+  const ServerOptions& options = backend_->servers[server];
+  ConnectSpec spec;
   Exchange& x = *x_;
-  if (tls.sni && x.sni_format != tls.sni) {
-    // Rendered while the head is readable; a later connect (retry, queue) to a server
-    // with another expression renders without it (header fetches find nothing).
-    HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
-                    {client_.tls() != nullptr, client_.tls()});
-    if (request_state_ == RequestState::head) facts.set_request(&x.request);
-    x.sni_length = tls.sni->render(facts, x.sni).size;
-    x.sni_format = tls.sni;
+  if (options.tls) {
+    if (options.sni && x.sni_format != options.sni) {
+      // Rendered while the head is readable; a later connect (retry, queue) to a server
+      // with another expression renders without it (header fetches find nothing).
+      HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
+                      {client_.tls() != nullptr, client_.tls()});
+      if (request_state_ == RequestState::head) facts.set_request(&x.request);
+      x.sni_length = options.sni->render(facts, x.sni).size;
+      x.sni_format = options.sni;
+    }
+    spec.tls = options.tls;
+    if (options.sni) spec.server_name = {x.sni.data(), x.sni_length};
+    spec.loop = share_.index();
   }
-  return {tls.context, tls.sni ? std::string_view(x.sni.data(), x.sni_length) : std::string_view(),
-          share_.index()};
+  std::size_t key = spec.server_name.size();
+  std::copy(spec.server_name.begin(), spec.server_name.end(), buffers.key.begin());
+  if (options.send_proxy != 0) {
+    spec.preamble = {buffers.preamble.data(),
+                     options.send_proxy == 2
+                         ? write_proxy_v2(buffers.preamble, client_address_, local_address_)
+                         : write_proxy_v1(buffers.preamble, client_address_, local_address_)};
+    buffers.key[key++] = '\0';
+    for (const io::SocketAddress* a : {&client_address_, &local_address_}) {
+      const auto* bytes = reinterpret_cast<const char*>(&a->storage);
+      const std::size_t n = std::min<std::size_t>(a->length, sizeof(sockaddr_in6));
+      std::copy(bytes, bytes + n, buffers.key.begin() + static_cast<std::ptrdiff_t>(key));
+      key += n;
+    }
+  }
+  spec.reuse_key = {buffers.key.data(), key};
+  return spec;
 }
 
 void HttpSession::log_server_tls_failure(std::string_view why, bool certificate_rejected) {

@@ -9,18 +9,22 @@ namespace sluice::proxy {
 
 ServerConnection* ServerConnection::connect(io::Loop& loop, const io::SocketAddress& address,
                                             std::uint32_t backend, std::uint32_t server,
-                                            const ServerTlsTarget& tls, int& error) {
+                                            const ConnectSpec& spec, int& error) {
   auto fd = io::connect_to(address, error);
   if (!fd) return nullptr;
   auto* connection = new ServerConnection(loop, std::move(*fd), backend, server);
   loop.adopt(*connection);
-  if (tls.context) {
+  connection->reuse_key_ = spec.reuse_key;
+  if (!spec.preamble.empty() && spec.preamble.size() <= connection->preamble_.size()) {
+    std::copy(spec.preamble.begin(), spec.preamble.end(), connection->preamble_.begin());
+    connection->preamble_size_ = static_cast<std::uint8_t>(spec.preamble.size());
+  }
+  if (spec.tls) {
     const int socket = connection->fd();
     connection->link_ =
-        Link(connection->link_.release(), tls.context->connect(socket, tls.server_name, tls.loop));
-    connection->server_name_ = tls.server_name;
-    connection->tls_context_ = tls.context;
-    connection->tls_loop_ = tls.loop;
+        Link(connection->link_.release(), spec.tls->connect(socket, spec.server_name, spec.loop));
+    connection->tls_context_ = spec.tls;
+    connection->tls_loop_ = spec.loop;
     if (!connection->link_.tls()) {
       error = ENOMEM;
       connection->close();
@@ -40,6 +44,12 @@ ServerConnection::Progress ServerConnection::establish(std::uint32_t events) {
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return Progress::waiting;
     if (io::socket_error(fd()) != 0) return Progress::failed;
     connected_ = true;
+    if (preamble_size_ > 0) {
+      // A fresh socket's buffer takes a PROXY header whole.
+      if (send(fd(), preamble_.data(), preamble_size_, MSG_NOSIGNAL) != preamble_size_)
+        return Progress::failed;
+      preamble_size_ = 0;
+    }
     if (!link_.tls()) return Progress::ready;
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -104,9 +114,9 @@ ServerPool::~ServerPool() {
 }
 
 ServerConnection* ServerPool::take(std::uint32_t backend, std::uint32_t server,
-                                   std::string_view server_name) {
+                                   std::string_view reuse_key) {
   ServerConnection* c = lists_[backend][server].head;
-  while (c != nullptr && c->server_name_ != server_name)
+  while (c != nullptr && c->reuse_key_ != reuse_key)
     c = c->idle_next_;
   if (c == nullptr) return nullptr;
   unlink(*c);

@@ -4,7 +4,9 @@
 // server closing it, stray bytes) or the purge delay closes it.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,23 +29,29 @@ class ServerConnectionUser {
   ~ServerConnectionUser() = default;
 };
 
-// How a server's connection is secured: nullptr `context` for plain TCP.
-struct ServerTlsTarget {
-  const tls::ClientContext* context = nullptr;
-  std::string_view server_name;  // SNI (and the name verified); empty: none
-  std::size_t loop = 0;          // whose kept session to resume
+// What a new server connection starts with, beyond the TCP connect.
+struct ConnectSpec {
+  const tls::ClientContext* tls = nullptr;  // nullptr: plain TCP
+  std::string_view server_name;             // SNI (and the name verified); empty: none
+  std::size_t loop = 0;                     // whose kept TLS session to resume
+  std::span<const char> preamble;           // a PROXY header, sent before anything else
+  // What a request must bring to reuse this connection once idle (its SNI, and for
+  // send-proxy the client's addresses); empty: any request of the backend may.
+  std::string_view reuse_key;
 };
 
 class ServerConnection final : public io::Owned, private io::Timer {
  public:
-  // Starts a non-blocking connect (then, with `tls`, a handshake); nullptr with `error`
-  // (errno) when the socket refused at once. The loop owns the object; close() retires it.
+  // Starts a non-blocking connect (then the preamble and, with `tls`, a handshake);
+  // nullptr with `error` (errno) when the socket refused at once. The loop owns the
+  // object; close() retires it.
   static ServerConnection* connect(io::Loop& loop, const io::SocketAddress& address,
                                    std::uint32_t backend, std::uint32_t server,
-                                   const ServerTlsTarget& tls, int& error);
+                                   const ConnectSpec& spec, int& error);
 
   enum class Progress : std::uint8_t { waiting, ready, failed };
-  // The connect, then the TLS handshake, moving on `events`: ready when requests may go.
+  // The connect, the preamble, then the TLS handshake, moving on `events`: ready when
+  // requests may go.
   Progress establish(std::uint32_t events);
   // Why establish() failed over TLS (the certificate check's verdict or OpenSSL's reason);
   // empty for a refused or reset TCP connect.
@@ -53,7 +61,7 @@ class ServerConnection final : public io::Owned, private io::Timer {
 
   int fd() const { return link_.fd(); }
   Link& link() { return link_; }
-  std::string_view server_name() const { return server_name_; }
+
   std::uint32_t backend() const { return backend_; }
   std::uint32_t server() const { return server_; }
   bool reused() const { return reused_; }
@@ -75,7 +83,9 @@ class ServerConnection final : public io::Owned, private io::Timer {
 
   io::Loop& loop_;
   Link link_;
-  std::string server_name_;  // the SNI it was opened with: only requests for it reuse it
+  std::string reuse_key_;
+  std::array<char, 128> preamble_{};
+  std::uint8_t preamble_size_ = 0;
   std::string_view tls_failure_;
   const tls::ClientContext* tls_context_ = nullptr;
   std::size_t tls_loop_ = 0;
@@ -104,10 +114,10 @@ class ServerPool {
   ServerPool(const ServerPool&) = delete;
   ServerPool& operator=(const ServerPool&) = delete;
 
-  // An idle connection to that server opened with that SNI, detached from the pool, or
-  // nullptr.
+  // An idle connection to that server opened with that reuse key, detached from the
+  // pool, or nullptr.
   ServerConnection* take(std::uint32_t backend, std::uint32_t server,
-                         std::string_view server_name = {});
+                         std::string_view reuse_key = {});
   // Parks a connection whose last exchange ended cleanly, or closes it when the server
   // already has as many idle as it needed lately.
   void give(ServerConnection& connection);

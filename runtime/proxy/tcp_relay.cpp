@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "runtime/proxy/content_facts.hpp"
+#include "runtime/proxy/proxy_protocol.hpp"
 
 namespace sluice::proxy {
 
@@ -109,6 +110,7 @@ void TcpRelay::inspect(bool final) {
 
 bool TcpRelay::use_backend(const TcpBackend& backend) {
   backend_ = backend.state;
+  send_proxy_ = backend.send_proxy;
   timeouts_ = routing_.timeouts[backend_->index()];
   retries_left_ = backend_->config().retries;
   return connect_server(balance::no_server);
@@ -213,10 +215,25 @@ void TcpRelay::on_server_events(std::uint32_t events) {
     connecting_ = false;
     connected_ms_ = loop_.now_ms();
     touch();
+    if (!send_proxy_header()) {
+      terminated('S', 'C');
+      finish();
+      return;
+    }
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) server_.readable = true;
   if (events & EPOLLOUT) server_.writable = true;
   pump();
+}
+
+bool TcpRelay::send_proxy_header() {
+  if (log_server_ >= send_proxy_.size() || send_proxy_[log_server_] == 0) return true;
+  std::array<char, kProxyHeaderOut> header;
+  const std::size_t n = send_proxy_[log_server_] == 2
+                            ? write_proxy_v2(header, client_address_, local_address_)
+                            : write_proxy_v1(header, client_address_, local_address_);
+  // A fresh socket's buffer takes it whole.
+  return send(server_.fd.get(), header.data(), n, MSG_NOSIGNAL) == static_cast<ssize_t>(n);
 }
 
 bool TcpRelay::transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready) {

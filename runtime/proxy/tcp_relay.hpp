@@ -112,6 +112,8 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
   void on_server_slot(const ServerTarget& server) override;
   void release_server();
   void on_server_events(std::uint32_t events);
+  // `send-proxy[-v2]`: the header goes first on a connection just established.
+  bool send_proxy_header();
   void on_timer() override;
   // Moves bytes both ways until nothing more can move; closes when both ways are done.
   void pump();
@@ -129,7 +131,8 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
   io::Loop& loop_;
   ConnectionSlot slot_;
   const TcpRouting& routing_;
-  BackendState* backend_ = nullptr;  // none while inspecting
+  BackendState* backend_ = nullptr;           // none while inspecting
+  std::span<const std::uint8_t> send_proxy_;  // the backend's, by server index
   TcpTimeouts timeouts_;
   Peer client_;
   Peer server_;

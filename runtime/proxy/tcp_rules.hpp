@@ -68,7 +68,8 @@ inline std::int64_t half_closed_ms(std::int64_t idle, bool client_shut, std::int
 // A backend as TCP connections use it.
 struct TcpBackend {
   BackendState* state = nullptr;
-  std::vector<TcpRule> content_rules;  // the backend's own `tcp-request content`
+  std::vector<TcpRule> content_rules;    // the backend's own `tcp-request content`
+  std::vector<std::uint8_t> send_proxy;  // by server index: PROXY version to send; 0 none
 };
 
 // A frontend's `use_backend ... if` in order, then its `default_backend`: the same choice

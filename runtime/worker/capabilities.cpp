@@ -21,7 +21,6 @@ void check_frontend(const config::Frontend& f, Report& r) {
       if (f.mode != config::Mode::http) r.add(bind.origin, "'ssl' on a mode tcp bind");
       if (!bind.tls->crt_lists.empty()) r.add(bind.origin, "'crt-list'");
     }
-    if (bind.accept_proxy) r.add(bind.origin, "'accept-proxy'");
     for (const auto& e : bind.endpoints)
       if (e.family == config::Family::unix_path || e.family == config::Family::abstract ||
           e.family == config::Family::inherited_fd)
@@ -49,7 +48,6 @@ void check_backend(const config::Backend& b, Report& r) {
       r.add(s.origin, "server 'ssl' in a mode tcp backend");
     if (s.tls.enabled && speaks_h2(s.tls.alpn))
       r.add(s.origin, "HTTP/2 to servers (server 'alpn h2')");
-    if (s.send_proxy != 0) r.add(s.origin, "'send-proxy'");
   }
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <cerrno>
 
+#include "runtime/proxy/proxy_handshake.hpp"
 #include "runtime/proxy/tcp_relay.hpp"
 #include "runtime/proxy/tls_handshake.hpp"
 
@@ -107,11 +108,17 @@ tls::ServerSettings tls_settings(const config::BindTls& bind, const config::Glob
 // socket with EPOLLEXCLUSIVE, so a new connection wakes one thread, not all of them.
 // At maxconn (frontend or process) it stops listening: excess connections wait in the
 // kernel's queue, as in HAProxy, and it looks again a few milliseconds later.
-class Worker::Acceptor final : public io::Pollable, private io::Timer {
+class Worker::Acceptor final : public io::Pollable,
+                               private io::Timer,
+                               private proxy::ConnectionSink {
  public:
   Acceptor(io::Loop& loop, const Listening& listening, proxy::SlotCounter& process,
            proxy::HttpLoopShare& http, proxy::TcpLoopShare& tcp)
-      : loop_(loop), http_(http), tcp_(tcp), listening_(listening), process_(process) {}
+      : loop_(loop), http_(http), tcp_(tcp), listening_(listening), process_(process) {
+    proxy_header_.frontend = listening.frontend->name;
+    proxy_header_.listener = listening.listener;
+    proxy_header_.timeout_ms = first_set({&listening.frontend->timeouts.client});
+  }
 
   bool listen() { return loop_.add(listening_.fd.get(), *this, EPOLLIN | EPOLLEXCLUSIVE); }
   io::Loop& loop() { return loop_; }
@@ -136,29 +143,39 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
       client.fd.reset(fd);
       io::set_no_delay(fd);  // what is sent leaves at once (bulk streams go by splice)
       client.local = io::SocketAddress::local_of(fd);
-      log_connect(client);
-      if (listening_.http) {
-        if (!accepted(client)) continue;
-        proxy::ConnectionSlot slot(listening_.frontend_slots, &process_);
-        if (listening_.tls)
-          proxy::TlsHandshake::start(http_, std::move(client), std::move(slot), *listening_.http,
-                                     *listening_.tls, listening_.listener);
-        else
-          proxy::HttpSession::start(http_, std::move(client), std::move(slot), *listening_.http);
+      // tcp-request connection rules see the real addresses, even under accept-proxy.
+      if (!accepted(client)) continue;  // rejected: closed, as in HAProxy
+      proxy::ConnectionSlot slot(listening_.frontend_slots, &process_);
+      if (listening_.accept_proxy) {
+        proxy_header_.logger = tcp_.loggers[listening_.routing->frontend_index];
+        proxy::ProxyHandshake::start(loop_, std::move(client), std::move(slot), *this,
+                                     proxy_header_);
         continue;
       }
-      if (!accepted(client)) continue;  // rejected: closed, as in HAProxy
-      const proxy::TcpRouting& routing = *listening_.routing;
-      const proxy::TcpBackend* backend = nullptr;
-      if (!routing.inspects()) {
-        proxy::ConnectionFacts facts(client.peer, client.local, tcp_.usable_servers);
-        backend = routing.backends.pick(facts, tcp_.scratch);
-        if (backend == nullptr) continue;  // no backend: closed, as in HAProxy
-      }
-      proxy::TcpRelay::start(tcp_, std::move(client),
-                             proxy::ConnectionSlot(listening_.frontend_slots, &process_), routing,
-                             backend);
+      dispatch(std::move(client), std::move(slot));
     }
+  }
+
+  // An accepted connection (its PROXY header read, under accept-proxy) goes on: TLS first
+  // on `ssl` binds, then its HTTP session or TCP relay.
+  void dispatch(proxy::AcceptedClient client, proxy::ConnectionSlot slot) override {
+    log_connect(client);
+    if (listening_.http) {
+      if (listening_.tls)
+        proxy::TlsHandshake::start(http_, std::move(client), std::move(slot), *listening_.http,
+                                   *listening_.tls, listening_.listener);
+      else
+        proxy::HttpSession::start(http_, std::move(client), std::move(slot), *listening_.http);
+      return;
+    }
+    const proxy::TcpRouting& routing = *listening_.routing;
+    const proxy::TcpBackend* backend = nullptr;
+    if (!routing.inspects()) {
+      proxy::ConnectionFacts facts(client.peer, client.local, tcp_.usable_servers);
+      backend = routing.backends.pick(facts, tcp_.scratch);
+      if (backend == nullptr) return;  // no backend: closed, as in HAProxy
+    }
+    proxy::TcpRelay::start(tcp_, std::move(client), std::move(slot), routing, backend);
   }
 
  private:
@@ -211,6 +228,7 @@ class Worker::Acceptor final : public io::Pollable, private io::Timer {
   proxy::TcpLoopShare& tcp_;
   const Listening& listening_;
   proxy::SlotCounter& process_;
+  proxy::ProxyHandshakeSettings proxy_header_;
   bool paused_ = false;
   bool stopped_ = false;
 };
@@ -253,14 +271,15 @@ tls::ClientSettings client_tls_settings(const config::ServerTls& t) {
 
 }  // namespace
 
-bool Worker::build_server_tls(std::size_t loops, std::string& error) {
+bool Worker::build_server_options(std::size_t loops, std::string& error) {
   for (std::size_t i = 0; i < config_->backends.size(); ++i) {
     const auto& b = config_->backends[i];
     if (b.mode != config::Mode::http) continue;
     auto& h = *http_backends_[i];
-    h.server_tls.resize(b.servers.size());
+    h.servers.resize(b.servers.size());
     for (std::size_t si = 0; si < b.servers.size(); ++si) {
       const auto& server = b.servers[si];
+      h.servers[si].send_proxy = static_cast<std::uint8_t>(server.send_proxy);
       if (!server.tls.enabled) continue;
       auto built = tls::ClientContext::build(client_tls_settings(server.tls), loops, error);
       if (!built) {
@@ -268,8 +287,8 @@ bool Worker::build_server_tls(std::size_t loops, std::string& error) {
                             b.name, server.name, error);
         return false;
       }
-      h.server_tls[si].context = client_contexts_.emplace_back(std::move(built)).get();
-      if (server.tls.sni) h.server_tls[si].sni = sni_format(*server.tls.sni);
+      h.servers[si].tls = client_contexts_.emplace_back(std::move(built)).get();
+      if (server.tls.sni) h.servers[si].sni = sni_format(*server.tls.sni);
     }
   }
   return true;
@@ -363,6 +382,8 @@ void Worker::build_tcp(rules::Compiler& conditions) {
     auto& t = *tcp_backends_.emplace_back(std::make_unique<proxy::TcpBackend>());
     t.state = backends_[i].get();
     t.content_rules = proxy::compile_tcp_rules(config_->backends[i].tcp_request, true, conditions);
+    for (const auto& server : config_->backends[i].servers)
+      t.send_proxy.push_back(static_cast<std::uint8_t>(server.send_proxy));
   }
   for (const auto& frontend : config_->frontends) {
     auto& routing = *routing_.emplace_back(std::make_unique<proxy::TcpRouting>());
@@ -447,6 +468,7 @@ bool Worker::open(std::string& error) {
           l.frontend_slots = slots.get();
           l.http = http_frontends_[fi].get();
           l.tls = contexts;
+          l.accept_proxy = bind.accept_proxy;
           ++listener_id;
           l.listener = bind.name.empty() ? std::to_string(listener_id) : bind.name;
           l.address.length = sizeof l.address.storage;
@@ -462,7 +484,7 @@ bool Worker::open(std::string& error) {
                                ? static_cast<unsigned>(config_->global.nbthread)
                                : std::max(1u, std::thread::hardware_concurrency());
   try {
-    if (!build_server_tls(threads, error)) return false;
+    if (!build_server_options(threads, error)) return false;
   } catch (const rules::CompileError& e) {
     error = e.what();
     return false;

@@ -54,6 +54,7 @@ class Worker {
     const proxy::HttpFrontend* http = nullptr;  // mode http: sessions, else the TCP relay
     const tls::ServerContexts* tls = nullptr;   // `ssl` binds: the handshake comes first
     std::string listener;                       // the bind's name, else its id (logs)
+    bool accept_proxy = false;                  // a PROXY protocol header comes first
     io::SocketAddress address;
   };
   class Acceptor;
@@ -61,8 +62,9 @@ class Worker {
   // Rules, error pages and routes of the HTTP proxies, compiled once; throws
   // rules::CompileError.
   void build_http(rules::Compiler& conditions);
-  // Each `server … ssl` of an HTTP backend: its context, and its SNI expression.
-  bool build_server_tls(std::size_t loops, std::string& error);
+  // What each server of an HTTP backend asks of its connections: TLS (a context, an SNI
+  // expression), a PROXY header.
+  bool build_server_options(std::size_t loops, std::string& error);
   const rules::CompiledFormat* sni_format(const config::Sample& sample);
   // Layer-4 rules and routes of every frontend; throws rules::CompileError.
   void build_tcp(rules::Compiler& conditions);
