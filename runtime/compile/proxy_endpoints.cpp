@@ -3,6 +3,7 @@
 
 #include "parser/sample.hpp"
 #include "runtime/compile/proxy.hpp"
+#include "runtime/compile/tls_files.hpp"
 
 namespace sluice::compile {
 
@@ -76,11 +77,14 @@ config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
       ssl = true;
     else if (n == "crt") {
       tls.certificates.push_back(with_base(ctx_.crt_base, arg0(s)));
+      tls.entries.emplace_back().path = tls.certificates.back();
       ctx_.file_checks.push_back(
           {FileCheck::Kind::bind_crt, tls.certificates.back(), s.value->loc});
     } else if (n == "crt-list") {
       // crt-base applies to the certificates a crt-list names, not to the list itself.
       tls.crt_lists.push_back(arg0(s));
+      for (auto& entry : read_crt_list(arg0(s), ctx_.crt_base, ctx_.ca_base))
+        tls.entries.push_back(std::move(entry));
       ctx_.file_checks.push_back({FileCheck::Kind::crt_list, tls.crt_lists.back(), s.value->loc});
     } else if (n == "ca-file") {
       tls.ca_file = with_base(ctx_.ca_base, arg0(s));

@@ -77,6 +77,9 @@ class CrtListChecker {
   std::vector<FileProblem> run();
   std::size_t entries() const { return entries_; }
   void count_only() { count_only_ = true; }
+  // Keeps each line as the bind will serve it.
+  void collect() { collect_ = true; }
+  std::vector<config::CertificateEntry>& collected() { return collected_; }
 
  private:
   void line_problem(std::size_t linenum, std::string message, std::string hint = {}) {
@@ -89,12 +92,16 @@ class CrtListChecker {
                      std::size_t linenum);
   void check_store(const std::string& value, StoreUse use, std::size_t linenum);
   void check_certificate(const std::string& path, std::size_t linenum, bool based);
+  void keep_line(const std::vector<std::string>& args, std::size_t ssl_begin, std::size_t ssl_end,
+                 std::size_t filters);
   SSL_CTX* scratch_ctx();
 
   const std::string& list_path_;
   const std::string& crt_base_;
   const std::string& ca_base_;
   bool count_only_ = false;
+  bool collect_ = false;
+  std::vector<config::CertificateEntry> collected_;
   std::size_t entries_ = 0;
   std::set<std::string> checked_;  // HAProxy loads a certificate once however often it is listed
   SslCtxPtr ctx_;
@@ -234,7 +241,64 @@ void CrtListChecker::check_line(std::string_view line, std::size_t linenum) {
                  "only lines whose very first character is '#' are comments");
     return;
   }
+  if (collect_) {
+    keep_line(args, ssl_begin, ssl_end, filters);
+    return;
+  }
   check_certificate(path, linenum, path != crt);
+}
+
+void CrtListChecker::keep_line(const std::vector<std::string>& args, std::size_t ssl_begin,
+                               std::size_t ssl_end, std::size_t filters) {
+  config::CertificateEntry e;
+  e.path = join_base(crt_base_, args[0]);
+  for (std::size_t i = ssl_begin; ssl_end != 0 && i < ssl_end; ++i) {
+    const std::string& name = args[i];
+    const CrtListKeyword* kw = find_crt_list_keyword(name);
+    if (kw == nullptr || i + 1 + kw->values > ssl_end) break;
+    const std::string value = kw->values > 0 ? args[i + 1] : std::string();
+    auto version = [](const std::string& v) {
+      static constexpr config::TlsVersion kVersions[] = {
+          config::TlsVersion::ssl3, config::TlsVersion::tls1_0, config::TlsVersion::tls1_1,
+          config::TlsVersion::tls1_2, config::TlsVersion::tls1_3};
+      const auto index = tls_version_index(v);
+      return index ? kVersions[*index] : config::TlsVersion::unset;
+    };
+    if (name == "alpn")
+      e.alpn = value;
+    else if (name == "ciphers")
+      e.ciphers = value;
+    else if (name == "ciphersuites")
+      e.ciphersuites = value;
+    else if (name == "curves")
+      e.curves = value;
+    else if (name == "ca-file")
+      e.ca_file = join_base(ca_base_, value);
+    else if (name == "crl-file")
+      e.crl_file = join_base(ca_base_, value);
+    else if (name == "verify")
+      e.verify = value == "required"   ? config::Verify::required
+                 : value == "optional" ? config::Verify::optional
+                                       : config::Verify::none;
+    else if (name == "ssl-min-ver")
+      e.min_version = version(value);
+    else if (name == "ssl-max-ver")
+      e.max_version = version(value);
+    else if (name == "no-ca-names")
+      e.no_ca_names = true;
+    i += static_cast<std::size_t>(kw->values);
+  }
+  for (std::size_t i = filters; i < args.size(); ++i) {
+    std::string name = args[i];
+    for (char& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (name.starts_with("!*")) continue;  // HAProxy ignores these whole
+    if (name.starts_with('!'))
+      e.exclusions.push_back(name.substr(1));
+    else
+      e.filters.push_back(std::move(name));
+  }
+  collected_.push_back(std::move(e));
 }
 
 void CrtListChecker::check_options(const std::vector<std::string>& args, std::size_t first,
@@ -359,6 +423,16 @@ std::vector<FileProblem> check_crt_list(const std::string& path, const std::stri
   ErrorQueueScope scope;
   CrtListChecker checker(path, crt_base, ca_base);
   return checker.run();
+}
+
+std::vector<config::CertificateEntry> read_crt_list(const std::string& path,
+                                                    const std::string& crt_base,
+                                                    const std::string& ca_base) {
+  ErrorQueueScope scope;
+  CrtListChecker reader(path, crt_base, ca_base);
+  reader.collect();
+  reader.run();
+  return std::move(reader.collected());
 }
 
 std::size_t count_crt_list_certificates(const std::string& path) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/config/config.hpp"
+
 namespace sluice::compile {
 
 struct FileProblem {
@@ -30,6 +32,12 @@ std::vector<FileProblem> check_bind_certificate(const std::string& path);
 // Checks the line syntax, the option keywords and values, and every file the list names.
 std::vector<FileProblem> check_crt_list(const std::string& path, const std::string& crt_base,
                                         const std::string& ca_base = {});
+
+// The lines of a crt-list as the bind serves them (what check_crt_list accepts; a line it
+// rejects is left out here, the check having failed the configuration).
+std::vector<config::CertificateEntry> read_crt_list(const std::string& path,
+                                                    const std::string& crt_base,
+                                                    const std::string& ca_base = {});
 
 // `ca-file` (bind, server or crt-list): "@system-ca", a directory, or a PEM file holding at least
 // one certificate or CRL. HAProxy 2.6 loads ca-file and crl-file with the same loader, so a CA file

@@ -43,9 +43,25 @@ struct TlsVersionRange {
   bool no_sslv3 = false, no_tls1_0 = false, no_tls1_1 = false, no_tls1_2 = false, no_tls1_3 = false;
 };
 
+// One certificate source of a bind, in bind-line order: a `crt` argument (file, bundle or
+// directory), or one line of a `crt-list` with its SNI filters and options.
+struct CertificateEntry {
+  std::string path;  // crt-base applied
+  // crt-list SNI filters (lower-cased): with any filter (an exclusion too) the certificate
+  // serves the positive ones only ("*.x" wildcards), less the `!name` exclusions;
+  // without, its own names.
+  std::vector<std::string> filters, exclusions;
+  // crt-list `[...]` options; unset/empty: the bind's.
+  std::string alpn, ciphers, ciphersuites, curves, ca_file, crl_file;
+  Verify verify = Verify::unset;
+  TlsVersion min_version = TlsVersion::unset, max_version = TlsVersion::unset;
+  bool no_ca_names = false;
+};
+
 struct BindTls {
   std::vector<std::string> certificates;  // files or directories, crt-base applied
   std::vector<std::string> crt_lists;
+  std::vector<CertificateEntry> entries;  // both of the above, expanded, in line order
   std::string ca_file;
   std::string crl_file;
   Verify verify = Verify::unset;

@@ -500,7 +500,8 @@ void HttpSession::reply_error(int status, bool close_after) {
       terminated('S', 'H');
       break;
     case 503:
-      terminated('S', 'C');  // (a queue timeout said sQ first)
+      // (a queue timeout said sQ first)
+      terminated(connect_timed_out_ ? 's' : 'S', 'C');
       break;
     case 504:
       terminated('s', 'H');

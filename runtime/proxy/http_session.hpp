@@ -160,7 +160,9 @@ class HttpSession final : public io::Owned,
   bool connect_to(const ServerTarget& server, bool may_reuse);
   // After a failed connect to `failed`: true while a retry is under way (another server
   // with `option redispatch`, else the same one after HAProxy's pause).
-  bool retry(std::uint32_t failed);
+  // `after_error`: the connect failed (refused, reset) rather than timed out: HAProxy
+  // pauses before trying the same server again only then.
+  bool retry(std::uint32_t failed, bool after_error = true);
   // A queued request's turn (slot granted) or its `timeout queue`.
   void leave_queue(bool granted);
   bool start_forwarding();
@@ -239,6 +241,7 @@ class HttpSession final : public io::Owned,
   bool server_answered_ = false;  // a response byte arrived on this server connection
   bool keep_alive_ = true;        // the client connection outlives this exchange
   bool server_keep_alive_ = true;
+  bool connect_timed_out_ = false;  // the last connect ended at `timeout connect` (sC)
   bool replied_locally_ = false;
   bool tunnel_ = false;
   bool dechunk_ = false;      // an HTTP/1.0 client gets a chunked response's data, then a close

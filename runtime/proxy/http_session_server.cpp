@@ -54,23 +54,25 @@ bool HttpSession::connect_server(std::uint32_t avoid, bool allow_reuse) {
          retry(picked.target.index);
 }
 
-bool HttpSession::retry(std::uint32_t failed) {
+bool HttpSession::retry(std::uint32_t failed, bool after_error) {
   drop_server(false);
   if (retries_left_-- <= 0) return false;
   ++x_->log.retries;
   // `option redispatch`: another server at once, as HAProxy picks again.
   if (backend_->state->config().redispatch) return connect_server(failed, false);
-  // Otherwise the same server, after HAProxy's pause.
+  // Otherwise the same server, after HAProxy's pause when it failed (a timeout has waited
+  // long enough).
   granted_ = backend_->state->claim(failed);
   slot_granted_ = true;
   queued_may_reuse_ = false;
   response_state_ = ResponseState::queued;
-  share_.loop().arm(*this, backend_->state->turnaround_ms());
+  share_.loop().arm(*this, after_error ? backend_->state->turnaround_ms() : 0);
   return true;
 }
 
 bool HttpSession::connect_to(const ServerTarget& server, bool may_reuse) {
   server_shut_ = false;
+  connect_timed_out_ = false;
   auto& log = x_->log;
   log.server = server.index;
   const std::int64_t now = share_.loop().now_ms();
@@ -439,7 +441,8 @@ void HttpSession::server_failed(bool timed_out) {
   drop_server(false);
   if (connecting) {
     // Refused, or `timeout connect`: retried while retries last.
-    if (!retry(last_server_)) reply_error(503);
+    connect_timed_out_ = timed_out;
+    if (!retry(last_server_, !timed_out)) reply_error(503);
     return;
   }
   if (!server_answered_ && reused && x.hold) {

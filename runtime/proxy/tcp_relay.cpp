@@ -138,19 +138,20 @@ bool TcpRelay::connect_server(std::uint32_t avoid) {
   return connect_to(picked.target) || retry(picked.target.index);
 }
 
-bool TcpRelay::retry(std::uint32_t failed) {
+bool TcpRelay::retry(std::uint32_t failed, bool after_error) {
   if (retries_left_-- <= 0) return false;
   ++retries_used_;
   // `option redispatch`: another server at once, as HAProxy picks again.
   if (backend_->config().redispatch) return connect_server(failed);
-  // Otherwise the same server, after HAProxy's pause.
+  // Otherwise the same server, after HAProxy's pause when it failed (a timeout has
+  // waited long enough).
   release_server();
   server_.fd.reset();
   granted_ = backend_->claim(failed);
   slot_granted_ = true;
   queued_ = true;
   connecting_ = true;
-  loop_.arm(*this, backend_->turnaround_ms());
+  loop_.arm(*this, after_error ? backend_->turnaround_ms() : 0);
   return true;
 }
 
@@ -361,6 +362,8 @@ void TcpRelay::on_timer() {
       return;
     }
   }
+  // `timeout connect`: retried at once while retries last.
+  if (connecting_ && !queued_ && retry(target_, false)) return;
   // An idle or connect timeout, `timeout queue`, or no server after the queue.
   if (queued_)
     terminated('s', 'Q');

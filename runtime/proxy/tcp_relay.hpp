@@ -108,7 +108,8 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
   bool connect_server(std::uint32_t avoid);
   bool connect_to(const ServerTarget& server);
   // After a failed connect to `failed`: true while a retry is under way.
-  bool retry(std::uint32_t failed);
+  // `after_error`: refused or reset rather than timed out (HAProxy pauses only then).
+  bool retry(std::uint32_t failed, bool after_error = true);
   void on_server_slot(const ServerTarget& server) override;
   void release_server();
   void on_server_events(std::uint32_t events);

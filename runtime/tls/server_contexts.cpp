@@ -121,7 +121,25 @@ int on_client_hello(SSL* ssl, int* alert, void* arg) {
     *alert = SSL_AD_UNRECOGNIZED_NAME;
     return SSL_CLIENT_HELLO_ERROR;
   }
-  if (chosen != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, chosen);
+  SSL_CTX* current = SSL_get_SSL_CTX(ssl);
+  if (chosen == current) return SSL_CLIENT_HELLO_SUCCESS;
+  SSL_set_SSL_CTX(ssl, chosen);
+  const auto* profile = static_cast<const ServerContexts::Profile*>(SSL_CTX_get_app_data(chosen));
+  if (profile != SSL_CTX_get_app_data(current)) {
+    // A crt-list line's own options: OpenSSL took the first context's at SSL_new.
+    const ServerSettings& s = *profile->settings;
+    SSL_set_verify(ssl, SSL_CTX_get_verify_mode(chosen), SSL_CTX_get_verify_callback(chosen));
+    if (STACK_OF(X509_NAME)* names = SSL_CTX_get_client_CA_list(chosen))
+      SSL_set_client_CA_list(ssl, SSL_dup_CA_list(names));
+    SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(chosen));
+    SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(chosen));
+    SSL_clear_options(ssl, SSL_OP_NO_SSL_MASK);
+    SSL_set_options(ssl, SSL_CTX_get_options(chosen) & SSL_OP_NO_SSL_MASK);
+    SSL_set_cipher_list(ssl, s.ciphers.empty() ? kIntermediateCiphers : s.ciphers.c_str());
+    if (!s.ciphersuites.empty()) SSL_set_ciphersuites(ssl, s.ciphersuites.c_str());
+    if (!s.curves.empty()) SSL_set1_groups_list(ssl, s.curves.c_str());
+    ERR_clear_error();
+  }
   return SSL_CLIENT_HELLO_SUCCESS;
 }
 
@@ -173,7 +191,8 @@ bool configure_client_verify(SSL_CTX* ctx, const ServerSettings& settings, std::
       SSL_VERIFY_PEER | (settings.verify == Verify::required ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
       on_verify);
   if (!load_trust(ctx, settings.ca_file, error)) return false;
-  if (!is_directory(settings.ca_file) && settings.ca_file != "@system-ca") {
+  if (!settings.no_ca_names && !is_directory(settings.ca_file) &&
+      settings.ca_file != "@system-ca") {
     if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(settings.ca_file.c_str()))
       SSL_CTX_set_client_CA_list(ctx, names);
     ERR_clear_error();
@@ -211,21 +230,8 @@ std::unique_ptr<ServerContexts> ServerContexts::build(const ServerSettings& sett
                                                       std::string& error) {
   std::unique_ptr<ServerContexts> out(new ServerContexts);
   out->strict_sni_ = settings.strict_sni;
-  for (const auto& protocol : settings.alpn) {
-    if (protocol.empty() || protocol.size() > 255) continue;
-    out->alpn_wire_ += static_cast<char>(protocol.size());
-    out->alpn_wire_ += protocol;
-  }
-  for (const auto& path : settings.certificates) {
-    bool ok = true;
-    if (is_directory(path)) {
-      for (const auto& file : directory_certificates(path))
-        ok = ok && out->add_certificate(file, settings, error);
-    } else {
-      ok = out->add_certificate_file(path, settings, error);
-    }
-    if (!ok) return nullptr;
-  }
+  for (const auto& source : settings.certificates)
+    if (!out->add_source(source, settings, error)) return nullptr;
   if (out->contexts_.empty()) {
     error = "no SSL certificate found in the bind's crt arguments";
     return nullptr;
@@ -233,23 +239,47 @@ std::unique_ptr<ServerContexts> ServerContexts::build(const ServerSettings& sett
   return out;
 }
 
+const ServerContexts::Profile& ServerContexts::profile_of(const ServerSettings& settings) {
+  for (const auto& p : profiles_)
+    if (p->settings == &settings) return *p;
+  auto& p = *profiles_.emplace_back(std::make_unique<Profile>());
+  p.settings = &settings;
+  for (const auto& protocol : settings.alpn) {
+    if (protocol.empty() || protocol.size() > 255) continue;
+    p.alpn_wire += static_cast<char>(protocol.size());
+    p.alpn_wire += protocol;
+  }
+  return p;
+}
+
+bool ServerContexts::add_source(const CertificateSource& source, const ServerSettings& bind,
+                                std::string& error) {
+  if (source.own) line_settings_.push_back(source.own);
+  const Profile& profile = profile_of(source.own ? *source.own : bind);
+  if (!is_directory(source.path)) return add_certificate_file(source.path, source, profile, error);
+  for (const auto& file : directory_certificates(source.path))
+    if (!add_certificate(file, source, profile, error)) return false;
+  return true;
+}
+
 // A file, or the bundle PATH.{dsa,ecdsa,rsa} when PATH itself does not exist.
-bool ServerContexts::add_certificate_file(const std::string& path, const ServerSettings& settings,
-                                          std::string& error) {
-  if (is_regular_file(path)) return add_certificate(path, settings, error);
+bool ServerContexts::add_certificate_file(const std::string& path, const CertificateSource& source,
+                                          const Profile& profile, std::string& error) {
+  if (is_regular_file(path)) return add_certificate(path, source, profile, error);
   bool any = false;
   for (const char* suffix : {".dsa", ".ecdsa", ".rsa"}) {
     const std::string member = path + suffix;
     if (!is_regular_file(member)) continue;
-    if (!add_certificate(member, settings, error)) return false;
+    if (!add_certificate(member, source, profile, error)) return false;
     any = true;
   }
   if (!any) error = "unable to load SSL certificate file '" + path + "': no such file";
   return any;
 }
 
-bool ServerContexts::add_certificate(const std::string& path, const ServerSettings& settings,
-                                     std::string& error) {
+bool ServerContexts::add_certificate(const std::string& path, const CertificateSource& source,
+                                     const Profile& profile, std::string& error) {
+  const ServerSettings& settings = *profile.settings;
   if (is_regular_file(path + ".ocsp")) {
     // HAProxy staples it; serving without would be a silent difference.
     error = "OCSP stapling ('" + path + ".ocsp') is not served by this build yet";
@@ -295,7 +325,8 @@ bool ServerContexts::add_certificate(const std::string& path, const ServerSettin
   SSL_CTX_set_timeout(ctx, settings.lifetime_s);
   if (!configure_client_verify(ctx, settings, error)) return false;
   SSL_CTX_set_client_hello_cb(ctx, on_client_hello, this);
-  SSL_CTX_set_alpn_select_cb(ctx, on_alpn, &alpn_wire_);
+  SSL_CTX_set_alpn_select_cb(ctx, on_alpn, const_cast<std::string*>(&profile.alpn_wire));
+  SSL_CTX_set_app_data(ctx, const_cast<Profile*>(&profile));
 
   X509* cert = SSL_CTX_get0_certificate(ctx);
   const bool ecdsa = EVP_PKEY_get_base_id(X509_get0_pubkey(cert)) == EVP_PKEY_EC;
@@ -304,8 +335,15 @@ bool ServerContexts::add_certificate(const std::string& path, const ServerSettin
     if (slot == nullptr) slot = ctx;  // the first certificate for a name wins, as HAProxy
   };
   const bool first = contexts_.size() == 1;
-  const std::vector<std::string> names = certificate_names(cert);
-  for (const auto& name : names) {
+  std::vector<std::string> names = certificate_names(cert);
+  // Any filter on a crt-list line (an exclusion too) replaces the certificate's own names,
+  // as in HAProxy.
+  const bool filtered = !source.filters.empty() || !source.exclusions.empty();
+  const std::vector<std::string>& served = filtered ? source.filters : names;
+  for (const auto& name : served) {
+    if (std::find(source.exclusions.begin(), source.exclusions.end(), name) !=
+        source.exclusions.end())
+      continue;
     if (name.starts_with("*.") && name.size() > 2)
       enter(wildcard_[name.substr(1)]);
     else

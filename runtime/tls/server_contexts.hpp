@@ -20,10 +20,23 @@
 
 namespace sluice::tls {
 
+struct ServerSettings;
+
+// One `crt` argument, or one crt-list line.
+struct CertificateSource {
+  // A PEM file (chain and key, or the key in FILE.key), a bundle (FILE.ecdsa/.rsa/.dsa)
+  // or a directory.
+  std::string path;
+  // SNI filters: with any (an exclusion too), only the positive ones (names and "*.x"
+  // wildcards) select it, less the exclusions; without, the certificate's own names.
+  std::vector<std::string> filters, exclusions;
+  // A crt-list line's settings (its options over the bind's); nullptr: the bind's.
+  std::shared_ptr<const ServerSettings> own;
+};
+
 struct ServerSettings {
-  // `crt` arguments in order: PEM files (chain and key, or the key in FILE.key), bundles
-  // (FILE.ecdsa/.rsa/.dsa) or directories. The first certificate is the default.
-  std::vector<std::string> certificates;
+  // In bind-line order; the first certificate is the default.
+  std::vector<CertificateSource> certificates;
   // ALPN protocols the bind offers that may be selected, in the bind's order.
   std::vector<std::string> alpn;
   std::string ciphers;       // empty: Mozilla "intermediate"
@@ -35,6 +48,7 @@ struct ServerSettings {
   Verify verify = Verify::none;  // client certificates
   std::string ca_file;           // a file, a directory or "@system-ca"
   std::string crl_file;
+  bool no_ca_names = false;  // the CA names are not sent to the client
   bool strict_sni = false;
   bool tickets = true;
   long cache_size = 20000;  // tune.ssl.cachesize
@@ -62,6 +76,14 @@ class ServerContexts {
   // strict-sni and no match.
   SSL_CTX* choose(std::string_view server_name, bool ecdsa_ok) const;
 
+  // What a certificate's context sets apart from the others of its bind: a crt-list
+  // line's options, applied to a handshake when SNI picks that certificate (OpenSSL keeps
+  // the first context's for the rest).
+  struct Profile {
+    const ServerSettings* settings = nullptr;
+    std::string alpn_wire;  // the selectable protocols, length-prefixed
+  };
+
  private:
   struct Choice {
     SSL_CTX* ecdsa = nullptr;
@@ -75,17 +97,22 @@ class ServerContexts {
   using NameMap = std::unordered_map<std::string, Choice, Hash, std::equal_to<>>;
 
   ServerContexts() = default;
-  bool add_certificate_file(const std::string& path, const ServerSettings& settings,
-                            std::string& error);
-  bool add_certificate(const std::string& path, const ServerSettings& settings, std::string& error);
+  bool add_source(const CertificateSource& source, const ServerSettings& settings,
+                  std::string& error);
+  bool add_certificate_file(const std::string& path, const CertificateSource& source,
+                            const Profile& profile, std::string& error);
+  bool add_certificate(const std::string& path, const CertificateSource& source,
+                       const Profile& profile, std::string& error);
+  const Profile& profile_of(const ServerSettings& settings);
 
   std::vector<SSL_CTX*> contexts_;  // owned; the first is every handshake's starting point
+  std::vector<std::unique_ptr<Profile>> profiles_;                    // the bind's first
+  std::vector<std::shared_ptr<const ServerSettings>> line_settings_;  // kept for profiles_
   NameMap exact_;
   NameMap wildcard_;  // by the suffix after "*" (".example.com")
   Choice default_;
   std::string default_name_;  // the default certificate's first name
   bool strict_sni_ = false;
-  std::string alpn_wire_;  // the selectable protocols, length-prefixed
 };
 
 }  // namespace sluice::tls

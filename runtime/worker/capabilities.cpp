@@ -19,7 +19,6 @@ void check_frontend(const config::Frontend& f, Report& r) {
   for (const auto& bind : f.binds) {
     if (bind.tls) {
       if (f.mode != config::Mode::http) r.add(bind.origin, "'ssl' on a mode tcp bind");
-      if (!bind.tls->crt_lists.empty()) r.add(bind.origin, "'crt-list'");
     }
     for (const auto& e : bind.endpoints)
       if (e.family == config::Family::unix_path || e.family == config::Family::abstract ||

@@ -76,29 +76,66 @@ std::vector<std::string> alpn_list(std::string_view alpn) {
   return out;
 }
 
-// A bind's TLS as OpenSSL takes it. In mode http only the protocols sluice speaks are
-// offered by ALPN (h2 comes with its own issue); mode tcp relays whatever was agreed.
+tls::ServerSettings::Verify verify_of(config::Verify v) {
+  using Verify = tls::ServerSettings::Verify;
+  return v == config::Verify::required   ? Verify::required
+         : v == config::Verify::optional ? Verify::optional
+                                         : Verify::none;
+}
+
+// In mode http only the protocols sluice speaks are offered (h2 comes with its own issue);
+// mode tcp relays whatever was agreed.
+std::vector<std::string> served_alpn(std::string_view alpn, config::Mode mode) {
+  std::vector<std::string> out;
+  for (auto& protocol : alpn_list(alpn))
+    if (mode == config::Mode::tcp || protocol != "h2") out.push_back(std::move(protocol));
+  return out;
+}
+
+// A crt-list line's options over its bind's settings; nullptr when it has none.
+std::shared_ptr<const tls::ServerSettings> line_settings(const config::CertificateEntry& e,
+                                                         const tls::ServerSettings& bind,
+                                                         config::Mode mode) {
+  const bool own = !e.alpn.empty() || !e.ciphers.empty() || !e.ciphersuites.empty() ||
+                   !e.curves.empty() || !e.ca_file.empty() || !e.crl_file.empty() ||
+                   e.verify != config::Verify::unset ||
+                   e.min_version != config::TlsVersion::unset ||
+                   e.max_version != config::TlsVersion::unset || e.no_ca_names;
+  if (!own) return nullptr;
+  auto s = std::make_shared<tls::ServerSettings>(bind);
+  s->certificates.clear();
+  if (!e.alpn.empty()) s->alpn = served_alpn(e.alpn, mode);
+  if (!e.ciphers.empty()) s->ciphers = e.ciphers;
+  if (!e.ciphersuites.empty()) s->ciphersuites = e.ciphersuites;
+  if (!e.curves.empty()) s->curves = e.curves;
+  if (!e.ca_file.empty()) s->ca_file = e.ca_file;
+  if (!e.crl_file.empty()) s->crl_file = e.crl_file;
+  if (e.verify != config::Verify::unset) s->verify = verify_of(e.verify);
+  if (e.min_version != config::TlsVersion::unset) s->versions.min = openssl_version(e.min_version);
+  if (e.max_version != config::TlsVersion::unset) s->versions.max = openssl_version(e.max_version);
+  s->no_ca_names = s->no_ca_names || e.no_ca_names;
+  return s;
+}
+
+// A bind's TLS as OpenSSL takes it.
 tls::ServerSettings tls_settings(const config::BindTls& bind, const config::Global& global,
                                  config::Mode mode) {
   tls::ServerSettings s;
-  s.certificates = bind.certificates;
-  for (auto& protocol : alpn_list(bind.alpn))
-    if (mode == config::Mode::tcp || protocol != "h2") s.alpn.push_back(std::move(protocol));
+  s.alpn = served_alpn(bind.alpn, mode);
   s.ciphers = bind.ciphers;
   s.ciphersuites = bind.ciphersuites;
   s.curves = bind.curves;
   s.dh_param_file = global.dh_param_file;
   s.versions = version_range(bind.versions);
-  using Verify = tls::ServerSettings::Verify;
-  s.verify = bind.verify == config::Verify::required   ? Verify::required
-             : bind.verify == config::Verify::optional ? Verify::optional
-                                                       : Verify::none;
+  s.verify = verify_of(bind.verify);
   s.ca_file = bind.ca_file;
   s.crl_file = bind.crl_file;
   s.strict_sni = bind.strict_sni;
   s.tickets = !bind.no_tls_tickets;
   s.cache_size = global.ssl_cachesize;
   s.lifetime_s = std::max<long>(1, global.ssl_lifetime.count() / 1000);
+  for (const auto& e : bind.entries)
+    s.certificates.push_back({e.path, e.filters, e.exclusions, line_settings(e, s, mode)});
   return s;
 }
 

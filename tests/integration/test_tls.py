@@ -517,17 +517,35 @@ def test_client_renegotiation_is_refused(sluice_bin, tmp_path, pki):
         assert served_afterwards(port, pki)
 
 
-# ---- what this build does not serve yet --------------------------------------------------
+# ---- crt-list ----------------------------------------------------------------------------
 
-@pytest.mark.skipif(UNDER_HAPROXY, reason="sluice's own refusals")
-@pytest.mark.parametrize("bind, said", [
-    ("crt-list {pki}/list.txt", "'crt-list' is not served by this build yet"),
-])
-def test_unserved_tls_features_are_refused_with_their_line(sluice_bin, tmp_path, pki, bind, said):
-    (pki / "list.txt").write_text(f"{pki}/ecdsa.pem\n")
+def test_crt_list_filters_options_and_default(sluice_bin, tmp_path, pki):
+    """The first line is the default; a line with SNI filters serves those names only (an
+    exclusion alone leaves none), with its own [options]; comments are skipped."""
+    (pki / "list.txt").write_text(
+        "# the default: the first certificate\n"
+        f"{pki}/dir/a-other.pem\n"
+        f"{pki}/ecdsa.pem [ssl-min-ver TLSv1.3 alpn http/1.1] shop.test *.shop.test\n"
+        f"{pki}/wild.pem !x.example.net\n"
+        f"{pki}/dir/b-third.pem\n")
     port = free_port()
-    cfg = tls_cfg(tmp_path, port, bind.format(pki=pki), frontend=["http-request return status 200"])
-    r = subprocess.run([str(sluice_bin), "-f", str(cfg)], capture_output=True, text=True,
-                       timeout=DEADLINE, check=False)
-    assert r.returncode != 0
-    assert f"tls.cfg:12: {said}" in r.stderr, r.stderr
+    cfg = tls_cfg(tmp_path, port, f"crt-list {pki}/list.txt",
+                  frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port):
+        assert presented(port)[0] == "other.org"
+        assert presented(port, "shop.test")[0] == "example.com"
+        assert presented(port, "a.shop.test")[0] == "example.com"
+        assert presented(port, "example.com")[0] == "other.org"  # not among its filters
+        assert presented(port, "y.example.net")[0] == "other.org"  # an exclusion alone
+        assert presented(port, "third.org")[0] == "third.org"  # no filter: its own names
+        # The line's ssl-min-ver: TLS 1.2 is refused for shop.test, not for the others.
+        assert presented(port, "shop.test", "-tls1_2")[0] is None
+        assert presented(port, "third.org", "-tls1_2")[0] == "third.org"
+        assert alpn_of_sni(port, "shop.test", "http/1.1") == "http/1.1"
+
+
+def alpn_of_sni(port, servername, offer):
+    r = openssl("s_client", "-connect", f"127.0.0.1:{port}", "-servername", servername,
+                "-alpn", offer)
+    m = re.search(r"ALPN protocol: (\S+)", r.stdout.decode(errors="replace"))
+    return m.group(1) if m else None
