@@ -2,6 +2,7 @@
 
 #include "runtime/tls/certificate_files.hpp"
 #include "runtime/tls/context_setup.hpp"
+#include "runtime/tls/ocsp.hpp"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -280,11 +281,6 @@ bool ServerContexts::add_certificate_file(const std::string& path, const Certifi
 bool ServerContexts::add_certificate(const std::string& path, const CertificateSource& source,
                                      const Profile& profile, std::string& error) {
   const ServerSettings& settings = *profile.settings;
-  if (is_regular_file(path + ".ocsp")) {
-    // HAProxy staples it; serving without would be a silent difference.
-    error = "OCSP stapling ('" + path + ".ocsp') is not served by this build yet";
-    return false;
-  }
   ERR_clear_error();
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) {
@@ -297,6 +293,16 @@ bool ServerContexts::add_certificate(const std::string& path, const CertificateS
     return false;
   };
   if (!use_certificate_file(ctx, path, error)) return false;
+  if (is_regular_file(path + ".ocsp")) {
+    std::string warning;
+    auto response = load_ocsp_response(ctx, path, warning);
+    if (response.empty())
+      warnings_.push_back(std::move(warning));
+    else
+      staple_ocsp_response(ctx,
+                           *ocsp_responses_.emplace_back(
+                               std::make_unique<std::vector<unsigned char>>(std::move(response))));
+  }
 
   // What every certificate of the bind shares.
   apply_versions(ctx, settings.versions);

@@ -69,6 +69,9 @@ class ServerContexts {
   ServerContexts(const ServerContexts&) = delete;
   ServerContexts& operator=(const ServerContexts&) = delete;
 
+  // What was loaded but is not served as it stands (an OCSP response not stapled).
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
   // A server-side TLS stream over an accepted socket; empty when OpenSSL is out of memory.
   Stream accept(int fd) const;
 
@@ -106,8 +109,10 @@ class ServerContexts {
   const Profile& profile_of(const ServerSettings& settings);
 
   std::vector<SSL_CTX*> contexts_;  // owned; the first is every handshake's starting point
-  std::vector<std::unique_ptr<Profile>> profiles_;                    // the bind's first
-  std::vector<std::shared_ptr<const ServerSettings>> line_settings_;  // kept for profiles_
+  std::vector<std::unique_ptr<Profile>> profiles_;                           // the bind's first
+  std::vector<std::shared_ptr<const ServerSettings>> line_settings_;         // kept for profiles_
+  std::vector<std::unique_ptr<std::vector<unsigned char>>> ocsp_responses_;  // stapled
+  std::vector<std::string> warnings_;
   NameMap exact_;
   NameMap wildcard_;  // by the suffix after "*" (".example.com")
   Choice default_;

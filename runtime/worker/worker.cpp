@@ -481,6 +481,9 @@ bool Worker::open(std::string& error) {
           error = fmt::format("{}:{}: {}", *bind.origin.file, bind.origin.line, error);
           return false;
         }
+        for (const auto& warning : built->warnings())
+          fmt::print(stderr, "sluice: warning: {}:{}: {}\n", *bind.origin.file, bind.origin.line,
+                     warning);
         contexts = tls_contexts_.emplace_back(std::move(built)).get();
       }
       for (const auto& endpoint : bind.endpoints) {

@@ -48,9 +48,10 @@ def tlv(kind, value=b""):
     return bytes([kind]) + struct.pack("!H", len(value)) + value
 
 
-def v2(command, family, body=b""):
+def v2(command, family, body=b"", version=2):
     """command 0 LOCAL or 1 PROXY; family 0x11 TCP4, 0x21 TCP6, 0x00 UNSPEC."""
-    return SIGNATURE + bytes([0x20 | command, family]) + struct.pack("!H", len(body)) + body
+    return (SIGNATURE + bytes([version << 4 | command, family]) + struct.pack("!H", len(body)) +
+            body)
 
 
 def v2_tcp4(src, dst, sport, dport, tlvs=b""):
@@ -113,8 +114,9 @@ class ProxyHeaderServer:
     tcp the client's bytes to its FIN, answered the same with "\\n<bytes>" added, then closes.
     Keeps every header received in `headers`."""
 
-    def __init__(self, mode):
+    def __init__(self, mode, keep_alive=False):
         self.mode = mode
+        self.keep_alive = keep_alive  # mode http: answer every request of a connection
         self.headers = []
         self.errors = []
         self.sock = listening_socket(16)
@@ -138,14 +140,21 @@ class ProxyHeaderServer:
                 self.headers.append(header)
                 answer = describe(header).encode() + b"\n" + header.hex().encode()
                 if self.mode == "http":
-                    while b"\r\n\r\n" not in rest:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            raise EOFError("request head cut")
-                        rest += chunk
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                                 b"Content-Length: %d\r\nConnection: close\r\n\r\n"
-                                 % len(answer) + answer)
+                    while True:
+                        while b"\r\n\r\n" not in rest:
+                            chunk = conn.recv(65536)
+                            if not chunk:
+                                if rest or not self.keep_alive:
+                                    raise EOFError("request head cut")
+                                return
+                            rest += chunk
+                        rest = rest[rest.index(b"\r\n\r\n") + 4:]  # requests without body
+                        close = b"" if self.keep_alive else b"Connection: close\r\n"
+                        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                     b"Content-Length: %d\r\n%s\r\n"
+                                     % (len(answer), close) + answer)
+                        if not self.keep_alive:
+                            return
                 else:
                     while True:
                         chunk = conn.recv(65536)
@@ -266,6 +275,19 @@ def test_headers_without_addresses_keep_the_connections_own(sluice_bin, tmp_path
         assert (status, body) == (200, f"src=127.0.0.1:{client_port} dst=127.0.0.1:{port}\n")
 
 
+def test_every_request_of_a_connection_keeps_the_proxy_addresses(sluice_bin, tmp_path):
+    port = free_port()
+    keep_alive = b"GET /pp HTTP/1.1\r\nHost: x\r\n\r\n"
+    with sluice_serving(sluice_bin, accept_proxy_cfg(tmp_path, port), port):
+        with RawClient(port) as c:
+            c.send(v2_tcp4("10.1.2.3", "10.0.0.1", 1234, 8443) + keep_alive)
+            for i in range(3):
+                r = c.response()
+                assert (r.status, r.body) == (200, b"src=10.1.2.3:1234 dst=10.0.0.1:8443\n"), i
+                # A later request that starts like a header is a request, not a header.
+                c.send(keep_alive if i else b"PROXY /pp HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
 def test_httplog_shows_the_proxy_source(sluice_bin, tmp_path):
     port = free_port()
     with sluice_serving(sluice_bin, accept_proxy_cfg(tmp_path, port), port) as proc:
@@ -367,14 +389,22 @@ INVALID = "Received an invalid PROXY protocol header"
                  marks=haproxy_accepts("1.2.3.400 (read as 1.2.4.144)")),
     pytest.param(v2(1, 0x11, b"\x00" * 11), INVALID, id="v2-short-tcp4"),
     pytest.param(v2(2, 0x11, b"\x00" * 12), INVALID, id="v2-command-2"),
+    # Refused by both; the wording differs (HAProxy: "Received something which does not
+    # look like a PROXY protocol header"), so any reason will do here.
+    pytest.param(v2(1, 0x11, b"\x0a\x01\x02\x03\x0a\x00\x00\x01\x00\x01\x00\x02", version=1),
+                 None, id="v2-version-1"),
 ])
 def test_invalid_headers_are_refused_and_logged(sluice_bin, tmp_path, garbage, message):
     port = free_port()
     with sluice_serving(sluice_bin, accept_proxy_cfg(tmp_path, port), port) as proc:
         with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as c:
+            client_port = c.getsockname()[1]
             c.sendall(garbage + REQUEST)
             assert closed_without_answer(c)
-    assert any(l.endswith("fe/1: " + message) for l in log_lines(proc)), log_lines(proc)
+    lines = [l for l in log_lines(proc) if l.startswith(f"127.0.0.1:{client_port} ")]
+    assert len(lines) == 1 and " fe/1: " in lines[0], lines
+    if message:
+        assert lines[0].endswith(" fe/1: " + message), lines
 
 
 @sluice_only
@@ -494,8 +524,62 @@ def test_accept_proxy_then_send_proxy_passes_the_proxied_addresses(sluice_bin, t
                 else:
                     c.send(incoming + b"ping")
                     c.sock.shutdown(socket.SHUT_WR)
-                    assert c.rest().endswith(b"\nping")
+                    # Only what followed the header reached the server.
+                    assert c.rest().split(b"\n", 2)[2] == b"ping"
         assert server.headers == [expected_header(version, "10.1.2.3", 1234, "10.0.0.1", 8443)]
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_send_proxy_from_an_ipv6_client(sluice_bin, tmp_path, version):
+    server = ProxyHeaderServer("http")
+    ready, port = free_port(), free_port6()
+    option = "send-proxy" if version == 1 else "send-proxy-v2"
+    cfg = write_cfg(tmp_path, head("http") + [
+        "frontend fe", f"    bind 127.0.0.1:{ready}", f"    bind [::1]:{port}",
+        "    default_backend be",
+        "backend be", f"    server s1 127.0.0.1:{server.port} {option}"])
+    try:
+        with sluice_serving(sluice_bin, cfg, ready):
+            wait_until(lambda: accepts6(port), f"port {port} on ::1")
+            with socket.create_connection(("::1", port), timeout=DEADLINE) as c:
+                client_port = c.getsockname()[1]
+                c.sendall(REQUEST)
+                answer = read_all(c)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        expected = (f"PROXY TCP6 ::1 ::1 {client_port} {port}\r\n".encode() if version == 1
+                    else v2_tcp6("::1", "::1", client_port, port))
+        assert server.headers == [expected], server.errors
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_server_connections_with_a_header_serve_only_their_client(sluice_bin, tmp_path,
+                                                                   version):
+    # A PROXY header names one client: an idle server connection opened for one client
+    # must not carry another client's requests (proxy-protocol.txt, section 2).
+    server = ProxyHeaderServer("http", keep_alive=True)
+    port = free_port()
+    option = "send-proxy" if version == 1 else "send-proxy-v2"
+    cfg = write_cfg(tmp_path, head("http") + [
+        "frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend be",
+        "backend be", "    http-reuse always",
+        f"    server s1 127.0.0.1:{server.port} {option}"])
+    request = b"GET /pp HTTP/1.1\r\nHost: x\r\n\r\n"
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            seen = []
+            for _ in range(2):  # two clients one after the other, two requests each
+                with RawClient(port) as c:
+                    client_port = c.sock.getsockname()[1]
+                    for _ in range(2):
+                        r = c.send(request).response()
+                        assert r.status == 200, r
+                        seen.append((client_port, r.body.split(b"\n")[0].decode()))
+        tag = "v1 " if version == 1 else "v2 PROXY "
+        assert seen == [(p, f"{tag}TCP4 127.0.0.1:{p} 127.0.0.1:{port}") for p, _ in seen]
     finally:
         server.close()
 
@@ -520,3 +604,29 @@ def test_send_proxy_v2_chained_into_accept_proxy(sluice_bin, tmp_path, mode):
             assert (r.status, r.body.decode()) == (
                 200, f"src=127.0.0.1:{client_port} dst=127.0.0.1:{outer}\n")
 
+
+
+def free_port6():
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+def accepts6(port):
+    try:
+        with socket.create_connection(("::1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def read_all(sock):
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    except ConnectionResetError:
+        return data

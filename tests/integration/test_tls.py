@@ -517,6 +517,76 @@ def test_client_renegotiation_is_refused(sluice_bin, tmp_path, pki):
         assert served_afterwards(port, pki)
 
 
+# ---- OCSP stapling -----------------------------------------------------------------------
+
+def ocsp_response(pki, leaf, out, expired=False):
+    """A DER OCSP response for pki/`leaf`.crt ("good"), signed by the test CA; `expired`: its
+    nextUpdate passed an hour ago (made with python3-cryptography, openssl ocsp cannot)."""
+    from datetime import datetime, timedelta
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+    cert = x509.load_pem_x509_certificate((pki / f"{leaf}.crt").read_bytes())
+    ca = x509.load_pem_x509_certificate((pki / "ca.pem").read_bytes())
+    key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
+    now = datetime.utcnow()
+    this, nxt = (now - timedelta(days=2), now - timedelta(hours=1)) if expired else \
+        (now - timedelta(minutes=1), now + timedelta(days=1))
+    builder = ocsp.OCSPResponseBuilder().add_response(
+        cert=cert, issuer=ca, algorithm=hashes.SHA1(), cert_status=ocsp.OCSPCertStatus.GOOD,
+        this_update=this, next_update=nxt, revocation_time=None, revocation_reason=None
+    ).responder_id(ocsp.OCSPResponderEncoding.HASH, ca)
+    out.write_bytes(builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER))
+
+
+def stapled(port):
+    out = openssl("s_client", "-connect", f"127.0.0.1:{port}", "-servername", "example.com",
+                  "-status").stdout.decode(errors="replace")
+    if "OCSP response: no response sent" in out:
+        return None
+    m = re.search(r"Cert Status: (\w+)", out)
+    return m.group(1) if m else out
+
+
+def test_ocsp_response_beside_the_certificate_is_stapled(sluice_bin, tmp_path, pki):
+    d = tmp_path / "crt"
+    d.mkdir()
+    (d / "site.pem").write_text((pki / "ecdsa.pem").read_text())
+    ocsp_response(pki, "ecdsa", d / "site.pem.ocsp")
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {d}/site.pem", frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port):
+        assert stapled(port) == "good"
+        assert https_get(port, client_context(pki))[0].status == 200
+
+
+@pytest.mark.skipif(UNDER_HAPROXY, reason="sluice warns and serves without the staple")
+@pytest.mark.parametrize("case, warned", [
+    ("expired", "it is outside its validity period"),
+    ("mismatched", "it does not answer for the certificate"),
+    ("garbage", "it is not a DER-encoded OCSP response"),
+])
+def test_unusable_ocsp_response_is_warned_about_not_stapled(sluice_bin, tmp_path, pki, case,
+                                                            warned):
+    d = tmp_path / "crt"
+    d.mkdir()
+    (d / "site.pem").write_text((pki / "ecdsa.pem").read_text())
+    if case == "garbage":
+        (d / "site.pem.ocsp").write_bytes(b"not DER at all")
+    else:
+        # mismatched: a good response, but for another certificate of the same CA.
+        ocsp_response(pki, "ecdsa" if case == "expired" else "rsa", d / "site.pem.ocsp",
+                      expired=case == "expired")
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {d}/site.pem", frontend=["http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, port) as proc:
+        assert stapled(port) is None
+        assert https_get(port, client_context(pki))[0].status == 200
+    err = proc.stderr.read()
+    assert f"sluice: warning: {cfg}:12: OCSP response '{d}/site.pem.ocsp' is not stapled: " \
+        f"{warned}" in err, err
+
+
 # ---- crt-list ----------------------------------------------------------------------------
 
 def test_crt_list_filters_options_and_default(sluice_bin, tmp_path, pki):
