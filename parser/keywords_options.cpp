@@ -248,6 +248,7 @@ constexpr SettingRow bind_rows[] = {
     {"ssl-max-ver", ArgKind::choice, 0, 0, tls_versions},
     {"ssl-min-ver", ArgKind::choice, 0, 0, tls_versions},
     {"strict-sni", ArgKind::none},
+    {"tls-ticket-keys", ArgKind::word},
     {"v4v6", ArgKind::none},
     {"v6only", ArgKind::none},
     {"verify", ArgKind::choice, 0, 0, "none optional required"},

@@ -1,4 +1,5 @@
 #include "runtime/compile/compile.hpp"
+#include "runtime/tls/ticket_keys.hpp"
 
 #include <netdb.h>
 
@@ -461,6 +462,12 @@ class Compiler {
           report(check.where, check_ca_file(check.path));
           warn(check.where, lint_ca_file(check.path));
           break;
+        case FileCheck::Kind::ticket_keys: {
+          tls::TicketKeys keys;
+          std::string error;
+          if (!tls::read_ticket_keys(check.path, keys, error)) report(check.where, {{error, {}}});
+          break;
+        }
         case FileCheck::Kind::crl_file:
           report(check.where, check_crl_file(check.path));
           warn(check.where, lint_crl_file(check.path));

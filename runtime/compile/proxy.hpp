@@ -31,7 +31,8 @@ struct FileCheck {
     client_crt,
     ciphers,
     ciphersuites,
-    curves
+    curves,
+    ticket_keys
   } kind;
   std::string path;  // or, for ciphers/ciphersuites/curves, the value OpenSSL must accept
   parser::Location where;

@@ -108,7 +108,10 @@ config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
       continue;
     else if (n == "strict-sni")
       tls.strict_sni = true;
-    else if (n == "no-tls-tickets")
+    else if (n == "tls-ticket-keys") {
+      tls.ticket_keys_file = arg0(s);
+      ctx_.file_checks.push_back({FileCheck::Kind::ticket_keys, arg0(s), s.value->loc});
+    } else if (n == "no-tls-tickets")
       tls.no_tls_tickets = true;
     else if (n == "accept-proxy")
       out.accept_proxy = true;

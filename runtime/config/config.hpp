@@ -72,6 +72,7 @@ struct BindTls {
   TlsVersionRange versions;
   bool strict_sni = false;
   bool no_tls_tickets = false;
+  std::string ticket_keys_file;  // tls-ticket-keys
 };
 
 struct Bind {

@@ -231,6 +231,10 @@ std::unique_ptr<ServerContexts> ServerContexts::build(const ServerSettings& sett
                                                       std::string& error) {
   std::unique_ptr<ServerContexts> out(new ServerContexts);
   out->strict_sni_ = settings.strict_sni;
+  if (!settings.ticket_keys_file.empty()) {
+    out->ticket_keys_ = std::make_unique<TicketKeys>();
+    if (!read_ticket_keys(settings.ticket_keys_file, *out->ticket_keys_, error)) return nullptr;
+  }
   for (const auto& source : settings.certificates)
     if (!out->add_source(source, settings, error)) return nullptr;
   if (out->contexts_.empty()) {
@@ -325,7 +329,9 @@ bool ServerContexts::add_certificate(const std::string& path, const CertificateS
     SSL_CTX_set_dh_auto(ctx, 1);
   else if (!load_dh_parameters(ctx, settings.dh_param_file, error))
     return false;
-  static constexpr unsigned char kSessionContext[] = "sluice";
+  // HAProxy's (SHCTX_APPNAME): a session is only resumed where it was made, and a fleet
+  // sharing tls-ticket-keys may mix HAProxy and sluice while it migrates.
+  static constexpr unsigned char kSessionContext[] = "haproxy";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   SSL_CTX_sess_set_cache_size(ctx, settings.cache_size);
   SSL_CTX_set_timeout(ctx, settings.lifetime_s);
@@ -333,6 +339,7 @@ bool ServerContexts::add_certificate(const std::string& path, const CertificateS
   SSL_CTX_set_client_hello_cb(ctx, on_client_hello, this);
   SSL_CTX_set_alpn_select_cb(ctx, on_alpn, const_cast<std::string*>(&profile.alpn_wire));
   SSL_CTX_set_app_data(ctx, const_cast<Profile*>(&profile));
+  if (ticket_keys_) use_ticket_keys(ctx, *ticket_keys_);
 
   X509* cert = SSL_CTX_get0_certificate(ctx);
   const bool ecdsa = EVP_PKEY_get_base_id(X509_get0_pubkey(cert)) == EVP_PKEY_EC;

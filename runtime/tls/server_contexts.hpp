@@ -17,6 +17,7 @@
 
 #include "runtime/tls/context_setup.hpp"
 #include "runtime/tls/stream.hpp"
+#include "runtime/tls/ticket_keys.hpp"
 
 namespace sluice::tls {
 
@@ -51,8 +52,9 @@ struct ServerSettings {
   bool no_ca_names = false;  // the CA names are not sent to the client
   bool strict_sni = false;
   bool tickets = true;
-  long cache_size = 20000;  // tune.ssl.cachesize
-  long lifetime_s = 300;    // tune.ssl.lifetime
+  std::string ticket_keys_file;  // empty: OpenSSL's own keys, made at startup
+  long cache_size = 20000;       // tune.ssl.cachesize
+  long lifetime_s = 300;         // tune.ssl.lifetime
 };
 
 // Mozilla's "intermediate" TLS 1.2 list (v5.7): forward secrecy and AEAD only.
@@ -113,6 +115,7 @@ class ServerContexts {
   std::vector<std::shared_ptr<const ServerSettings>> line_settings_;         // kept for profiles_
   std::vector<std::unique_ptr<std::vector<unsigned char>>> ocsp_responses_;  // stapled
   std::vector<std::string> warnings_;
+  std::unique_ptr<TicketKeys> ticket_keys_;  // tls-ticket-keys, shared by the bind's contexts
   NameMap exact_;
   NameMap wildcard_;  // by the suffix after "*" (".example.com")
   Choice default_;

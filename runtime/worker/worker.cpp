@@ -132,6 +132,7 @@ tls::ServerSettings tls_settings(const config::BindTls& bind, const config::Glob
   s.crl_file = bind.crl_file;
   s.strict_sni = bind.strict_sni;
   s.tickets = !bind.no_tls_tickets;
+  s.ticket_keys_file = bind.ticket_keys_file;
   s.cache_size = global.ssl_cachesize;
   s.lifetime_s = std::max<long>(1, global.ssl_lifetime.count() / 1000);
   for (const auto& e : bind.entries)

@@ -280,12 +280,12 @@ def test_every_request_of_a_connection_keeps_the_proxy_addresses(sluice_bin, tmp
     keep_alive = b"GET /pp HTTP/1.1\r\nHost: x\r\n\r\n"
     with sluice_serving(sluice_bin, accept_proxy_cfg(tmp_path, port), port):
         with RawClient(port) as c:
-            c.send(v2_tcp4("10.1.2.3", "10.0.0.1", 1234, 8443) + keep_alive)
-            for i in range(3):
-                r = c.response()
-                assert (r.status, r.body) == (200, b"src=10.1.2.3:1234 dst=10.0.0.1:8443\n"), i
-                # A later request that starts like a header is a request, not a header.
-                c.send(keep_alive if i else b"PROXY /pp HTTP/1.1\r\nHost: x\r\n\r\n")
+            for sent in (v2_tcp4("10.1.2.3", "10.0.0.1", 1234, 8443) + keep_alive,
+                         # A later request that starts like a header is only a request.
+                         b"PROXY /pp HTTP/1.1\r\nHost: x\r\n\r\n",
+                         keep_alive):
+                r = c.send(sent).response()
+                assert (r.status, r.body) == (200, b"src=10.1.2.3:1234 dst=10.0.0.1:8443\n"), sent
 
 
 def test_httplog_shows_the_proxy_source(sluice_bin, tmp_path):
@@ -325,7 +325,7 @@ def test_forwardfor_names_the_proxy_source(sluice_bin, tmp_path):
         origin.close()
 
 
-def test_connection_rules_see_the_real_address_session_rules_the_proxied_one(sluice_bin,
+def test_connection_rules_see_the_real_address_request_rules_the_proxied_one(sluice_bin,
                                                                             tmp_path):
     # `tcp-request connection` runs at accept, before the header is read: it sees the
     # load balancer (127.0.0.1), so a header claiming 10.1.2.3 passes it.
@@ -336,6 +336,15 @@ def test_connection_rules_see_the_real_address_session_rules_the_proxied_one(slu
         assert (status, body) == (200, "src=10.1.2.3:1234 dst=10.0.0.1:80\n")
         status, body, _ = addresses_seen(port, v2_tcp4("10.1.2.3", "10.0.0.1", 1234, 80))
         assert (status, body) == (200, "src=10.1.2.3:1234 dst=10.0.0.1:80\n")
+    # Rules that run once the header is read (here on the request) see the proxied address.
+    port = free_port()
+    with sluice_serving(sluice_bin, accept_proxy_cfg(tmp_path, port, frontend=[
+            "http-request deny if { src 10.0.0.0/8 }"]), port):
+        for header in (v1("TCP4", "10.1.2.3", "10.0.0.1", 1234, 80),
+                       v2_tcp4("10.1.2.3", "10.0.0.1", 1234, 80)):
+            assert addresses_seen(port, header)[0] == 403
+        status, body, _ = addresses_seen(port, v1("TCP4", "192.0.2.1", "10.0.0.1", 1, 80))
+        assert (status, body) == (200, "src=192.0.2.1:1 dst=10.0.0.1:80\n")
     # A rule on the real address does refuse the load balancer itself.
     port = free_port()
     cfg = accept_proxy_cfg(tmp_path, port, frontend=[
@@ -422,6 +431,19 @@ def test_a_header_split_in_two_segments_is_waited_for(sluice_bin, tmp_path, head
             c.send(header[9:] + REQUEST)
             r = c.response()
         assert (r.status, r.body) == (200, b"src=10.1.2.3:1234 dst=10.0.0.1:8443\n")
+
+
+def test_a_connection_closed_before_its_header_is_logged(sluice_bin, tmp_path):
+    port = free_port()
+    with sluice_serving(sluice_bin, accept_proxy_cfg(tmp_path, port), port) as proc:
+        with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as c:
+            client_port = c.getsockname()[1]
+        # One thread: a connection served after it means the close was seen before the stop.
+        assert addresses_seen(port, v1("UNKNOWN"))[0] == 200
+    lines = [l for l in log_lines(proc) if l.startswith(f"127.0.0.1:{client_port} ")]
+    assert len(lines) == 1 and re.fullmatch(
+        rf"127\.0\.0\.1:\d+ \[{DATE}\] fe/1: Connection closed while waiting for PROXY "
+        r"protocol header", lines[0]), lines
 
 
 def timeout_refusal(tmp_path, sluice_bin, first_bytes):

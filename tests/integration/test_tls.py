@@ -3,7 +3,9 @@ curl): certificates and SNI, protocol and cipher defaults, ALPN, resumption, TLS
 rules, the HTTP->HTTPS redirect and HSTS example, and bad input on a TLS port. Certificates
 are made by the tests with the openssl CLI. SLUICE_TEST_PROXY=haproxy runs them against
 HAProxy 2.6, the reference."""
+import base64
 import http.client
+import os
 import re
 import socket
 import ssl
@@ -12,8 +14,8 @@ import time
 
 import pytest
 
-from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, free_port, reply, sluice_serving,
-                     wait_until)
+from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, accepts, free_port, proxy_argv, reply,
+                     sluice_serving, wait_until)
 
 DATE = r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}"
 
@@ -331,6 +333,83 @@ def test_session_resumption_by_ticket_and_by_cache(sluice_bin, tmp_path, pki):
     with sluice_serving(sluice_bin, cfg, port):
         assert resumed(port, tmp_path, "-tls1_2")  # the session cache, by session ID
         assert resumed(port, tmp_path, "-tls1_2", "-no_ticket")
+
+
+def ticket_keys(path, keys):
+    path.write_text("".join(base64.b64encode(k).decode() + "\n" for k in keys))
+    return path
+
+
+def session_between(tmp_path, from_port, to_port, *args):
+    """Whether a session (ticket) from one listener is resumed by another."""
+    sess = tmp_path / "moved.pem"
+    base = ["s_client", "-servername", "example.com", *args]
+    first = openssl(*base, "-connect", f"127.0.0.1:{from_port}", "-sess_out", sess, "-ign_eof",
+                    stdin=b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+    assert b"200" in first.stdout, first.stdout
+    second = openssl(*base, "-connect", f"127.0.0.1:{to_port}", "-sess_in", sess, stdin=b"")
+    return b"Reused," in second.stdout
+
+
+def test_tls_ticket_keys_rotate_by_appending(sluice_bin, tmp_path, pki):
+    """The last three keys decrypt, the middle one encrypts: a listener whose file has one
+    more key appended resumes the tickets of the one before; another key set does not."""
+    keys = [os.urandom(80) for _ in range(4)]
+    old = ticket_keys(tmp_path / "old.keys", keys[:3])
+    new = ticket_keys(tmp_path / "new.keys", keys)
+    other = ticket_keys(tmp_path / "other.keys", [os.urandom(80) for _ in range(3)])
+    ports = [free_port() for _ in range(3)]
+    cfg = tls_cfg(tmp_path, ports[0], f"crt {pki}/ecdsa.pem tls-ticket-keys {old}",
+                  frontend=[f"bind 127.0.0.1:{ports[1]} ssl crt {pki}/ecdsa.pem "
+                            f"tls-ticket-keys {new}",
+                            f"bind 127.0.0.1:{ports[2]} ssl crt {pki}/ecdsa.pem "
+                            f"tls-ticket-keys {other}",
+                            "http-request return status 200"])
+    with sluice_serving(sluice_bin, cfg, ports[0]):
+        for version in ("-tls1_2", "-tls1_3"):
+            assert session_between(tmp_path, ports[0], ports[1], version)
+            assert not session_between(tmp_path, ports[0], ports[2], version)
+            # Rotated twice more, the old encryption key is gone from `other`.
+            assert not session_between(tmp_path, ports[1], ports[2], version)
+
+
+@pytest.mark.skipif(UNDER_HAPROXY, reason="runs both proxies side by side")
+def test_tls_ticket_keys_resume_haproxy_sessions(sluice_bin, tmp_path, pki):
+    """A fleet sharing a key file may mix HAProxy and sluice: each resumes the other's."""
+    keys = ticket_keys(tmp_path / "fleet.keys", [os.urandom(48) for _ in range(3)])
+    ours, theirs = free_port(), free_port()
+    cfg = tls_cfg(tmp_path, ours, f"crt {pki}/ecdsa.pem tls-ticket-keys {keys}",
+                  frontend=["http-request return status 200"])
+    haproxy_cfg = tmp_path / "haproxy.cfg"
+    haproxy_cfg.write_text(cfg.read_text().replace(f"127.0.0.1:{ours}", f"127.0.0.1:{theirs}"))
+    haproxy = subprocess.Popen(["haproxy", "-db", "-f", str(haproxy_cfg)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: accepts(theirs), "haproxy listening")
+        with sluice_serving(sluice_bin, cfg, ours):
+            for version in ("-tls1_2", "-tls1_3"):
+                assert session_between(tmp_path, theirs, ours, version)
+                assert session_between(tmp_path, ours, theirs, version)
+    finally:
+        haproxy.terminate()
+        haproxy.wait(timeout=DEADLINE)
+
+
+@pytest.mark.parametrize("content, said", [
+    ("short\n", "line 1: not a base64 key of 48 or 80 bytes"),
+    ("{k48}\n{k80}\n{k48}\n", "line 2: 48- and 80-byte keys cannot be mixed"),
+    ("{k48}\n{k48}\n", "must hold at least 3 keys"),
+])
+def test_bad_tls_ticket_keys_file_is_a_check_error(sluice_bin, tmp_path, pki, content, said):
+    k48, k80 = (base64.b64encode(os.urandom(n)).decode() for n in (48, 80))
+    keys = tmp_path / "bad.keys"
+    keys.write_text(content.format(k48=k48, k80=k80))
+    cfg = tls_cfg(tmp_path, free_port(), f"crt {pki}/ecdsa.pem tls-ticket-keys {keys}")
+    r = subprocess.run([*proxy_argv(sluice_bin, cfg), "-c"], capture_output=True, text=True,
+                       timeout=DEADLINE, check=False)
+    assert r.returncode != 0
+    if not UNDER_HAPROXY:
+        assert f"tls.cfg:12:" in r.stderr and said in r.stderr, r.stderr
 
 
 def test_keep_alive_and_large_bodies_over_tls(sluice_bin, tmp_path, pki):
