@@ -78,6 +78,8 @@ ProxyParse parse_v1(std::span<const char> in, ProxyHeader& out) {
       return invalid(out, kBadHeader);
     return ProxyParse::incomplete;
   }
+  // A bare LF inside the line is refused whole, however the bytes arrived.
+  if (text.substr(0, crlf).find('\n') != std::string_view::npos) return invalid(out, kBadHeader);
   out.size = crlf + 2;
   std::string_view line = text.substr(kV1Prefix.size(), crlf - kV1Prefix.size());
   const std::string_view protocol = next_word(line);
@@ -104,7 +106,7 @@ ProxyParse parse_v2(std::span<const char> in, ProxyHeader& out) {
   if (in.size() < 16) return ProxyParse::incomplete;
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   const std::size_t length = static_cast<std::size_t>(p[14] << 8 | p[15]);
-  if ((p[12] & 0xF0) != 0x20) return invalid(out, kBadHeader);  // version 2 only
+  if ((p[12] & 0xF0) != 0x20) return invalid(out, kNotHeader);  // version 2 only, as HAProxy
   if (16 + length > kProxyHeaderMax) return invalid(out, kBadHeader);
   if (in.size() < 16 + length) return ProxyParse::incomplete;
   out.size = 16 + length;
@@ -112,10 +114,24 @@ ProxyParse parse_v2(std::span<const char> in, ProxyHeader& out) {
   if (command == 0x0) return ProxyParse::done;  // LOCAL: the connection's own addresses
   if (command != 0x1) return invalid(out, kBadHeader);
   const unsigned char* a = p + 16;
-  switch (p[13]) {
+  // UNSPEC, TCP over IPv4/IPv6, UNIX stream; UDP and the rest are refused, as HAProxy.
+  const unsigned family = p[13];
+  if (family != 0x00 && family != 0x11 && family != 0x21 && family != 0x31)
+    return invalid(out, kBadProtocol);
+  // The TLVs after the addresses must fit the header exactly.
+  const std::size_t addresses = family == 0x11   ? 12
+                                : family == 0x21 ? 36
+                                : family == 0x31 ? 216
+                                                 : 0;
+  if (addresses > length) return invalid(out, kBadHeader);
+  for (std::size_t at = addresses; at < length;) {
+    if (length - at < 3) return invalid(out, kBadHeader);
+    const std::size_t value = static_cast<std::size_t>(a[at + 1] << 8 | a[at + 2]);
+    if (length - at - 3 < value) return invalid(out, kBadHeader);
+    at += 3 + value;
+  }
+  switch (family) {
     case 0x11:  // TCP over IPv4
-    case 0x12:  // UDP over IPv4: addresses all the same
-      if (length < 12) return invalid(out, kBadHeader);
       out.source = {};
       out.source.storage.v4.sin_family = AF_INET;
       std::memcpy(&out.source.storage.v4.sin_addr, a, 4);
@@ -129,8 +145,6 @@ ProxyParse parse_v2(std::span<const char> in, ProxyHeader& out) {
       out.has_addresses = true;
       return ProxyParse::done;
     case 0x21:  // TCP over IPv6
-    case 0x22:
-      if (length < 36) return invalid(out, kBadHeader);
       out.source = {};
       out.source.storage.v6.sin6_family = AF_INET6;
       std::memcpy(&out.source.storage.v6.sin6_addr, a, 16);
@@ -143,7 +157,7 @@ ProxyParse parse_v2(std::span<const char> in, ProxyHeader& out) {
       out.destination.length = sizeof(sockaddr_in6);
       out.has_addresses = true;
       return ProxyParse::done;
-    default:  // UNSPEC, UNIX: the connection keeps its own addresses
+    default:  // UNSPEC, UNIX: the connection keeps its own addresses (as the spec allows)
       return ProxyParse::done;
   }
 }

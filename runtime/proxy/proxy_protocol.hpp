@@ -25,9 +25,9 @@ struct ProxyHeader {
   std::string_view error;
 };
 
-// The longest header read: v1's 107 bytes, v2's 16 plus room for the TLVs load balancers
-// add (HAProxy caps it at its buffer size).
-inline constexpr std::size_t kProxyHeaderMax = 2048;
+// The longest header read: v1's 107 bytes, v2's 16 plus its TLVs, up to HAProxy's default
+// buffer size (tune.bufsize).
+inline constexpr std::size_t kProxyHeaderMax = 16384;
 
 // Reads a header at the start of `in`: `incomplete` while what came can still start one.
 ProxyParse parse_proxy_header(std::span<const char> in, ProxyHeader& out);

@@ -89,18 +89,6 @@ void check_answer(std::string_view in, ProxyParse status, const ProxyHeader& h) 
   }
 }
 
-// KNOWN DIVERGENCE, to delete once the reader is fixed: a v1 segment holding a bare LF but
-// no CRLF yet is refused at once ("invalid"), while the same line whole reads past that LF
-// to its CRLF: "PROXY UNKNOWN \nx\r\n" is done in one segment, refused if cut after the LF
-// (and "PROXY \f\n…\r\n" is refused with another reason). Only that case is let through.
-bool known_bare_lf_divergence(std::string_view first_segment, ProxyParse status) {
-  if (status != ProxyParse::invalid || !first_segment.starts_with("PROXY ")) return false;
-  const std::string_view line =
-      first_segment.substr(0, std::min<std::size_t>(first_segment.size(), 107));
-  return line.find("\r\n") == std::string_view::npos && line.find('\n') != std::string_view::npos &&
-         first_segment.size() < 107;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -116,15 +104,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ProxyHeader prefix;
   const ProxyParse prefix_status = parse(in.substr(0, cut), prefix);
   check_answer(in.substr(0, cut), prefix_status, prefix);
-  if (!known_bare_lf_divergence(in.substr(0, cut), prefix_status)) {
-    check(prefix_status == ProxyParse::incomplete || same(prefix_status, prefix, status, whole));
-    // Cut inside the header: still waiting; past it: the same header.
-    if (status == ProxyParse::done) {
-      if (cut < whole.size)
-        check(prefix_status == ProxyParse::incomplete);
-      else
-        check(same(prefix_status, prefix, status, whole));
-    }
+  check(prefix_status == ProxyParse::incomplete || same(prefix_status, prefix, status, whole));
+  // Cut inside the header: still waiting; past it: the same header.
+  if (status == ProxyParse::done) {
+    if (cut < whole.size)
+      check(prefix_status == ProxyParse::incomplete);
+    else
+      check(same(prefix_status, prefix, status, whole));
   }
   if (status != ProxyParse::done) return 0;
 

@@ -129,7 +129,8 @@ std::vector<std::string> valid_headers() {
       v2(0x20, 0x11, v4_block("1.2.3.4", "5.6.7.8", 1, 2)),
       v2(0x21, 0x00, ""),
       v2(0x21, 0x31, std::string(216, 'u')),
-      v2(0x21, 0x11, std::string(2032, '\x7f')),  // the longest header read: 2048 bytes
+      // The longest header read: kProxyHeaderMax bytes.
+      v2(0x21, 0x11, v4_block("1.2.3.4", "5.6.7.8", 1, 2) + tlv(0x04, std::string(16353, '\0'))),
   };
 }
 
@@ -291,13 +292,31 @@ TEST_CASE("v2 PROXY over UNSPEC or UNIX: done, no addresses") {
   REQUIRE(parse(v2(0x21, 0x00, tlv(0x04, "pad")), h) == ProxyParse::done);
   CHECK(h.size == 22);
   CHECK(!h.has_addresses);
-  for (const unsigned char family : {0x31, 0x32}) {  // UNIX stream, UNIX datagram
-    CAPTURE(family);
-    const std::string header = v2(0x21, family, std::string(216, '/'));
-    REQUIRE(parse(header + "more", h) == ProxyParse::done);
-    CHECK(h.size == 16 + 216);
-    CHECK(!h.has_addresses);
+  const std::string unix_stream = v2(0x21, 0x31, std::string(216, '/'));
+  REQUIRE(parse(unix_stream + "more", h) == ProxyParse::done);
+  CHECK(h.size == 16 + 216);
+  CHECK(!h.has_addresses);
+}
+
+TEST_CASE("v2 PROXY over UDP or UNIX datagram: refused, as HAProxy") {
+  for (const unsigned char family : {0x12, 0x22, 0x32}) {
+    CAPTURE(int(family));
+    ProxyHeader h;
+    CHECK(parse(v2(0x21, family, std::string(216, '\1')), h) == ProxyParse::invalid);
+    CHECK(h.error == "Received an unhandled protocol in the PROXY protocol header");
   }
+}
+
+TEST_CASE("v2: TLVs must fit the header exactly") {
+  const std::string addresses = v4_block("1.2.3.4", "5.6.7.8", 1, 2);
+  ProxyHeader h;
+  CHECK(parse(v2(0x21, 0x11, addresses + tlv(0x04, "abc")), h) == ProxyParse::done);
+  // A value running past the header, a TLV cut in its type/length, a stray byte.
+  CHECK(parse(v2(0x21, 0x11, addresses + std::string("\x04\x00\x09", 3)), h) ==
+        ProxyParse::invalid);
+  CHECK(parse(v2(0x21, 0x11, addresses + std::string("\x04\x00", 2)), h) == ProxyParse::invalid);
+  CHECK(parse(v2(0x21, 0x11, addresses + "x"), h) == ProxyParse::invalid);
+  CHECK(h.error == kBadHeader);
 }
 
 TEST_CASE("every strict prefix of a valid header is incomplete, never invalid") {
@@ -443,6 +462,8 @@ TEST_CASE("v1: no CRLF within 107 bytes, or a bare LF") {
   CHECK(h.error == kBadHeader);
   CHECK(parse("PROXY UNKNOWN\n") == ProxyParse::invalid);
   CHECK(parse("PROXY UNKNOWN\nGET / HTTP/1.1\r\n") == ProxyParse::invalid);
+  // However the bytes arrive: a bare LF before the CRLF is refused.
+  CHECK(parse("PROXY UNKNOWN \nx\r\n") == ProxyParse::invalid);
   // A CR not followed by LF is just a byte of the line (the LF may still come).
   CHECK(parse("PROXY UNKNOWN\r") == ProxyParse::incomplete);
   CHECK(parse("PROXY TCP4 1.2.3.4\r5.6.7.8 1 2\r\n") == ProxyParse::invalid);
@@ -454,7 +475,7 @@ TEST_CASE("v2: a version other than 2") {
     CAPTURE(int(ver_cmd));
     ProxyHeader h;
     CHECK(parse(v2(ver_cmd, 0x11, body), h) == ProxyParse::invalid);
-    CHECK(h.error == kBadHeader);
+    CHECK(h.error == "Received something which does not look like a PROXY protocol header");
     // Refused as soon as the fixed part is in.
     CHECK(parse(v2(ver_cmd, 0x11, body).substr(0, 16)) == ProxyParse::invalid);
     CHECK(!h.has_addresses);
@@ -472,9 +493,9 @@ TEST_CASE("v2: a command other than LOCAL or PROXY") {
   }
 }
 
-TEST_CASE("v2: a length beyond 2048 - 16 bytes") {
+TEST_CASE("v2: a length beyond kProxyHeaderMax - 16 bytes") {
   ProxyHeader h;
-  for (std::size_t length : {2033u, 2048u, 4096u, 65535u}) {
+  for (std::size_t length : {16369u, 20000u, 65535u}) {
     CAPTURE(length);
     std::string header = v2(0x21, 0x11, "");
     header[14] = static_cast<char>(length >> 8);
@@ -483,10 +504,12 @@ TEST_CASE("v2: a length beyond 2048 - 16 bytes") {
     CHECK(h.error == kBadHeader);
     CHECK(parse(header + std::string(length, '\0'), h) == ProxyParse::invalid);
   }
-  // 2032: the largest that fits.
-  REQUIRE(parse(v2(0x21, 0x11, std::string(2032, '\x7f')), h) == ProxyParse::done);
+  // 16368: the largest that fits.
+  REQUIRE(parse(v2(0x21, 0x11,
+                   v4_block("1.2.3.4", "5.6.7.8", 1, 2) + tlv(0x04, std::string(16353, '\0'))),
+                h) == ProxyParse::done);
   CHECK(h.size == kProxyHeaderMax);
-  CHECK(h.source.to_string() == "127.127.127.127:32639");
+  CHECK(h.source.to_string() == "1.2.3.4:1");
 }
 
 TEST_CASE("v2: an address block too short for its family") {
