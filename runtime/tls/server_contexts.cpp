@@ -3,6 +3,7 @@
 #include "runtime/tls/certificate_files.hpp"
 #include "runtime/tls/context_setup.hpp"
 #include "runtime/tls/ocsp.hpp"
+#include "runtime/tls/session_cache.hpp"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -231,6 +232,9 @@ std::unique_ptr<ServerContexts> ServerContexts::build(const ServerSettings& sett
                                                       std::string& error) {
   std::unique_ptr<ServerContexts> out(new ServerContexts);
   out->strict_sni_ = settings.strict_sni;
+  out->session_cache_ =
+      std::make_unique<SessionCache>(static_cast<std::size_t>(std::max(0L, settings.cache_size)),
+                                     settings.lifetime_s, settings.tickets);
   if (!settings.ticket_keys_file.empty()) {
     out->ticket_keys_ = std::make_unique<TicketKeys>();
     if (!read_ticket_keys(settings.ticket_keys_file, *out->ticket_keys_, error)) return nullptr;
@@ -333,8 +337,7 @@ bool ServerContexts::add_certificate(const std::string& path, const CertificateS
   // sharing tls-ticket-keys may mix HAProxy and sluice while it migrates.
   static constexpr unsigned char kSessionContext[] = "haproxy";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
-  SSL_CTX_sess_set_cache_size(ctx, settings.cache_size);
-  SSL_CTX_set_timeout(ctx, settings.lifetime_s);
+  session_cache_->attach(ctx);
   if (!configure_client_verify(ctx, settings, error)) return false;
   SSL_CTX_set_client_hello_cb(ctx, on_client_hello, this);
   SSL_CTX_set_alpn_select_cb(ctx, on_alpn, const_cast<std::string*>(&profile.alpn_wire));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/tls/context_setup.hpp"
+#include "runtime/tls/session_cache.hpp"
 #include "runtime/tls/stream.hpp"
 #include "runtime/tls/ticket_keys.hpp"
 
@@ -115,7 +116,9 @@ class ServerContexts {
   std::vector<std::shared_ptr<const ServerSettings>> line_settings_;         // kept for profiles_
   std::vector<std::unique_ptr<std::vector<unsigned char>>> ocsp_responses_;  // stapled
   std::vector<std::string> warnings_;
-  std::unique_ptr<TicketKeys> ticket_keys_;  // tls-ticket-keys, shared by the bind's contexts
+  std::unique_ptr<TicketKeys> ticket_keys_;
+  std::unique_ptr<SessionCache> session_cache_;  // the bind's, whichever certificate  //
+                                                 // tls-ticket-keys, shared by the bind's contexts
   NameMap exact_;
   NameMap wildcard_;  // by the suffix after "*" (".example.com")
   Choice default_;
