@@ -17,8 +17,8 @@ class ContentFacts : public ConnectionFacts {
   // split over records. Both must outlive the evaluation.
   ContentFacts(const io::SocketAddress& client, const io::SocketAddress& local,
                const ServerCount* usable_servers, std::span<const char> payload,
-               std::span<char> hello_scratch)
-      : ConnectionFacts(client, local, usable_servers),
+               std::span<char> hello_scratch, ClientTls tls = {})
+      : ConnectionFacts(client, local, usable_servers, tls),
         payload_(payload),
         hello_scratch_(hello_scratch) {}
 

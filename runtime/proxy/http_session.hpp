@@ -22,6 +22,7 @@
 #include "runtime/proxy/http_rules.hpp"
 #include "runtime/proxy/link.hpp"
 #include "runtime/proxy/proxy_protocol.hpp"
+#include "runtime/proxy/server_options.hpp"
 #include "runtime/proxy/server_pool.hpp"
 #include "runtime/proxy/tcp_relay.hpp"
 #include "runtime/proxy/tcp_rules.hpp"
@@ -31,14 +32,6 @@
 namespace sluice::proxy {
 
 enum class ReuseMode : std::uint8_t { never, safe, always };
-
-// What a server line asks of each connection to it, beyond the TCP connect.
-struct ServerOptions {
-  const tls::ClientContext* tls = nullptr;  // `ssl`; nullptr: plain TCP
-  // `sni EXPR`, shared by the servers that write the same expression; nullptr: no SNI.
-  const rules::CompiledFormat* sni = nullptr;
-  std::uint8_t send_proxy = 0;  // PROXY protocol version to send first; 0: none
-};
 
 // A backend as HTTP sessions use it, compiled once per worker.
 struct HttpBackend {

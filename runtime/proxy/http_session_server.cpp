@@ -2,10 +2,7 @@
 // connections), forwarding the request head, reading and relaying the response.
 #include <sys/socket.h>
 
-#include <fmt/format.h>
-
 #include <algorithm>
-#include <chrono>
 
 #include "runtime/proxy/http_exchange.hpp"
 #include "runtime/proxy/http_session.hpp"
@@ -147,25 +144,13 @@ ConnectSpec HttpSession::connect_spec(std::uint32_t server, ConnectBuffers& buff
 }
 
 void HttpSession::log_server_tls_failure(std::string_view why, bool certificate_rejected) {
-  log::Logger* logger = share_.logger(frontend_.index);
-  if (logger == nullptr || x_ == nullptr) return;
+  if (x_ == nullptr) return;
   const auto& backend = backend_->state->config();
   const std::uint32_t server = x_->log.server;
-  log::LogRecord r;
-  r.client = client_address_;
-  r.accept_date = std::chrono::system_clock::now();
-  r.frontend = frontend_.config->name;
-  r.backend = backend.name;
-  if (server < backend.servers.size()) r.server = backend.servers[server].name;
-  char message[320];
-  const auto text = fmt::format_to_n(
-      message, sizeof message, "{}: {}",
-      certificate_rejected ? "server certificate rejected" : "SSL handshake with the server failed",
-      why);
-  const auto out = logger->message_buffer();
-  logger->emit(log::traffic_severity,
-               {out.data(), log::write_server_error_log(out, r, {message, text.size})},
-               r.accept_date);
+  proxy::log_server_tls_failure(share_.logger(frontend_.index), client_address_,
+                                frontend_.config->name, backend.name,
+                                server < backend.servers.size() ? backend.servers[server].name : "",
+                                why, certificate_rejected);
 }
 
 void HttpSession::on_server_slot(const ServerTarget& server) {

@@ -19,6 +19,7 @@ Io transmit(int fd, std::span<const char> from, std::size_t& n);
 
 class Link {
  public:
+  Link() = default;
   Link(io::Fd fd, tls::Stream tls) : fd_(std::move(fd)), tls_(std::move(tls)) {}
 
   int fd() const { return fd_.get(); }

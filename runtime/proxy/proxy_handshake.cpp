@@ -11,7 +11,7 @@
 namespace sluice::proxy {
 
 void ProxyHandshake::start(io::Loop& loop, AcceptedClient client, ConnectionSlot slot,
-                           ConnectionSink& next, const ProxyHandshakeSettings& settings) {
+                           ConnectionSink& next, const HandshakeSettings& settings) {
   auto* h = new ProxyHandshake(loop, std::move(client), std::move(slot), next, settings);
   loop.adopt(*h);
   // Registering reports the bytes already in, if any: the first event reads them.
@@ -23,7 +23,7 @@ void ProxyHandshake::start(io::Loop& loop, AcceptedClient client, ConnectionSlot
 }
 
 ProxyHandshake::ProxyHandshake(io::Loop& loop, AcceptedClient client, ConnectionSlot slot,
-                               ConnectionSink& next, const ProxyHandshakeSettings& settings)
+                               ConnectionSink& next, const HandshakeSettings& settings)
     : loop_(loop),
       client_(std::move(client)),
       slot_(std::move(slot)),
@@ -71,17 +71,22 @@ void ProxyHandshake::on_timer() {
   if (!done_) fail("Timeout while waiting for PROXY protocol header");
 }
 
+void log_handshake_failure(const HandshakeSettings& settings, const io::SocketAddress& client,
+                           std::chrono::system_clock::time_point accepted, std::string_view why) {
+  log::Logger* logger = settings.logger;
+  if (logger == nullptr || logger->empty()) return;
+  log::LogRecord r;
+  r.client = client;
+  r.accept_date = accepted;
+  r.frontend = settings.frontend;
+  const auto out = logger->message_buffer();
+  logger->emit(log::traffic_severity,
+               {out.data(), log::write_connection_error_log(out, r, settings.listener, why)},
+               accepted);
+}
+
 void ProxyHandshake::fail(std::string_view why) {
-  if (log::Logger* logger = settings_.logger) {
-    log::LogRecord r;
-    r.client = client_.peer;
-    r.accept_date = accepted_;
-    r.frontend = settings_.frontend;
-    const auto out = logger->message_buffer();
-    logger->emit(log::traffic_severity,
-                 {out.data(), log::write_connection_error_log(out, r, settings_.listener, why)},
-                 accepted_);
-  }
+  log_handshake_failure(settings_, client_.peer, accepted_, why);
   end();
 }
 

@@ -26,24 +26,30 @@ class ConnectionSink {
   ~ConnectionSink() = default;
 };
 
-struct ProxyHandshakeSettings {
-  std::int64_t timeout_ms = 0;  // 0: none
+// What the handshakes before a session (PROXY header, TLS) share: their deadline and the
+// frontend's log for HAProxy's line when one fails.
+struct HandshakeSettings {
+  std::int64_t timeout_ms = 0;  // `timeout client`; 0: none
   log::Logger* logger = nullptr;
   std::string_view frontend;
   std::string_view listener;  // the bind's name or position (the log's word)
 };
 
+// "1.2.3.4:5678 [date] fe/LISTENER: WHY" in the frontend's log, if it logs.
+void log_handshake_failure(const HandshakeSettings& settings, const io::SocketAddress& client,
+                           std::chrono::system_clock::time_point accepted, std::string_view why);
+
 class ProxyHandshake final : public io::Owned, private io::Timer {
  public:
   // `settings` and `next` must outlive the connection's handshake (the worker's).
   static void start(io::Loop& loop, AcceptedClient client, ConnectionSlot slot,
-                    ConnectionSink& next, const ProxyHandshakeSettings& settings);
+                    ConnectionSink& next, const HandshakeSettings& settings);
 
   void on_events(std::uint32_t events) override;
 
  private:
   ProxyHandshake(io::Loop& loop, AcceptedClient client, ConnectionSlot slot, ConnectionSink& next,
-                 const ProxyHandshakeSettings& settings);
+                 const HandshakeSettings& settings);
   void on_timer() override;
   void fail(std::string_view why);
   void end();
@@ -52,7 +58,7 @@ class ProxyHandshake final : public io::Owned, private io::Timer {
   AcceptedClient client_;
   ConnectionSlot slot_;
   ConnectionSink& next_;
-  const ProxyHandshakeSettings& settings_;
+  const HandshakeSettings& settings_;
   std::chrono::system_clock::time_point accepted_;
   bool done_ = false;
 };

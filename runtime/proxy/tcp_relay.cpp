@@ -53,14 +53,19 @@ void Pipe::consumed(std::size_t n) {
 }
 
 void TcpRelay::start(TcpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
-                     const TcpRouting& routing, const TcpBackend* backend) {
-  std::unique_ptr<TcpRelay> relay(new TcpRelay(share, std::move(client), std::move(slot), routing));
+                     const TcpRouting& routing, const TcpBackend* backend, tls::Stream tls) {
+  const bool registered = static_cast<bool>(tls);
+  std::unique_ptr<TcpRelay> relay(
+      new TcpRelay(share, std::move(client), std::move(slot), routing, std::move(tls)));
   TcpRelay* r = relay.release();
   share.loop.adopt(*r);  // the loop owns it from here; finish() retires it
-  if (!share.loop.add(r->client_.fd.get(), *r)) {
+  const int fd = r->client_.link.fd();
+  if (!(registered ? share.loop.modify(fd, *r) : share.loop.add(fd, *r))) {
     r->finish();
     return;
   }
+  // The handshake's last read may have brought bytes along.
+  r->client_.readable = r->client_.link.pending();
   if (backend) {
     if (!r->use_backend(*backend)) r->finish();
     return;
@@ -72,14 +77,14 @@ void TcpRelay::start(TcpLoopShare& share, AcceptedClient client, ConnectionSlot 
 }
 
 TcpRelay::TcpRelay(TcpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
-                   const TcpRouting& routing)
+                   const TcpRouting& routing, tls::Stream tls)
     : share_(share),
       loop_(share.loop),
       slot_(std::move(slot)),
       routing_(routing),
       to_server_(share.buffer_size),
       to_client_(share.buffer_size) {
-  client_.fd = std::move(client.fd);
+  client_.link = Link(std::move(client.fd), std::move(tls));
   client_address_ = client.peer;
   local_address_ = client.local;
   if (routing.log_kind == log::TrafficLog::tcp) logger_ = share.loggers[routing.frontend_index];
@@ -91,7 +96,7 @@ TcpRelay::TcpRelay(TcpLoopShare& share, AcceptedClient client, ConnectionSlot sl
 
 void TcpRelay::inspect(bool final) {
   ContentFacts facts(client_address_, local_address_, share_.usable_servers,
-                     {to_server_.bytes(), to_server_.size()}, share_.hello_scratch);
+                     {to_server_.bytes(), to_server_.size()}, share_.hello_scratch, client_tls());
   // Nothing more can come: the buffer is full or the client has finished sending.
   final = final || to_server_.space_size() == 0 || client_.got_fin;
   const TcpVerdict verdict = run_tcp_rules(routing_.content_rules, facts, share_.scratch, final);
@@ -110,7 +115,7 @@ void TcpRelay::inspect(bool final) {
 
 bool TcpRelay::use_backend(const TcpBackend& backend) {
   backend_ = backend.state;
-  send_proxy_ = backend.send_proxy;
+  servers_ = backend.servers;
   timeouts_ = routing_.timeouts[backend_->index()];
   retries_left_ = backend_->config().retries;
   return connect_server(balance::no_server);
@@ -146,7 +151,7 @@ bool TcpRelay::retry(std::uint32_t failed, bool after_error) {
   // Otherwise the same server, after HAProxy's pause when it failed (a timeout has
   // waited long enough).
   release_server();
-  server_.fd.reset();
+  server_.link.reset();
   granted_ = backend_->claim(failed);
   slot_granted_ = true;
   queued_ = true;
@@ -167,9 +172,23 @@ bool TcpRelay::connect_to(const ServerTarget& server) {
   auto fd = io::connect_to(address, error);
   if (!fd) return false;
   server_ = Peer{};
-  server_.fd = std::move(*fd);
+  const int socket = fd->get();
+  tls::Stream stream;
+  if (server.index < servers_.size() && servers_[server.index].tls) {
+    const ServerOptions& options = servers_[server.index];
+    std::array<char, 256> name{};
+    std::size_t length = 0;
+    if (options.sni) {
+      ConnectionFacts facts(client_address_, local_address_, share_.usable_servers, client_tls());
+      length = options.sni->render(facts, name).size;
+    }
+    stream = options.tls->connect(socket, {name.data(), length}, share_.index);
+    if (!stream) return false;
+  }
+  server_.link = Link(std::move(*fd), std::move(stream));
   connecting_ = true;
-  if (!loop_.add(server_.fd.get(), server_side_)) return false;
+  tcp_connected_ = false;
+  if (!loop_.add(socket, server_side_)) return false;
   if (timeouts_.connect_ms > 0) loop_.arm(*this, timeouts_.connect_ms);
   return true;
 }
@@ -195,17 +214,21 @@ void TcpRelay::release_server() {
 
 void TcpRelay::on_events(std::uint32_t events) {
   if (finished_) return;
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_.readable = true;
+  events = client_.link.translate(events);
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    client_.readable = true;
+    client_.link.readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  }
   if (events & EPOLLOUT) client_.writable = true;
   pump();
 }
 
 void TcpRelay::on_server_events(std::uint32_t events) {
   if (finished_) return;
-  if (connecting_) {
+  if (connecting_ && !tcp_connected_) {
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
-    const int error = io::socket_error(server_.fd.get());
-    if (error != 0) {
+    const int error = io::socket_error(server_.link.fd());
+    if (error != 0 || !send_proxy_header()) {
       // Refused or unreachable: retried while retries last.
       if (!retry(target_)) {
         terminated('S', 'C');
@@ -213,28 +236,64 @@ void TcpRelay::on_server_events(std::uint32_t events) {
       }
       return;
     }
+    tcp_connected_ = true;
+  }
+  if (connecting_) {
+    if (!server_handshake(events)) return;
     connecting_ = false;
     connected_ms_ = loop_.now_ms();
     touch();
-    if (!send_proxy_header()) {
-      terminated('S', 'C');
-      finish();
-      return;
-    }
+    // The handshake's last event may have been a read: the socket has been writable all
+    // along and edge-triggered epoll will not say so again.
+    events |= EPOLLOUT;
   }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) server_.readable = true;
+  events = server_.link.translate(events);
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    server_.readable = true;
+    server_.link.readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  }
   if (events & EPOLLOUT) server_.writable = true;
   pump();
 }
 
 bool TcpRelay::send_proxy_header() {
-  if (log_server_ >= send_proxy_.size() || send_proxy_[log_server_] == 0) return true;
+  if (log_server_ >= servers_.size() || servers_[log_server_].send_proxy == 0) return true;
   std::array<char, kProxyHeaderOut> header;
-  const std::size_t n = send_proxy_[log_server_] == 2
+  const std::size_t n = servers_[log_server_].send_proxy == 2
                             ? write_proxy_v2(header, client_address_, local_address_)
                             : write_proxy_v1(header, client_address_, local_address_);
   // A fresh socket's buffer takes it whole.
-  return send(server_.fd.get(), header.data(), n, MSG_NOSIGNAL) == static_cast<ssize_t>(n);
+  return send(server_.link.fd(), header.data(), n, MSG_NOSIGNAL) == static_cast<ssize_t>(n);
+}
+
+bool TcpRelay::server_handshake(std::uint32_t events) {
+  if (!server_.link.tls()) return true;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    server_.link.readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  switch (server_.link.handshake()) {
+    case tls::Status::ok:
+      return true;
+    case tls::Status::want_read:
+    case tls::Status::want_write:
+      return false;
+    default:
+      break;
+  }
+  const tls::Stream& stream = *server_.link.tls();
+  if (logger_ || share_.loggers[routing_.frontend_index]) {
+    const auto& backend = backend_->config();
+    log_server_tls_failure(
+        share_.loggers[routing_.frontend_index], client_address_, routing_.frontend->name,
+        backend.name, log_server_ < backend.servers.size() ? backend.servers[log_server_].name : "",
+        stream.failure_reason(), stream.verify_result() != X509_V_OK);
+  }
+  servers_[log_server_].tls->forget_session(share_.index);
+  // A failed handshake is a failed connect: retried while retries last.
+  if (!retry(target_)) {
+    terminated('S', 'C');
+    finish();
+  }
+  return false;
 }
 
 bool TcpRelay::transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready) {
@@ -244,35 +303,45 @@ bool TcpRelay::transfer(Peer& from, Peer& to, Pipe& pipe, bool to_ready) {
   while (moved) {
     moved = false;
     if (from.readable && !from.got_fin && pipe.space_size() > 0) {
-      const ssize_t n = recv(from.fd.get(), pipe.space(), pipe.space_size(), 0);
-      if (n > 0) {
-        if (&from == &client_) bytes_in_ += static_cast<std::size_t>(n);
-        pipe.produced(static_cast<std::size_t>(n));
-        moved = true;
-        // A whole buffer in one read: a bulk stream (only once connected both ways).
-        if (static_cast<std::size_t>(n) == pipe.capacity() && to_ready) bulk = true;
-      } else if (n == 0) {
-        from.got_fin = true;
-      } else if (errno == EAGAIN) {
-        from.readable = false;
-      } else if (errno != EINTR) {
-        return false;
+      std::size_t n = 0;
+      bool drained = false;
+      switch (from.link.receive({pipe.space(), pipe.space_size()}, n, drained)) {
+        case Io::moved:
+          if (&from == &client_) bytes_in_ += n;
+          pipe.produced(n);
+          moved = true;
+          // A whole buffer in one read: a bulk stream (only once connected both ways).
+          if (n == pipe.capacity() && to_ready) bulk = true;
+          break;
+        case Io::closed:
+          from.got_fin = true;
+          break;
+        case Io::blocked:
+          from.readable = false;
+          break;
+        case Io::failed:
+          return false;
       }
     }
     if (to_ready && to.writable && pipe.size() > 0) {
-      const ssize_t n = send(to.fd.get(), pipe.bytes(), pipe.size(), MSG_NOSIGNAL);
-      if (n > 0) {
-        if (&to == &client_) bytes_out_ += static_cast<std::size_t>(n);
-        pipe.consumed(static_cast<std::size_t>(n));
-        moved = true;
-      } else if (n < 0 && errno == EAGAIN) {
-        to.writable = false;
-      } else if (n < 0 && errno != EINTR) {
-        return false;
+      std::size_t n = 0;
+      switch (to.link.transmit({pipe.bytes(), pipe.size()}, n)) {
+        case Io::moved:
+          if (&to == &client_) bytes_out_ += n;
+          pipe.consumed(n);
+          moved = n > 0;
+          if (n == 0) to.writable = false;
+          break;
+        case Io::blocked:
+          to.writable = false;
+          break;
+        default:
+          return false;
       }
     }
-    // The buffer is out and the stream is bulk: the rest goes through a kernel pipe.
-    if (bulk && pipe.size() == 0 && pipe.start_splicing())
+    // The buffer is out and the stream is bulk: the rest goes through a kernel pipe (TLS
+    // bytes must pass through OpenSSL).
+    if (bulk && pipe.size() == 0 && !from.link.tls() && !to.link.tls() && pipe.start_splicing())
       return transfer_spliced(from, to, pipe, to_ready);
   }
   pass_fin(from, to, pipe, to_ready);
@@ -284,7 +353,7 @@ bool TcpRelay::transfer_spliced(Peer& from, Peer& to, Pipe& pipe, bool to_ready)
   while (moved) {
     moved = false;
     if (from.readable && !from.got_fin && !pipe.kernel_full()) {
-      const ssize_t n = pipe.splice_in(from.fd.get());
+      const ssize_t n = pipe.splice_in(from.link.fd());
       if (n > 0) {
         if (&from == &client_) bytes_in_ += static_cast<std::size_t>(n);
         moved = true;
@@ -299,7 +368,7 @@ bool TcpRelay::transfer_spliced(Peer& from, Peer& to, Pipe& pipe, bool to_ready)
       }
     }
     if (to_ready && to.writable && pipe.size() > 0) {
-      const ssize_t n = pipe.splice_out(to.fd.get());
+      const ssize_t n = pipe.splice_out(to.link.fd());
       if (n > 0) {
         if (&to == &client_) bytes_out_ += static_cast<std::size_t>(n);
         moved = true;
@@ -317,7 +386,7 @@ bool TcpRelay::transfer_spliced(Peer& from, Peer& to, Pipe& pipe, bool to_ready)
 void TcpRelay::pass_fin(Peer& from, Peer& to, const Pipe& pipe, bool to_ready) {
   // Everything the sender said has been delivered: pass its FIN on.
   if (to_ready && from.got_fin && pipe.size() == 0 && !to.shut) {
-    shutdown(to.fd.get(), SHUT_WR);
+    to.link.shutdown_write();
     to.shut = true;
   }
 }
@@ -386,6 +455,7 @@ void TcpRelay::log_connection() {
   r.frontend_address = local_address_;
   r.accept_date = accept_date_;
   r.frontend = routing_.frontend->name;
+  r.frontend_tls = client_.link.tls() != nullptr;
   r.mode = config::Mode::tcp;
   if (backend_) {
     r.backend = backend_->config().name;
@@ -416,8 +486,8 @@ void TcpRelay::finish() {
   loop_.cancel(*this);
   release_server();
   if (logger_) log_connection();  // after the release, as HAProxy counts connections
-  client_.fd.reset();
-  server_.fd.reset();
+  client_.link.reset();
+  server_.link.reset();
   slot_.release();
   loop_.retire(*this);
 }

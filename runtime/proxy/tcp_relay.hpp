@@ -15,6 +15,7 @@
 #include "runtime/proxy/backend_state.hpp"
 #include "runtime/proxy/connection_facts.hpp"
 #include "runtime/proxy/connection_slot.hpp"
+#include "runtime/proxy/link.hpp"
 #include "runtime/proxy/tcp_rules.hpp"
 
 namespace sluice::proxy {
@@ -76,9 +77,10 @@ struct TcpLoopShare {
 class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter {
  public:
   // Takes the accepted client socket (its connection rules passed). Connects at once to
-  // `backend` when given; otherwise first inspects the content as `routing` says.
+  // `backend` when given; otherwise first inspects the content as `routing` says. `tls`:
+  // the client's TLS stream, its handshake done (the handshake registered the socket).
   static void start(TcpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
-                    const TcpRouting& routing, const TcpBackend* backend);
+                    const TcpRouting& routing, const TcpBackend* backend, tls::Stream tls = {});
 
   void on_events(std::uint32_t events) override;  // the client side
 
@@ -89,7 +91,7 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
     TcpRelay& relay;
   };
   struct Peer {
-    io::Fd fd;
+    Link link;
     bool readable = false;
     bool writable = false;
     bool got_fin = false;  // it will send no more
@@ -97,7 +99,7 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
   };
 
   TcpRelay(TcpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
-           const TcpRouting& routing);
+           const TcpRouting& routing, tls::Stream tls);
   // Content rules, then the backend (with its own content rules), then the connect;
   // `final`: no more data will be waited for.
   void inspect(bool final);
@@ -115,6 +117,10 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
   void on_server_events(std::uint32_t events);
   // `send-proxy[-v2]`: the header goes first on a connection just established.
   bool send_proxy_header();
+  // The server's TLS handshake after the connect; false when it failed.
+  bool server_handshake(std::uint32_t events);
+  // What the client's facts are for rules (its TLS included).
+  ClientTls client_tls() const { return {client_.link.tls() != nullptr, client_.link.tls()}; }
   void on_timer() override;
   // Moves bytes both ways until nothing more can move; closes when both ways are done.
   void pump();
@@ -132,8 +138,8 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
   io::Loop& loop_;
   ConnectionSlot slot_;
   const TcpRouting& routing_;
-  BackendState* backend_ = nullptr;           // none while inspecting
-  std::span<const std::uint8_t> send_proxy_;  // the backend's, by server index
+  BackendState* backend_ = nullptr;         // none while inspecting
+  std::span<const ServerOptions> servers_;  // the backend's, by server index
   TcpTimeouts timeouts_;
   Peer client_;
   Peer server_;
@@ -158,7 +164,8 @@ class TcpRelay final : public io::Owned, private io::Timer, private QueueWaiter 
   int retries_used_ = 0;
   std::uint32_t log_server_ = balance::no_server;
   log::TerminationState termination_;
-  bool connecting_ = false;  // also while queued: the client's bytes wait in the pipe
+  bool connecting_ = false;     // also while queued: the client's bytes wait in the pipe
+  bool tcp_connected_ = false;  // the server's TCP is up (its TLS handshake may still run)
   bool finished_ = false;
 };
 

@@ -13,6 +13,7 @@
 #include "runtime/config/config.hpp"
 #include "runtime/log/traffic_log.hpp"
 #include "runtime/proxy/backend_state.hpp"
+#include "runtime/proxy/server_options.hpp"
 #include "runtime/rules/condition.hpp"
 
 namespace sluice::proxy {
@@ -68,8 +69,8 @@ inline std::int64_t half_closed_ms(std::int64_t idle, bool client_shut, std::int
 // A backend as TCP connections use it.
 struct TcpBackend {
   BackendState* state = nullptr;
-  std::vector<TcpRule> content_rules;    // the backend's own `tcp-request content`
-  std::vector<std::uint8_t> send_proxy;  // by server index: PROXY version to send; 0 none
+  std::vector<TcpRule> content_rules;  // the backend's own `tcp-request content`
+  std::vector<ServerOptions> servers;  // by server index
 };
 
 // A frontend's `use_backend ... if` in order, then its `default_backend`: the same choice

@@ -17,9 +17,6 @@ class Report {
 
 void check_frontend(const config::Frontend& f, Report& r) {
   for (const auto& bind : f.binds) {
-    if (bind.tls) {
-      if (f.mode != config::Mode::http) r.add(bind.origin, "'ssl' on a mode tcp bind");
-    }
     for (const auto& e : bind.endpoints)
       if (e.family == config::Family::unix_path || e.family == config::Family::abstract ||
           e.family == config::Family::inherited_fd)
@@ -43,8 +40,6 @@ void check_backend(const config::Backend& b, Report& r) {
   if (b.httpchk || b.ssl_hello_chk || b.tcp_check) r.add(b.origin, "health check options");
   for (const auto& s : b.servers) {
     if (s.check) r.add(s.origin, "server 'check'");
-    if (s.tls.enabled && b.mode != config::Mode::http)
-      r.add(s.origin, "server 'ssl' in a mode tcp backend");
     if (s.tls.enabled && speaks_h2(s.tls.alpn))
       r.add(s.origin, "HTTP/2 to servers (server 'alpn h2')");
   }

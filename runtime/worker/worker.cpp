@@ -148,14 +148,15 @@ tls::ServerSettings tls_settings(const config::BindTls& bind, const config::Glob
 // kernel's queue, as in HAProxy, and it looks again a few milliseconds later.
 class Worker::Acceptor final : public io::Pollable,
                                private io::Timer,
-                               private proxy::ConnectionSink {
+                               private proxy::ConnectionSink,
+                               private proxy::SecuredSink {
  public:
   Acceptor(io::Loop& loop, const Listening& listening, proxy::SlotCounter& process,
            proxy::HttpLoopShare& http, proxy::TcpLoopShare& tcp)
       : loop_(loop), http_(http), tcp_(tcp), listening_(listening), process_(process) {
-    proxy_header_.frontend = listening.frontend->name;
-    proxy_header_.listener = listening.listener;
-    proxy_header_.timeout_ms = first_set({&listening.frontend->timeouts.client});
+    handshake_.frontend = listening.frontend->name;
+    handshake_.listener = listening.listener;
+    handshake_.timeout_ms = first_set({&listening.frontend->timeouts.client});
   }
 
   bool listen() { return loop_.add(listening_.fd.get(), *this, EPOLLIN | EPOLLEXCLUSIVE); }
@@ -185,9 +186,8 @@ class Worker::Acceptor final : public io::Pollable,
       if (!accepted(client)) continue;  // rejected: closed, as in HAProxy
       proxy::ConnectionSlot slot(listening_.frontend_slots, &process_);
       if (listening_.accept_proxy) {
-        proxy_header_.logger = tcp_.loggers[listening_.routing->frontend_index];
-        proxy::ProxyHandshake::start(loop_, std::move(client), std::move(slot), *this,
-                                     proxy_header_);
+        handshake_.logger = tcp_.loggers[listening_.routing->frontend_index];
+        proxy::ProxyHandshake::start(loop_, std::move(client), std::move(slot), *this, handshake_);
         continue;
       }
       dispatch(std::move(client), std::move(slot));
@@ -198,22 +198,33 @@ class Worker::Acceptor final : public io::Pollable,
   // on `ssl` binds, then its HTTP session or TCP relay.
   void dispatch(proxy::AcceptedClient client, proxy::ConnectionSlot slot) override {
     log_connect(client);
+    if (listening_.tls) {
+      handshake_.logger = tcp_.loggers[listening_.routing->frontend_index];
+      proxy::TlsHandshake::start(loop_, std::move(client), std::move(slot), *listening_.tls, *this,
+                                 handshake_);
+      return;
+    }
+    secured(std::move(client), std::move(slot), {});
+  }
+
+  // Its TLS handshake done (or none on a plain bind): the session or relay takes it.
+  void secured(proxy::AcceptedClient client, proxy::ConnectionSlot slot,
+               tls::Stream stream) override {
     if (listening_.http) {
-      if (listening_.tls)
-        proxy::TlsHandshake::start(http_, std::move(client), std::move(slot), *listening_.http,
-                                   *listening_.tls, listening_.listener);
-      else
-        proxy::HttpSession::start(http_, std::move(client), std::move(slot), *listening_.http);
+      proxy::HttpSession::start(http_, std::move(client), std::move(slot), *listening_.http,
+                                std::move(stream));
       return;
     }
     const proxy::TcpRouting& routing = *listening_.routing;
     const proxy::TcpBackend* backend = nullptr;
     if (!routing.inspects()) {
-      proxy::ConnectionFacts facts(client.peer, client.local, tcp_.usable_servers);
+      proxy::ConnectionFacts facts(client.peer, client.local, tcp_.usable_servers,
+                                   {static_cast<bool>(stream), stream ? &stream : nullptr});
       backend = routing.backends.pick(facts, tcp_.scratch);
       if (backend == nullptr) return;  // no backend: closed, as in HAProxy
     }
-    proxy::TcpRelay::start(tcp_, std::move(client), std::move(slot), routing, backend);
+    proxy::TcpRelay::start(tcp_, std::move(client), std::move(slot), routing, backend,
+                           std::move(stream));
   }
 
  private:
@@ -266,7 +277,7 @@ class Worker::Acceptor final : public io::Pollable,
   proxy::TcpLoopShare& tcp_;
   const Listening& listening_;
   proxy::SlotCounter& process_;
-  proxy::ProxyHandshakeSettings proxy_header_;
+  proxy::HandshakeSettings handshake_;  // PROXY header and TLS
   bool paused_ = false;
   bool stopped_ = false;
 };
@@ -312,7 +323,7 @@ tls::ClientSettings client_tls_settings(const config::ServerTls& t) {
 bool Worker::build_server_options(std::size_t loops, std::string& error) {
   for (std::size_t i = 0; i < config_->backends.size(); ++i) {
     const auto& b = config_->backends[i];
-    if (b.mode != config::Mode::http) continue;
+    // Both views of the backend (a tcp frontend may use an http backend's servers).
     auto& h = *http_backends_[i];
     h.servers.resize(b.servers.size());
     for (std::size_t si = 0; si < b.servers.size(); ++si) {
@@ -328,6 +339,7 @@ bool Worker::build_server_options(std::size_t loops, std::string& error) {
       h.servers[si].tls = client_contexts_.emplace_back(std::move(built)).get();
       if (server.tls.sni) h.servers[si].sni = sni_format(*server.tls.sni);
     }
+    tcp_backends_[i]->servers = h.servers;
   }
   return true;
 }
@@ -420,8 +432,6 @@ void Worker::build_tcp(rules::Compiler& conditions) {
     auto& t = *tcp_backends_.emplace_back(std::make_unique<proxy::TcpBackend>());
     t.state = backends_[i].get();
     t.content_rules = proxy::compile_tcp_rules(config_->backends[i].tcp_request, true, conditions);
-    for (const auto& server : config_->backends[i].servers)
-      t.send_proxy.push_back(static_cast<std::uint8_t>(server.send_proxy));
   }
   for (const auto& frontend : config_->frontends) {
     auto& routing = *routing_.emplace_back(std::make_unique<proxy::TcpRouting>());

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -622,3 +623,27 @@ def http_cfg(tmp_path, port, servers=(), frontend=(), backend=(), defaults=(), t
     cfg = tmp_path / "http.cfg"
     cfg.write_text("\n".join(lines) + "\n")
     return cfg
+
+
+class LogReader:
+    """A proxy's stdout read line by line as it comes: a test waits for the lines it
+    expects (a connection is logged when it ends) before stopping the proxy."""
+
+    def __init__(self, proc):
+        self.lines = []
+        threading.Thread(target=self._read, args=(proc.stdout,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern):
+        """The first line matching the regex `pattern`, waited for."""
+        found = []
+
+        def seen():
+            found[:] = [l for l in list(self.lines) if re.search(pattern, l)]
+            return bool(found)
+
+        wait_until(seen, f"a log line matching {pattern!r} in {self.lines}")
+        return found[0]

@@ -10,12 +10,13 @@ import re
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
 
-from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, accepts, free_port, proxy_argv, reply,
-                     sluice_serving, wait_until)
+from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, LogReader, Origin, accepts, free_port,
+                     proxy_argv, reply, sluice_serving, wait_until)
 
 DATE = r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}"
 
@@ -594,6 +595,116 @@ def test_client_renegotiation_is_refused(sluice_bin, tmp_path, pki):
         assert b"RENEGOTIATING" in out
         assert b"no renegotiation" in out, out
         assert served_afterwards(port, pki)
+
+
+# ---- mode tcp ----------------------------------------------------------------------------
+
+class TlsEcho:
+    """A TLS echo server on 127.0.0.1 (certificate `pem`), for re-encryption in mode tcp."""
+
+    def __init__(self, pem):
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(pem)
+        self.names = []
+        self.context.sni_callback = lambda _sock, name, _ctx: self.names.append(name)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(DEADLINE)
+            tls = self.context.wrap_socket(conn, server_side=True)
+            while chunk := tls.recv(65536):
+                tls.sendall(chunk)
+            tls.close()
+        except (OSError, ssl.SSLError):
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def tls_echo_roundtrip(port, pki, name, size=300000):
+    ctx = client_context(pki)
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=DEADLINE),
+                         server_hostname=name) as s:
+        data = os.urandom(size)
+        s.sendall(data)
+        got = b""
+        while len(got) < size:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        return got == data
+
+
+def test_mode_tcp_terminates_routes_by_sni_and_reencrypts(sluice_bin, tmp_path, pki):
+    """bind ssl in mode tcp: decrypted bytes relayed byte-exact, use_backend on ssl_fc_sni,
+    and `server ... ssl` re-encrypting to a verified server with the client's SNI."""
+    plain = Origin("plain", echo=True)
+    secure = TlsEcho(str(pki / "ecdsa.pem"))
+    port = free_port()
+    cfg = tmp_path / "tcp-tls.cfg"
+    cfg.write_text("\n".join([
+        "global", "    log stdout format raw local0",
+        "defaults", "    mode tcp", "    log global", "    option tcplog",
+        "    timeout connect 2s", "    timeout client 5s", "    timeout server 5s",
+        "frontend term", f"    bind 127.0.0.1:{port} ssl crt {pki}/ecdsa.pem",
+        "    use_backend reenc if { ssl_fc_sni -i www.example.com }",
+        "    default_backend plain",
+        "backend plain", f"    server e 127.0.0.1:{plain.port}",
+        "backend reenc",
+        f"    server e 127.0.0.1:{secure.port} ssl verify required ca-file {pki}/ca.pem "
+        "sni ssl_fc_sni", ""]))
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            assert tls_echo_roundtrip(port, pki, "example.com")
+            assert plain.connections == 1
+            assert tls_echo_roundtrip(port, pki, "www.example.com")
+            assert secure.names == ["www.example.com"]
+            assert plain.connections == 1
+            log.wait_for(r"\] term~ plain/e \d+/\d+/\d+ 300000 -- ")
+            log.wait_for(r"\] term~ reenc/e \d+/\d+/\d+ 300000 -- ")
+    finally:
+        plain.close()
+        secure.close()
+
+
+def test_mode_tcp_server_certificate_rejected_is_sc(sluice_bin, tmp_path, pki):
+    secure = TlsEcho(str(pki / "rogue.pem"))
+    port = free_port()
+    cfg = tmp_path / "tcp-tls.cfg"
+    cfg.write_text("\n".join([
+        "global", "    log stdout format raw local0",
+        "defaults", "    mode tcp", "    log global", "    option tcplog", "    retries 0",
+        "    timeout connect 2s", "    timeout client 5s", "    timeout server 5s",
+        "frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend be",
+        "backend be",
+        f"    server s 127.0.0.1:{secure.port} ssl verify required ca-file {pki}/ca.pem", ""]))
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as c:
+                c.sendall(b"hello")
+                assert read_all(c) == b""  # closed, nothing relayed
+            log.wait_for(r"\] fe be/s \d+/-1/\d+ 0 SC ")
+            if not UNDER_HAPROXY:
+                log.wait_for(r"fe be/s: server certificate rejected: self-signed certificate")
+    finally:
+        secure.close()
 
 
 # ---- OCSP stapling -----------------------------------------------------------------------
