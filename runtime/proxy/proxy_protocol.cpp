@@ -102,6 +102,23 @@ ProxyParse parse_v1(std::span<const char> in, ProxyHeader& out) {
   return ProxyParse::done;
 }
 
+// A v2 address from its network-order bytes (4 or 16) and port (2).
+io::SocketAddress address_from(int family, const unsigned char* ip, const unsigned char* port) {
+  io::SocketAddress out;
+  if (family == AF_INET) {
+    out.storage.v4.sin_family = AF_INET;
+    std::memcpy(&out.storage.v4.sin_addr, ip, 4);
+    std::memcpy(&out.storage.v4.sin_port, port, 2);
+    out.length = sizeof(sockaddr_in);
+  } else {
+    out.storage.v6.sin6_family = AF_INET6;
+    std::memcpy(&out.storage.v6.sin6_addr, ip, 16);
+    std::memcpy(&out.storage.v6.sin6_port, port, 2);
+    out.length = sizeof(sockaddr_in6);
+  }
+  return out;
+}
+
 ProxyParse parse_v2(std::span<const char> in, ProxyHeader& out) {
   if (in.size() < 16) return ProxyParse::incomplete;
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
@@ -131,30 +148,14 @@ ProxyParse parse_v2(std::span<const char> in, ProxyHeader& out) {
     at += 3 + value;
   }
   switch (family) {
-    case 0x11:  // TCP over IPv4
-      out.source = {};
-      out.source.storage.v4.sin_family = AF_INET;
-      std::memcpy(&out.source.storage.v4.sin_addr, a, 4);
-      std::memcpy(&out.source.storage.v4.sin_port, a + 8, 2);
-      out.source.length = sizeof(sockaddr_in);
-      out.destination = {};
-      out.destination.storage.v4.sin_family = AF_INET;
-      std::memcpy(&out.destination.storage.v4.sin_addr, a + 4, 4);
-      std::memcpy(&out.destination.storage.v4.sin_port, a + 10, 2);
-      out.destination.length = sizeof(sockaddr_in);
+    case 0x11:  // TCP over IPv4: source, destination, then the two ports
+      out.source = address_from(AF_INET, a, a + 8);
+      out.destination = address_from(AF_INET, a + 4, a + 10);
       out.has_addresses = true;
       return ProxyParse::done;
     case 0x21:  // TCP over IPv6
-      out.source = {};
-      out.source.storage.v6.sin6_family = AF_INET6;
-      std::memcpy(&out.source.storage.v6.sin6_addr, a, 16);
-      std::memcpy(&out.source.storage.v6.sin6_port, a + 32, 2);
-      out.source.length = sizeof(sockaddr_in6);
-      out.destination = {};
-      out.destination.storage.v6.sin6_family = AF_INET6;
-      std::memcpy(&out.destination.storage.v6.sin6_addr, a + 16, 16);
-      std::memcpy(&out.destination.storage.v6.sin6_port, a + 34, 2);
-      out.destination.length = sizeof(sockaddr_in6);
+      out.source = address_from(AF_INET6, a, a + 32);
+      out.destination = address_from(AF_INET6, a + 16, a + 34);
       out.has_addresses = true;
       return ProxyParse::done;
     default:  // UNSPEC, UNIX: the connection keeps its own addresses (as the spec allows)

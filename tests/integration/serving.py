@@ -631,11 +631,16 @@ class LogReader:
 
     def __init__(self, proc):
         self.lines = []
-        threading.Thread(target=self._read, args=(proc.stdout,), daemon=True).start()
+        self._thread = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self._thread.start()
 
     def _read(self, stream):
         for line in stream:
             self.lines.append(line.rstrip("\n"))
+
+    def finish(self):
+        """Once the proxy has exited: every line it wrote is in `lines`."""
+        self._thread.join(DEADLINE)
 
     def wait_for(self, pattern):
         """The first line matching the regex `pattern`, waited for."""
@@ -647,3 +652,17 @@ class LogReader:
 
         wait_until(seen, f"a log line matching {pattern!r} in {self.lines}")
         return found[0]
+
+
+def serve_in_threads(sock, serve):
+    """Accepts on `sock` in a thread until it is closed, each connection served by
+    `serve(conn)` in its own thread."""
+    def accept():
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, RawClient, accepts, free_port,
-                     listening_socket, reply, sluice_serving, wait_until)
+                     listening_socket, reply, serve_in_threads, sluice_serving, wait_until)
 
 DATE = r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}"
 SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -121,16 +121,7 @@ class ProxyHeaderServer:
         self.errors = []
         self.sock = listening_socket(16)
         self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        serve_in_threads(self.sock, self._serve)
 
     def _serve(self, conn):
         with conn:

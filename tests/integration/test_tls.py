@@ -10,13 +10,12 @@ import re
 import socket
 import ssl
 import subprocess
-import threading
 import time
 
 import pytest
 
 from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, LogReader, Origin, accepts, free_port,
-                     proxy_argv, reply, sluice_serving, wait_until)
+                     proxy_argv, reply, serve_in_threads, sluice_serving, wait_until)
 
 DATE = r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}"
 
@@ -611,15 +610,7 @@ class TlsEcho:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        serve_in_threads(self.sock, self._serve)
 
     def _serve(self, conn):
         try:

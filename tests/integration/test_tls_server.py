@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from serving import (DEADLINE, HAPROXY, UNDER_HAPROXY, RawClient, free_port, http_response,
-                     listening_socket, sluice_serving, wait_until)
+from serving import (DEADLINE, HAPROXY, UNDER_HAPROXY, LogReader, RawClient, free_port,
+                     http_response, listening_socket, sluice_serving, wait_until)
 
 DATE = r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}"
 
@@ -209,19 +209,9 @@ def get(port, path, host="backend.test", client=None):
                       .encode()).response()
 
 
-class ProxyLog:
-    """The proxy's stdout, read line by line as it comes (HAProxy logs a request once its
-    stream ends, after the client has the response: a test waits for the lines it expects
-    before stopping the proxy)."""
-
-    def __init__(self, proc):
-        self.lines = []
-        self._thread = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream):
-        for line in stream:
-            self.lines.append(line.rstrip("\n"))
+class ProxyLog(LogReader):
+    """The proxy's stdout as it comes, read for httplog lines (HAProxy logs a request once
+    its stream ends, after the client has the response)."""
 
     def about(self, backend):
         return [l for l in list(self.lines) if f" {backend}/" in l]
@@ -234,8 +224,6 @@ class ProxyLog:
         wait_until(lambda: len(self.access(backend)) >= count,
                    f"{count} log lines about {backend}")
 
-    def finish(self):
-        self._thread.join(DEADLINE)
 
 
 @contextlib.contextmanager
