@@ -244,12 +244,17 @@ Status Stream::read(std::span<char> into, std::size_t& n) {
   n = 0;
   // OpenSSL hands out one record per call: go on until the buffer is full or the
   // socket is drained, so that a short read still means "wait for epoll".
+  const SocketState* socket = state_of(SSL_get_rbio(ssl_));
   while (n < into.size()) {
     std::size_t got = 0;
     errno = 0;
     const int r = SSL_read_ex(ssl_, into.data() + n, into.size() - n, &got);
     if (r != 1) return classify(r);
     n += got;
+    // Nothing left inside OpenSSL and the socket drained: another call could only say
+    // "want read" (and would set up a read buffer to say it).
+    if (n < into.size() && !socket->readable && SSL_has_pending(ssl_) == 0)
+      return Status::want_read;
   }
   return Status::ok;
 }
