@@ -335,6 +335,37 @@ def test_session_resumption_by_ticket_and_by_cache(sluice_bin, tmp_path, pki):
         assert resumed(port, tmp_path, "-tls1_2", "-no_ticket")
 
 
+def saved_session(port, path, *args):
+    """A TLS 1.2 session by ID (no ticket) saved to `path`; whether it was itself resumed."""
+    base = ["s_client", "-connect", f"127.0.0.1:{port}", "-servername", "example.com",
+            "-tls1_2", "-no_ticket", *args]
+    r = openssl(*base, "-ign_eof",
+                stdin=b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+    assert b"200" in r.stdout, r.stdout
+    return b"Reused," in r.stdout
+
+
+@pytest.mark.parametrize("tls13_tickets", [False, pytest.param(True, marks=pytest.mark.skipif(
+    UNDER_HAPROXY, reason="HAProxy's cache also stores the TLS 1.3 sessions its tickets carry"))])
+def test_session_cache_size_evicts_the_oldest(sluice_bin, tmp_path, pki, tls13_tickets):
+    """tune.ssl.cachesize 2: a third session by ID pushes out the first; TLS 1.3 sessions
+    carried by tickets take no room in the cache."""
+    port = free_port()
+    cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem", global_lines=["    tune.ssl.cachesize 2"],
+                  frontend=["http-request return status 200"])
+    a, b, c = (tmp_path / f"{n}.pem" for n in "abc")
+    with sluice_serving(sluice_bin, cfg, port):
+        for session in (a, b):
+            assert not saved_session(port, session, "-sess_out", session)
+        if tls13_tickets:
+            for _ in range(3):
+                assert resumed(port, tmp_path, "-tls1_3")
+        else:
+            assert not saved_session(port, c, "-sess_out", c)
+        assert saved_session(port, b, "-sess_in", b)
+        assert saved_session(port, a, "-sess_in", a) == tls13_tickets
+
+
 def ticket_keys(path, keys):
     path.write_text("".join(base64.b64encode(k).decode() + "\n" for k in keys))
     return path
