@@ -64,8 +64,12 @@ void TcpRelay::start(TcpLoopShare& share, AcceptedClient client, ConnectionSlot 
     r->finish();
     return;
   }
-  // The handshake's last read may have brought bytes along.
+  // The handshake's last read may have brought bytes along: no event will announce them.
   r->client_.readable = r->client_.link.pending();
+  if (r->client_.readable && !r->transfer(r->client_, r->server_, r->to_server_, false)) {
+    r->finish();
+    return;
+  }
   if (backend) {
     if (!r->use_backend(*backend)) r->finish();
     return;

@@ -705,6 +705,58 @@ def test_mode_tcp_terminates_routes_by_sni_and_reencrypts(sluice_bin, tmp_path, 
         secure.close()
 
 
+def finished_with_data(port, pki, data):
+    """A TLS 1.3 client whose Finished and first application record leave in one segment,
+    so that the proxy's last handshake read takes the data too; returns what comes back."""
+    ctx = client_context(pki)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="example.com")
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as s:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                s.sendall(outgoing.read())
+                chunk = s.recv(65536)
+                assert chunk, "closed during the handshake"
+                incoming.write(chunk)
+        tls.write(data)
+        s.sendall(outgoing.read())  # Finished and the data together
+        got = b""
+        while len(got) < len(data):
+            try:
+                got += tls.read(65536)
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            incoming.write(chunk)
+        return got
+
+
+def test_data_arriving_with_the_handshake_is_relayed(sluice_bin, tmp_path, pki):
+    """Bytes OpenSSL read along with the client's Finished are announced by no epoll event:
+    the relay must take them at once (mode tcp; mode http likewise)."""
+    plain = Origin("plain", echo=True)
+    port = free_port()
+    cfg = tmp_path / "tcp-tls.cfg"
+    cfg.write_text("\n".join([
+        "defaults", "    mode tcp", "    timeout connect 2s", "    timeout client 5s",
+        "    timeout server 5s",
+        "frontend term", f"    bind 127.0.0.1:{port} ssl crt {pki}/ecdsa.pem",
+        "    default_backend plain",
+        "backend plain", f"    server e 127.0.0.1:{plain.port}", ""]))
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            for _ in range(5):
+                assert finished_with_data(port, pki, b"ping " * 100) == b"ping " * 100
+    finally:
+        plain.close()
+
+
 def test_mode_tcp_server_certificate_rejected_is_sc(sluice_bin, tmp_path, pki):
     secure = TlsEcho(str(pki / "rogue.pem"))
     port = free_port()
