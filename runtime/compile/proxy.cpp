@@ -367,22 +367,28 @@ void ProxyBuilder::apply_frontend(const ast::Statement& st) {
         } else if constexpr (std::is_same_v<T, ast::Option>) {
           apply_option(p);
         } else if constexpr (std::is_same_v<T, ast::Log>) {
-          if (p.disable) {
-            frontend_->logs.clear();
-          } else if (p.global || !p.target.text.empty()) {
-            config::LogTarget t;
-            t.global = p.global;
-            t.target = p.target.text;
-            if (p.format) t.format = p.format->text;
-            if (p.facility) t.facility = p.facility->text;
-            if (p.level) t.level = p.level->text;
-            if (p.min_level) t.min_level = p.min_level->text;
-            if (p.max_length) t.max_length = static_cast<int>(*p.max_length);
-            frontend_->logs.push_back(std::move(t));
-          }
+          apply_log(p, frontend_->logs);
         }
       },
       st.payload);
+}
+
+// `log …` in a proxy: a target (or `global`), or `no log` clearing what defaults gave.
+void ProxyBuilder::apply_log(const ast::Log& p, std::vector<config::LogTarget>& logs) {
+  if (p.disable) {
+    logs.clear();
+    return;
+  }
+  if (!p.global && p.target.text.empty()) return;
+  config::LogTarget t;
+  t.global = p.global;
+  t.target = p.target.text;
+  if (p.format) t.format = p.format->text;
+  if (p.facility) t.facility = p.facility->text;
+  if (p.level) t.level = p.level->text;
+  if (p.min_level) t.min_level = p.min_level->text;
+  if (p.max_length) t.max_length = static_cast<int>(*p.max_length);
+  logs.push_back(std::move(t));
 }
 
 void ProxyBuilder::apply_backend(const ast::Statement& st) {
@@ -438,6 +444,8 @@ void ProxyBuilder::apply_backend(const ast::Statement& st) {
             for (const auto& w : p.words)
               backend_->hash_type.push_back(w.text);
           }
+        } else if constexpr (std::is_same_v<T, ast::Log>) {
+          apply_log(p, backend_->logs);
         } else if constexpr (std::is_same_v<T, ast::Option>) {
           if (!frontend_) apply_option(p);
         } else if constexpr (std::is_same_v<T, ast::HttpCheckExpect>) {

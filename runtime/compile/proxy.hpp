@@ -92,6 +92,7 @@ class ProxyBuilder {
 
  private:
   void apply_frontend(const parser::ast::Statement& st);
+  void apply_log(const parser::ast::Log& log, std::vector<config::LogTarget>& logs);
   void apply_backend(const parser::ast::Statement& st);
   void apply_option(const parser::ast::Option& option);
   void apply_timeout(std::string_view which, std::uint64_t us);

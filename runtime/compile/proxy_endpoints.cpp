@@ -241,6 +241,12 @@ config::Server ProxyBuilder::compile_server(const ast::Server& server, Location 
   s.tls.tickets = !ctx_.global.server_no_tls_tickets;
   apply_server_settings(s, default_server_);
   apply_server_settings(s, server.settings);
+  if (s.check && s.check_port == 0 && (!s.endpoint.has_port || s.endpoint.port_offset))
+    ctx_.diags.error(server.name.loc,
+                     fmt::format("backend '{}': server '{}' has neither service port nor check "
+                                 "port",
+                                 backend_->name, s.name),
+                     "give the server a port, or 'port N' for its checks");
   if (s.tls.verify == config::Verify::unset)
     s.tls.verify = ctx_.global.server_verify ? config::Verify::unset : config::Verify::none;
   // HAProxy verifies servers by default (ssl-server-verify required): TLS to a server

@@ -268,6 +268,7 @@ struct Backend {
   bool ssl_hello_chk = false;
   bool tcp_check = false;
   bool log_health_checks = false;
+  std::vector<LogTarget> logs;  // where server state changes go
   std::vector<HttpRule> http_request, http_response;
   std::vector<TcpRule> tcp_request;
   // A backend's own `tcp-request inspect-delay`, with where it was set.

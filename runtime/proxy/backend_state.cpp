@@ -46,6 +46,13 @@ int BackendState::usable_servers() const {
   return n;
 }
 
+int BackendState::up_servers(bool backup) const {
+  int n = 0;
+  for (std::size_t i = 0; i < config_->servers.size(); ++i)
+    if (config_->servers[i].backup == backup && states_->up(i)) ++n;
+  return n;
+}
+
 BackendState::Picked BackendState::pick(const balance::Request& request) {
   // Requests waiting for any server go first: a new one queues behind them, as in HAProxy.
   // (Those waiting for one server hold it full through ServerStates::queued.)

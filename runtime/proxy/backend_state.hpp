@@ -93,6 +93,13 @@ class BackendState {
   int connections() const;
   // nbsrv(): servers that can take traffic now (up, not disabled, weight above 0).
   int usable_servers() const;
+  // Health checks: marks a server up or down for the balancers; true when it changed.
+  bool set_server_up(std::uint32_t server, bool up) { return states_->set_up(server, up); }
+  bool server_up(std::uint32_t server) const { return states_->up(server); }
+  // Servers up among the primary ones (`backup` false) or the backups.
+  int up_servers(bool backup) const;
+  std::uint32_t server_queued(std::uint32_t server) const { return states_->queued(server); }
+  const io::SocketAddress& server_address(std::uint32_t server) const { return addresses_[server]; }
   // `balance hdr(<name>)`: the field whose value the caller passes in Request::header.
   std::string_view balance_header() const { return selector_->header_name(); }
 

@@ -570,6 +570,7 @@ bool Worker::open(std::string& error) {
     loops.push_back(loop.get());
   for (auto& backend : backends_)
     backend->set_loops(loops);
+  if (!build_checker(error)) return false;
   return true;
 }
 
@@ -580,7 +581,33 @@ std::vector<std::string> Worker::bound_addresses() const {
   return out;
 }
 
+bool Worker::build_checker(std::string& error) {
+  std::vector<proxy::BackendState*> backends;
+  std::vector<std::optional<log::Logger>> loggers;
+  log::SyslogIdentity identity;
+  identity.pid = static_cast<int>(getpid());
+  bool any = false;
+  for (std::size_t i = 0; i < config_->backends.size(); ++i) {
+    const auto& b = config_->backends[i];
+    backends.push_back(backends_[i].get());
+    auto& logger = loggers.emplace_back();
+    for (const auto& s : b.servers)
+      any = any || (s.check && !s.disabled);
+    if (!b.logs.empty()) {
+      logger = log::Logger::create(b.logs, config_->global.logs, identity, error);
+      if (!logger) {
+        error = fmt::format("backend '{}': log: {}", b.name, error);
+        return false;
+      }
+    }
+  }
+  if (!any) return true;
+  checker_ = std::make_unique<health::Checker>(*loops_.front(), backends, std::move(loggers));
+  return true;
+}
+
 void Worker::run() {
+  if (checker_) loops_.front()->post([this] { checker_->start(); });
   std::vector<std::thread> others;
   for (std::size_t i = 1; i < loops_.size(); ++i)
     others.emplace_back([this, i] { loops_[i]->run(); });

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/config/config.hpp"
+#include "runtime/health/checker.hpp"
 #include "runtime/io/loop.hpp"
 #include "runtime/io/socket.hpp"
 #include "runtime/log/logger.hpp"
@@ -70,6 +71,8 @@ class Worker {
   void build_tcp(rules::Compiler& conditions);
   // One loop's log sinks, by frontend index; false with `error` naming a bad target.
   bool build_loggers(std::size_t loop, std::string& error);
+  // The health checks of every `check` server, on the first loop.
+  bool build_checker(std::string& error);
 
   std::shared_ptr<const config::Config> config_;
   std::vector<std::unique_ptr<proxy::BackendState>> backends_;
@@ -90,6 +93,7 @@ class Worker {
   // Each loop's log sinks by frontend index (empty: the frontend logs nothing).
   std::vector<std::vector<std::optional<log::Logger>>> loggers_;
   std::vector<std::unique_ptr<io::Loop>> loops_;
+  std::unique_ptr<health::Checker> checker_;  // on the first loop; gone before the loops
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::atomic<std::size_t> detached_loops_{0};  // soft stop: loops no longer accepting
 };

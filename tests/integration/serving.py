@@ -54,11 +54,11 @@ def accepts(port):
         return False
 
 
-def listening_socket(backlog):
-    """A listening TCP socket on a loopback port the kernel picks."""
+def listening_socket(backlog, port=0):
+    """A listening TCP socket on a loopback port (0: the kernel picks)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(backlog)
     return sock
 
@@ -412,7 +412,8 @@ class HttpOrigin:
     (default: reply(), 200 naming the origin, keep-alive honoured). At most max_connections
     are served at once (more are closed at accept); close() stops everything it started."""
 
-    def __init__(self, name="origin", handler=None, max_connections=32, max_head=1 << 20):
+    def __init__(self, name="origin", handler=None, max_connections=32, max_head=1 << 20,
+                 port=0):
         self.name = name.encode() if isinstance(name, str) else name
         self.handler = handler or reply()
         self.max_head = max_head
@@ -423,7 +424,7 @@ class HttpOrigin:
         self._open = set()
         self._threads = []
         self._lock = threading.Lock()
-        self.sock = listening_socket(128)
+        self.sock = listening_socket(128, port)
         self.port = self.sock.getsockname()[1]
         self.stopping = False
         self._acceptor = threading.Thread(target=self._accept, daemon=True)

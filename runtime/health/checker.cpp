@@ -1,0 +1,169 @@
+#include "runtime/health/checker.hpp"
+
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace sluice::health {
+
+namespace {
+
+std::int64_t millis(const std::optional<config::Millis>& m) {
+  return m ? m->count() : 0;
+}
+
+// Where a server is checked: its address, or `addr`, with `port` when given.
+io::SocketAddress check_address(const config::Server& s, io::SocketAddress address) {
+  if (!s.check_addr.empty()) {
+    io::SocketAddress a;
+    if (inet_pton(AF_INET, s.check_addr.c_str(), &a.storage.v4.sin_addr) == 1) {
+      a.storage.v4.sin_family = AF_INET;
+      a.length = sizeof(sockaddr_in);
+      a.set_port(address.port());
+      address = a;
+    } else if (inet_pton(AF_INET6, s.check_addr.c_str(), &a.storage.v6.sin6_addr) == 1) {
+      a.storage.v6.sin6_family = AF_INET6;
+      a.length = sizeof(sockaddr_in6);
+      a.set_port(address.port());
+      address = a;
+    }
+  }
+  if (s.check_port > 0) address.set_port(static_cast<std::uint16_t>(s.check_port));
+  return address;
+}
+
+}  // namespace
+
+ServerCheck::ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
+                         io::SocketAddress address)
+    : checker_(checker),
+      backend_(backend),
+      server_(server),
+      address_(address),
+      health_(backend.config().servers[server].rise, backend.config().servers[server].fall) {}
+
+ServerCheck::~ServerCheck() {
+  checker_.loop_.cancel(*this);
+}
+
+void ServerCheck::start(std::int64_t delay_ms) {
+  checker_.loop_.arm(*this, delay_ms);
+}
+
+void ServerCheck::on_timer() {
+  if (!socket_) {
+    probe();
+    return;
+  }
+  finish(false, "Layer4 timeout", {});
+}
+
+void ServerCheck::probe() {
+  const auto& s = backend_.config().servers[server_];
+  const auto& timeouts = backend_.config().timeouts;
+  started_ms_ = checker_.loop_.now_ms();
+  int error = 0;
+  auto fd = io::connect_to(address_, error);
+  if (!fd || !checker_.loop_.add(fd->get(), *this)) {
+    socket_ = io::Fd();
+    finish(false, "Layer4 connection problem", error ? std::strerror(error) : "socket error");
+    return;
+  }
+  socket_ = std::move(*fd);
+  // HAProxy: without `timeout check` the whole check gets `inter`; with it, the connect
+  // gets min(timeout connect, inter).
+  const std::int64_t inter = s.inter.count();
+  std::int64_t limit = inter;
+  if (timeouts.check && timeouts.connect) limit = std::min(inter, timeouts.connect->count());
+  checker_.loop_.arm(*this, limit);
+}
+
+void ServerCheck::on_events(std::uint32_t events) {
+  if (!socket_ || (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+  const int error = io::socket_error(socket_.get());
+  if (error == 0)
+    finish(true, "Layer4 check passed", {});
+  else
+    finish(false, "Layer4 connection problem", std::strerror(error));
+}
+
+void ServerCheck::finish(bool passed, std::string_view reason, std::string_view info) {
+  checker_.loop_.cancel(*this);
+  socket_.reset();  // closing deregisters it
+  const std::int64_t duration = checker_.loop_.now_ms() - started_ms_;
+  const Change change = passed ? health_.success() : health_.failure();
+  if (change != Change::none)
+    checker_.report(backend_, server_, change == Change::went_up, reason, info, duration);
+  const auto& s = backend_.config().servers[server_];
+  checker_.loop_.arm(
+      *this, health_.next_interval(s.inter.count(), millis(s.fastinter), millis(s.downinter)));
+}
+
+Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backends,
+                 std::vector<std::optional<log::Logger>> loggers)
+    : loop_(loop), loggers_(std::move(loggers)) {
+  for (proxy::BackendState* backend : backends) {
+    const auto& servers = backend->config().servers;
+    for (std::uint32_t i = 0; i < servers.size(); ++i) {
+      if (!servers[i].check || servers[i].disabled) continue;
+      checks_.push_back(std::make_unique<ServerCheck>(
+          *this, *backend, i, check_address(servers[i], backend->server_address(i))));
+    }
+  }
+}
+
+Checker::~Checker() = default;
+
+void Checker::start() {
+  // Spread over the first interval, so that many servers are not checked in one burst.
+  for (std::size_t i = 0; i < checks_.size(); ++i)
+    checks_[i]->start(static_cast<std::int64_t>(i) * 1000 /
+                      static_cast<std::int64_t>(checks_.size()) % 1000);
+}
+
+void Checker::report(proxy::BackendState& backend, std::uint32_t server, bool up,
+                     std::string_view reason, std::string_view info, std::int64_t duration_ms) {
+  backend.set_server_up(server, up);
+  const auto& b = backend.config();
+  const auto& s = b.servers[server];
+  const std::string detail =
+      info.empty() ? fmt::format("reason: {}, check duration: {}ms", reason, duration_ms)
+                   : fmt::format("reason: {}, info: \"{}\", check duration: {}ms", reason, info,
+                                 duration_ms);
+  const int active = backend.up_servers(false), backups = backend.up_servers(true);
+  // With no primary left, HAProxy says the backups carry the traffic.
+  const std::string_view on_backup = active == 0 && backups > 0 ? " Running on backup." : "";
+  const std::string line =
+      up ? fmt::format(
+               "{}Server {}/{} is UP, {}. {} active and {} backup servers online.{} 0 "
+               "sessions requeued, 0 total in queue.",
+               s.backup ? "Backup " : "", b.name, s.name, detail, active, backups, on_backup)
+         : fmt::format(
+               "{}Server {}/{} is DOWN, {}. {} active and {} backup servers left.{} {} "
+               "sessions active, 0 requeued, {} remaining in queue.",
+               s.backup ? "Backup " : "", b.name, s.name, detail, active, backups, on_backup,
+               backend.server_connections(server), backend.server_queued(server));
+  emit(backend, up ? log::Severity::notice : log::Severity::alert, line, "[WARNING]  ");
+  if (!up && active == 0 && backups == 0)
+    emit(backend, log::Severity::emerg, fmt::format("backend {} has no server available!", b.name),
+         nullptr);
+}
+
+void Checker::emit(const proxy::BackendState& backend, log::Severity severity,
+                   std::string_view line, const char* stderr_tag) {
+  if (stderr_tag)
+    fmt::print(stderr, "{}({}) : {}\n", stderr_tag, getpid(), line);
+  else  // HAProxy's alert quotes the backend's name
+    fmt::print(stderr, "[ALERT]    ({}) : backend '{}' has no server available!\n", getpid(),
+               backend.config().name);
+  std::fflush(stderr);
+  auto& logger = loggers_[backend.index()];
+  if (logger && !logger->empty()) logger->emit(severity, line);
+}
+
+}  // namespace sluice::health

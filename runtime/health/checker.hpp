@@ -1,0 +1,75 @@
+// Health checks (`server … check`): a TCP connect to each checked server, every `inter`
+// (`fastinter` on the way between states, `downinter` when down), within `timeout check`
+// (else `inter`). Run on one loop of the worker, never blocking it; each result moves
+// the server's HealthCounter, and a change marks the server up or down for the balancers
+// and is logged in HAProxy's words, on stderr and to the backend's log targets.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "runtime/health/health_counter.hpp"
+#include "runtime/io/loop.hpp"
+#include "runtime/io/socket.hpp"
+#include "runtime/log/logger.hpp"
+#include "runtime/proxy/backend_state.hpp"
+
+namespace sluice::health {
+
+class Checker;
+
+class ServerCheck final : public io::Pollable, private io::Timer {
+ public:
+  ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
+              io::SocketAddress address);
+  ~ServerCheck() override;
+  ServerCheck(const ServerCheck&) = delete;
+  ServerCheck& operator=(const ServerCheck&) = delete;
+
+  // The first check, `delay_ms` from now (spread over the interval).
+  void start(std::int64_t delay_ms);
+  void on_events(std::uint32_t events) override;
+
+ private:
+  void on_timer() override;
+  void probe();
+  // `reason`/`info` in HAProxy's words ("Layer4 connection problem", "Connection refused").
+  void finish(bool passed, std::string_view reason, std::string_view info);
+
+  Checker& checker_;
+  proxy::BackendState& backend_;
+  std::uint32_t server_;
+  io::SocketAddress address_;
+  HealthCounter health_;
+  io::Fd socket_;
+  std::int64_t started_ms_ = 0;
+};
+
+class Checker {
+ public:
+  // The checks of every `check` server of `backends`, run on `loop`. `loggers` by backend
+  // index (nullptr: no log target).
+  Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backends,
+          std::vector<std::optional<log::Logger>> loggers);
+  ~Checker();
+  void start();
+  bool empty() const { return checks_.empty(); }
+
+ private:
+  friend class ServerCheck;
+  // A server went up or down: HAProxy's lines.
+  void report(proxy::BackendState& backend, std::uint32_t server, bool up, std::string_view reason,
+              std::string_view info, std::int64_t duration_ms);
+  void emit(const proxy::BackendState& backend, log::Severity severity, std::string_view line,
+            const char* stderr_tag);
+
+  io::Loop& loop_;
+  std::vector<std::unique_ptr<ServerCheck>> checks_;
+  std::vector<std::optional<log::Logger>> loggers_;
+};
+
+}  // namespace sluice::health

@@ -1,0 +1,116 @@
+"""Health checks through the real binary: TCP connect checks with inter/rise/fall, servers
+leaving and rejoining the balancing, backups, all servers down, and the log lines in
+HAProxy's words (stdout log target and stderr). SLUICE_TEST_PROXY=haproxy runs them against
+HAProxy 2.6, the reference."""
+import re
+import socket
+import time
+
+from serving import DEADLINE, HttpOrigin, LogReader, free_port, sluice_serving, wait_until
+
+DOWN = (r"Server be/{} is DOWN, reason: Layer4 connection problem, info: \"Connection "
+        r"refused\", check duration: \d+ms\. {} active and {} backup servers left\.{} 0 "
+        r"sessions active, 0 requeued, 0 remaining in queue\.")
+UP = (r"Server be/{} is UP, reason: Layer4 check passed, check duration: \d+ms\. {} active "
+      r"and {} backup servers online\. 0 sessions requeued, 0 total in queue\.")
+
+
+def closed_port():
+    """A loopback port that refuses connections (bound, never listening)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock, sock.getsockname()[1]
+
+
+def get(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as c:
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := c.recv(65536):
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    return status, data.split(b"\r\n\r\n", 1)[1]
+
+
+def _cfg(tmp_path, port, servers, backend=()):
+    lines = ["global", "    nbthread 1", "    log stdout format raw local0",
+             "defaults", "    mode http", "    log global", "    timeout connect 1s",
+             "    timeout client 5s", "    timeout server 5s",
+             "frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend be",
+             "backend be", *(f"    {l}" for l in backend),
+             *(f"    server {line}" for line in servers)]
+    cfg = tmp_path / "health.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg
+
+
+def test_unreachable_server_is_down_at_its_first_check(sluice_bin, tmp_path):
+    """A server starts UP but falls at its first failed check (HAProxy); from then on it
+    gets no request, and no request fails."""
+    live = HttpOrigin("live")
+    holder, dead = closed_port()
+    port = free_port()
+    cfg = _cfg(tmp_path, port, [f"s1 127.0.0.1:{dead} check inter 200 fall 3",
+                                f"s2 127.0.0.1:{live.port} check inter 200"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            log.wait_for(DOWN.format("s1", 1, 0, ""))
+            for _ in range(10):
+                assert get(port) == (200, b"live")
+    finally:
+        live.close()
+        holder.close()
+
+
+def test_stopped_origin_leaves_and_comes_back(sluice_bin, tmp_path):
+    """fall 2 / rise 2 at inter 200 ms: a stopped origin is DOWN within fall x inter and
+    gets no request after; started again on its port it is UP after rise checks."""
+    a = HttpOrigin("a")
+    b = HttpOrigin("b")
+    b_port = b.port
+    port = free_port()
+    cfg = _cfg(tmp_path, port, [f"a 127.0.0.1:{a.port} check inter 200 fall 2 rise 2",
+                                f"b 127.0.0.1:{b_port} check inter 200 fall 2 rise 2"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            wait_until(lambda: {get(port)[1] for _ in range(4)} == {b"a", b"b"}, "both serve")
+            b.close()
+            stopped = time.monotonic()
+            log.wait_for(DOWN.format("b", 1, 0, ""))
+            assert time.monotonic() - stopped < 2 * 0.2 + 1.0
+            for _ in range(10):
+                assert get(port) == (200, b"a")
+            b = HttpOrigin("b", port=b_port)
+            log.wait_for(UP.format("b", 2, 0))
+            wait_until(lambda: b"b" in {get(port)[1] for _ in range(4)}, "b serves again")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_backup_only_when_no_primary_and_then_503(sluice_bin, tmp_path):
+    backup = HttpOrigin("backup")
+    primary = HttpOrigin("primary")
+    port = free_port()
+    cfg = _cfg(tmp_path, port, [f"p 127.0.0.1:{primary.port} check inter 200 fall 1",
+                                f"bk 127.0.0.1:{backup.port} check inter 200 fall 1 backup"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            for _ in range(4):
+                assert get(port) == (200, b"primary")
+            primary.close()
+            log.wait_for(DOWN.format("p", 0, 1, " Running on backup."))
+            for _ in range(4):
+                assert get(port) == (200, b"backup")
+            backup.close()
+            log.wait_for(r"Backup " + DOWN.format("bk", 0, 0, ""))
+            log.wait_for(r"^backend be has no server available!$")
+            assert get(port)[0] == 503
+        assert re.search(r"\[ALERT\] +\(\d+\) : backend 'be' has no server available!",
+                         proc.stderr.read())
+    finally:
+        primary.close()
+        backup.close()
