@@ -2,10 +2,13 @@
 
 #include <arpa/inet.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -40,12 +43,13 @@ io::SocketAddress check_address(const config::Server& s, io::SocketAddress addre
 }  // namespace
 
 ServerCheck::ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
-                         io::SocketAddress address)
+                         io::SocketAddress address, const HttpCheck* http)
     : checker_(checker),
       backend_(backend),
       server_(server),
       address_(address),
-      health_(backend.config().servers[server].rise, backend.config().servers[server].fall) {}
+      health_(backend.config().servers[server].rise, backend.config().servers[server].fall),
+      http_(http) {}
 
 ServerCheck::~ServerCheck() {
   checker_.loop_.cancel(*this);
@@ -60,7 +64,10 @@ void ServerCheck::on_timer() {
     probe();
     return;
   }
-  finish(false, "Layer4 timeout", {});
+  if (awaiting_response_)
+    finish(false, "Layer7 timeout", {});
+  else
+    finish(false, "Layer4 timeout", {});
 }
 
 void ServerCheck::probe() {
@@ -75,6 +82,7 @@ void ServerCheck::probe() {
     return;
   }
   socket_ = std::move(*fd);
+  awaiting_response_ = false;
   // HAProxy: without `timeout check` the whole check gets `inter`; with it, the connect
   // gets min(timeout connect, inter).
   const std::int64_t inter = s.inter.count();
@@ -84,21 +92,74 @@ void ServerCheck::probe() {
 }
 
 void ServerCheck::on_events(std::uint32_t events) {
-  if (!socket_ || (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+  if (!socket_) return;
+  if (awaiting_response_) {
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+      read_response((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+    return;
+  }
+  if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
   const int error = io::socket_error(socket_.get());
   if (error == 0)
-    finish(true, "Layer4 check passed", {});
+    connected();
   else
     finish(false, "Layer4 connection problem", std::strerror(error));
 }
 
-void ServerCheck::finish(bool passed, std::string_view reason, std::string_view info) {
+void ServerCheck::connected() {
+  if (http_ == nullptr) {
+    finish(true, "Layer4 check passed", {});
+    return;
+  }
+  // A fresh socket's buffer takes a check request whole.
+  const std::string& request = http_->request();
+  if (send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
+    finish(false, "Layer4 connection problem", "Broken pipe");
+    return;
+  }
+  awaiting_response_ = true;
+  response_.clear();
+  // With `timeout check`, the response gets that long from now (HAProxy's read timeout).
+  if (const auto& check = backend_.config().timeouts.check) {
+    checker_.loop_.cancel(*this);
+    checker_.loop_.arm(*this, check->count());
+  }
+  read_response(false);
+}
+
+// A check response is small; what is past this is not read (HAProxy: its buffer).
+constexpr std::size_t kResponseLimit = 16384;
+
+void ServerCheck::read_response(bool hangup) {
+  bool closed = false;
+  while (response_.size() < kResponseLimit) {
+    char chunk[4096];
+    const ssize_t n =
+        recv(socket_.get(), chunk, std::min(sizeof chunk, kResponseLimit - response_.size()), 0);
+    if (n > 0) {
+      response_.append(chunk, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) closed = true;
+    break;
+  }
+  const bool complete = closed || hangup || response_.size() >= kResponseLimit;
+  if (auto verdict = http_->judge(response_, complete)) {
+    finish(verdict->passed, verdict->reason, verdict->info, verdict->code);
+    return;
+  }
+  if (closed) finish(false, "Layer7 invalid response", {});
+}
+
+void ServerCheck::finish(bool passed, std::string_view reason, std::string_view info, int code) {
   checker_.loop_.cancel(*this);
   socket_.reset();  // closing deregisters it
+  awaiting_response_ = false;
   const std::int64_t duration = checker_.loop_.now_ms() - started_ms_;
   const Change change = passed ? health_.success() : health_.failure();
   if (change != Change::none)
-    checker_.report(backend_, server_, change == Change::went_up, reason, info, duration);
+    checker_.report(backend_, server_, change == Change::went_up, reason, info, code, duration);
   const auto& s = backend_.config().servers[server_];
   checker_.loop_.arm(
       *this, health_.next_interval(s.inter.count(), millis(s.fastinter), millis(s.downinter)));
@@ -108,11 +169,14 @@ Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backen
                  std::vector<std::optional<log::Logger>> loggers)
     : loop_(loop), loggers_(std::move(loggers)) {
   for (proxy::BackendState* backend : backends) {
-    const auto& servers = backend->config().servers;
+    const auto& config = backend->config();
+    auto& http = http_checks_.emplace_back();
+    if (config.httpchk) http = std::make_unique<HttpCheck>(*config.httpchk);
+    const auto& servers = config.servers;
     for (std::uint32_t i = 0; i < servers.size(); ++i) {
       if (!servers[i].check || servers[i].disabled) continue;
       checks_.push_back(std::make_unique<ServerCheck>(
-          *this, *backend, i, check_address(servers[i], backend->server_address(i))));
+          *this, *backend, i, check_address(servers[i], backend->server_address(i)), http.get()));
     }
   }
 }
@@ -127,14 +191,15 @@ void Checker::start() {
 }
 
 void Checker::report(proxy::BackendState& backend, std::uint32_t server, bool up,
-                     std::string_view reason, std::string_view info, std::int64_t duration_ms) {
+                     std::string_view reason, std::string_view info, int code,
+                     std::int64_t duration_ms) {
   backend.set_server_up(server, up);
   const auto& b = backend.config();
   const auto& s = b.servers[server];
-  const std::string detail =
-      info.empty() ? fmt::format("reason: {}, check duration: {}ms", reason, duration_ms)
-                   : fmt::format("reason: {}, info: \"{}\", check duration: {}ms", reason, info,
-                                 duration_ms);
+  std::string detail = fmt::format("reason: {}", reason);
+  if (code != 0) detail += fmt::format(", code: {}", code);
+  if (!info.empty()) detail += fmt::format(", info: \"{}\"", info);
+  detail += fmt::format(", check duration: {}ms", duration_ms);
   const int active = backend.up_servers(false), backups = backend.up_servers(true);
   // With no primary left, HAProxy says the backups carry the traffic.
   const std::string_view on_backup = active == 0 && backups > 0 ? " Running on backup." : "";

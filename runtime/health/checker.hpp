@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runtime/health/health_counter.hpp"
+#include "runtime/health/http_check.hpp"
 #include "runtime/io/loop.hpp"
 #include "runtime/io/socket.hpp"
 #include "runtime/log/logger.hpp"
@@ -24,8 +25,9 @@ class Checker;
 
 class ServerCheck final : public io::Pollable, private io::Timer {
  public:
+  // `http`: the backend's HTTP check; nullptr for a TCP connect check.
   ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
-              io::SocketAddress address);
+              io::SocketAddress address, const HttpCheck* http);
   ~ServerCheck() override;
   ServerCheck(const ServerCheck&) = delete;
   ServerCheck& operator=(const ServerCheck&) = delete;
@@ -37,22 +39,31 @@ class ServerCheck final : public io::Pollable, private io::Timer {
  private:
   void on_timer() override;
   void probe();
-  // `reason`/`info` in HAProxy's words ("Layer4 connection problem", "Connection refused").
-  void finish(bool passed, std::string_view reason, std::string_view info);
+  // Connected: a TCP check has passed; an HTTP one sends its request.
+  void connected();
+  // The HTTP check's response so far: judged once it says enough.
+  void read_response(bool hangup);
+  // `reason`/`info` in HAProxy's words ("Layer4 connection problem", "Connection refused");
+  // `code`: an HTTP status (0: none).
+  void finish(bool passed, std::string_view reason, std::string_view info, int code = 0);
 
   Checker& checker_;
   proxy::BackendState& backend_;
   std::uint32_t server_;
   io::SocketAddress address_;
   HealthCounter health_;
+  const HttpCheck* http_;
   io::Fd socket_;
   std::int64_t started_ms_ = 0;
+  bool awaiting_response_ = false;
+  std::string response_;  // bounded by kResponseLimit
 };
 
 class Checker {
  public:
   // The checks of every `check` server of `backends`, run on `loop`. `loggers` by backend
-  // index (nullptr: no log target).
+  // index (nullptr: no log target). Throws rules::CompileError for an HTTP check it
+  // cannot run.
   Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backends,
           std::vector<std::optional<log::Logger>> loggers);
   ~Checker();
@@ -63,13 +74,14 @@ class Checker {
   friend class ServerCheck;
   // A server went up or down: HAProxy's lines.
   void report(proxy::BackendState& backend, std::uint32_t server, bool up, std::string_view reason,
-              std::string_view info, std::int64_t duration_ms);
+              std::string_view info, int code, std::int64_t duration_ms);
   void emit(const proxy::BackendState& backend, log::Severity severity, std::string_view line,
             const char* stderr_tag);
 
   io::Loop& loop_;
   std::vector<std::unique_ptr<ServerCheck>> checks_;
   std::vector<std::optional<log::Logger>> loggers_;
+  std::vector<std::unique_ptr<HttpCheck>> http_checks_;  // by backend; nullptr: TCP checks
 };
 
 }  // namespace sluice::health

@@ -602,7 +602,12 @@ bool Worker::build_checker(std::string& error) {
     }
   }
   if (!any) return true;
-  checker_ = std::make_unique<health::Checker>(*loops_.front(), backends, std::move(loggers));
+  try {
+    checker_ = std::make_unique<health::Checker>(*loops_.front(), backends, std::move(loggers));
+  } catch (const rules::CompileError& e) {
+    error = e.what();
+    return false;
+  }
   return true;
 }
 

@@ -6,7 +6,8 @@ import re
 import socket
 import time
 
-from serving import DEADLINE, HttpOrigin, LogReader, free_port, sluice_serving, wait_until
+from serving import (DEADLINE, HttpOrigin, LogReader, free_port, raw, reply, sluice_serving, stall,
+                     wait_until)
 
 DOWN = (r"Server be/{} is DOWN, reason: Layer4 connection problem, info: \"Connection "
         r"refused\", check duration: \d+ms\. {} active and {} backup servers left\.{} 0 "
@@ -114,3 +115,70 @@ def test_backup_only_when_no_primary_and_then_503(sluice_bin, tmp_path):
     finally:
         primary.close()
         backup.close()
+
+
+def health_route(check_handler, traffic_handler):
+    """An origin handler: `check_handler` for the check's URI (/health), the other for the
+    rest."""
+    def handler(ex):
+        return (check_handler if ex.request.target == "/health" else traffic_handler)(ex)
+    return handler
+
+
+def test_httpchk_wrong_status_keeps_a_reachable_server_out(sluice_bin, tmp_path):
+    """An origin answering 500 on the check URI gets no client traffic although it is
+    reachable; `http-check expect status 200`."""
+    sick = HttpOrigin("sick", health_route(reply(500, b"no"), reply()))
+    well = HttpOrigin("well", health_route(reply(200, b"ok"), reply()))
+    port = free_port()
+    cfg = _cfg(tmp_path, port, [f"sick 127.0.0.1:{sick.port} check inter 200 fall 1",
+                                f"well 127.0.0.1:{well.port} check inter 200 fall 1"],
+               backend=["option httpchk GET /health", "http-check expect status 200"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            log.wait_for(r"Server be/sick is DOWN, reason: Layer7 wrong status, code: 500, "
+                         r"info: \"Whatever\", check duration: \d+ms\. 1 active and 0 backup "
+                         r"servers left\.")
+            for _ in range(10):
+                assert get(port) == (200, b"well")
+            checks = [r for r in sick.requests if r.target == "/health"]
+            assert checks and checks[0].method == "GET" and checks[0].version == "HTTP/1.0"
+    finally:
+        sick.close()
+        well.close()
+
+
+def test_httpchk_bad_answers_have_precise_reasons(sluice_bin, tmp_path):
+    """Garbage, a body that does not match `expect string`, and silence past `timeout check`
+    each mark the check failed with HAProxy's reason."""
+    garbage = HttpOrigin("garbage", raw(b"garbage\r\n\r\n"))
+    dead = HttpOrigin("dead", reply(200, b"dead"))
+    silent = HttpOrigin("silent", stall)
+    port = free_port()
+    lines = ["global", "    log stdout format raw local0",
+             "defaults", "    mode http", "    log global", "    timeout connect 1s",
+             "    timeout client 5s", "    timeout server 5s", "    timeout check 300ms",
+             "frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend g"]
+    for name, origin in (("g", garbage), ("d", dead), ("s", silent)):
+        lines += [f"backend {name}", "    option httpchk GET / HTTP/1.1",
+                  "    http-check send hdr Host example.com", "    http-check expect string alive",
+                  f"    server x 127.0.0.1:{origin.port} check inter 500 fall 1"]
+    cfg = tmp_path / "health.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            log.wait_for(r"Server g/x is DOWN, reason: Layer7 invalid response, check "
+                         r"duration: \d+ms\.")
+            log.wait_for(r"Server d/x is DOWN, reason: Layer7 invalid response, info: \"HTTP "
+                         r"content check did not match\", check duration: \d+ms\.")
+            log.wait_for(r"Server s/x is DOWN, reason: Layer7 timeout, check duration: "
+                         r"(29\d|3\d\d)ms\.")
+        request = dead.requests[0]
+        assert (request.method, request.target, request.version) == ("GET", "/", "HTTP/1.1")
+        assert request.headers == [("host", "example.com"), ("connection", "close")]
+    finally:
+        garbage.close()
+        dead.close()
+        silent.close()

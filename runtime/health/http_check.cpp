@@ -1,0 +1,126 @@
+#include "runtime/health/http_check.hpp"
+
+#include <cctype>
+#include <charconv>
+
+namespace sluice::health {
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// `status 200`, `status 200-299,304`: whether `code` is listed.
+bool in_status_list(std::string_view list, int code) {
+  while (!list.empty()) {
+    const std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    const std::size_t dash = item.find('-');
+    int low = 0, high = 0;
+    std::from_chars(item.data(),
+                    item.data() + (dash == std::string_view::npos ? item.size() : dash), low);
+    high = low;
+    if (dash != std::string_view::npos)
+      std::from_chars(item.data() + dash + 1, item.data() + item.size(), high);
+    if (code >= low && code <= high) return true;
+  }
+  return false;
+}
+
+std::optional<std::size_t> content_length(std::string_view head) {
+  std::size_t at = 0;
+  while ((at = head.find("\r\n", at)) != std::string_view::npos) {
+    at += 2;
+    const std::string line = lower(head.substr(at, head.find("\r\n", at) - at));
+    if (line.starts_with("content-length:")) {
+      std::size_t i = 15;
+      while (i < line.size() && line[i] == ' ')
+        ++i;
+      std::size_t n = 0;
+      std::from_chars(line.data() + i, line.data() + line.size(), n);
+      return n;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+HttpCheck::HttpCheck(const config::HttpCheck& check) {
+  const bool http11 = check.version == "HTTP/1.1";
+  request_ = check.method + " " + check.uri + " " + check.version + "\r\n";
+  for (const auto& [name, value] : check.headers)
+    request_ += lower(name) + ": " + value + "\r\n";
+  if (!check.body.empty())
+    request_ += "content-length: " + std::to_string(check.body.size()) + "\r\n";
+  if (http11) request_ += "connection: close\r\n";
+  request_ += "\r\n" + check.body;
+  if (!check.expect) return;
+  negated_ = check.expect->negated;
+  pattern_ = check.expect->pattern;
+  const std::string& k = check.expect->kind;
+  if (k == "status")
+    kind_ = Kind::status;
+  else if (k == "rstatus")
+    kind_ = Kind::rstatus;
+  else if (k == "string")
+    kind_ = Kind::string;
+  else if (k == "rstring")
+    kind_ = Kind::rstring;
+  else
+    throw rules::CompileError("http-check expect " + k + " is not served by this build yet");
+  if (kind_ == Kind::rstatus || kind_ == Kind::rstring) regex_.emplace(pattern_, false);
+}
+
+std::optional<Verdict> HttpCheck::judge(std::string_view response, bool complete) const {
+  const std::size_t head_end = response.find("\r\n\r\n");
+  const std::size_t line_end = response.find("\r\n");
+  if (line_end == std::string_view::npos) {
+    if (!complete) return std::nullopt;
+    return Verdict{false, "Layer7 invalid response", 0, {}};
+  }
+  // "HTTP/1.x NNN reason"
+  const std::string_view line = response.substr(0, line_end);
+  if (line.size() < 12 || !line.starts_with("HTTP/") || line[8] != ' ' ||
+      !std::isdigit(static_cast<unsigned char>(line[9])) ||
+      !std::isdigit(static_cast<unsigned char>(line[10])) ||
+      !std::isdigit(static_cast<unsigned char>(line[11])))
+    return Verdict{false, "Layer7 invalid response", 0, {}};
+  const int code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+  std::string phrase(line.size() > 13 ? line.substr(13) : std::string_view());
+  const std::string_view code_text = line.substr(9, 3);
+  switch (kind_) {
+    case Kind::none:
+    case Kind::status:
+    case Kind::rstatus: {
+      const bool matched = kind_ == Kind::none     ? code >= 200 && code < 400
+                           : kind_ == Kind::status ? in_status_list(pattern_, code)
+                                                   : regex_->matches(code_text);
+      if (matched != negated_) return Verdict{true, "Layer7 check passed", code, {}};
+      return Verdict{false, "Layer7 wrong status", code, std::move(phrase)};
+    }
+    case Kind::string:
+    case Kind::rstring:
+      break;
+  }
+  // Content: the whole body (to the server's close, its length, or a full buffer).
+  if (head_end == std::string_view::npos) {
+    if (!complete) return std::nullopt;
+    return Verdict{false, "Layer7 invalid response", code, {}};
+  }
+  const std::string_view body = response.substr(head_end + 4);
+  const auto length = content_length(response.substr(0, head_end + 2));
+  if (!complete && !(length && body.size() >= *length)) return std::nullopt;
+  const std::string_view content = length && body.size() > *length ? body.substr(0, *length) : body;
+  const bool matched = kind_ == Kind::string ? content.find(pattern_) != std::string_view::npos
+                                             : regex_->matches(content);
+  if (matched != negated_) return Verdict{true, "Layer7 check passed", code, {}};
+  return Verdict{false, "Layer7 invalid response", 0, "HTTP content check did not match"};
+}
+
+}  // namespace sluice::health
