@@ -43,13 +43,14 @@ io::SocketAddress check_address(const config::Server& s, io::SocketAddress addre
 }  // namespace
 
 ServerCheck::ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
-                         io::SocketAddress address, const HttpCheck* http)
+                         io::SocketAddress address, const HttpCheck* http, bool tls_hello)
     : checker_(checker),
       backend_(backend),
       server_(server),
       address_(address),
       health_(backend.config().servers[server].rise, backend.config().servers[server].fall),
-      http_(http) {}
+      http_(http),
+      tls_hello_(tls_hello) {}
 
 ServerCheck::~ServerCheck() {
   checker_.loop_.cancel(*this);
@@ -65,7 +66,7 @@ void ServerCheck::on_timer() {
     return;
   }
   if (awaiting_response_)
-    finish(false, "Layer7 timeout", {});
+    finish(false, tls_hello_ ? "Layer6 timeout" : "Layer7 timeout", {});
   else
     finish(false, "Layer4 timeout", {});
 }
@@ -107,12 +108,12 @@ void ServerCheck::on_events(std::uint32_t events) {
 }
 
 void ServerCheck::connected() {
-  if (http_ == nullptr) {
+  if (http_ == nullptr && !tls_hello_) {
     finish(true, "Layer4 check passed", {});
     return;
   }
   // A fresh socket's buffer takes a check request whole.
-  const std::string& request = http_->request();
+  const std::string& request = tls_hello_ ? tls_hello() : http_->request();
   if (send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     finish(false, "Layer4 connection problem", "Broken pipe");
@@ -145,11 +146,12 @@ void ServerCheck::read_response(bool hangup) {
     break;
   }
   const bool complete = closed || hangup || response_.size() >= kResponseLimit;
-  if (auto verdict = http_->judge(response_, complete)) {
+  if (auto verdict =
+          tls_hello_ ? judge_tls_hello(response_, complete) : http_->judge(response_, complete)) {
     finish(verdict->passed, verdict->reason, verdict->info, verdict->code);
     return;
   }
-  if (closed) finish(false, "Layer7 invalid response", {});
+  if (closed) finish(false, tls_hello_ ? "Layer6 invalid response" : "Layer7 invalid response", {});
 }
 
 void ServerCheck::finish(bool passed, std::string_view reason, std::string_view info, int code) {
@@ -171,12 +173,16 @@ Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backen
   for (proxy::BackendState* backend : backends) {
     const auto& config = backend->config();
     auto& http = http_checks_.emplace_back();
-    if (config.httpchk) http = std::make_unique<HttpCheck>(*config.httpchk);
+    // The last of `option httpchk` and `option ssl-hello-chk` wins in HAProxy; config keeps
+    // both flags without their order, so ssl-hello-chk is taken when both are set.
+    if (config.httpchk && !config.ssl_hello_chk)
+      http = std::make_unique<HttpCheck>(*config.httpchk);
     const auto& servers = config.servers;
     for (std::uint32_t i = 0; i < servers.size(); ++i) {
       if (!servers[i].check || servers[i].disabled) continue;
       checks_.push_back(std::make_unique<ServerCheck>(
-          *this, *backend, i, check_address(servers[i], backend->server_address(i)), http.get()));
+          *this, *backend, i, check_address(servers[i], backend->server_address(i)), http.get(),
+          config.ssl_hello_chk));
     }
   }
 }

@@ -25,9 +25,10 @@ class Checker;
 
 class ServerCheck final : public io::Pollable, private io::Timer {
  public:
-  // `http`: the backend's HTTP check; nullptr for a TCP connect check.
+  // `http`: the backend's HTTP check; nullptr for a TCP connect check, or with
+  // `tls_hello` the TLS ClientHello check.
   ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
-              io::SocketAddress address, const HttpCheck* http);
+              io::SocketAddress address, const HttpCheck* http, bool tls_hello);
   ~ServerCheck() override;
   ServerCheck(const ServerCheck&) = delete;
   ServerCheck& operator=(const ServerCheck&) = delete;
@@ -39,9 +40,9 @@ class ServerCheck final : public io::Pollable, private io::Timer {
  private:
   void on_timer() override;
   void probe();
-  // Connected: a TCP check has passed; an HTTP one sends its request.
+  // Connected: a TCP check has passed; an HTTP or TLS-hello one sends its request.
   void connected();
-  // The HTTP check's response so far: judged once it says enough.
+  // The response so far: judged once it says enough.
   void read_response(bool hangup);
   // `reason`/`info` in HAProxy's words ("Layer4 connection problem", "Connection refused");
   // `code`: an HTTP status (0: none).
@@ -53,6 +54,7 @@ class ServerCheck final : public io::Pollable, private io::Timer {
   io::SocketAddress address_;
   HealthCounter health_;
   const HttpCheck* http_;
+  bool tls_hello_;
   io::Fd socket_;
   std::int64_t started_ms_ = 0;
   bool awaiting_response_ = false;

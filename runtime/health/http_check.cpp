@@ -51,6 +51,43 @@ std::optional<std::size_t> content_length(std::string_view head) {
 
 }  // namespace
 
+const std::string& tls_hello() {
+  // TLS 1.2 ClientHello: ECDHE and RSA suites with AES-GCM/CBC, no extension. A TLS server
+  // answers with its hello or an alert, either of which proves it speaks TLS.
+  static const std::string hello = [] {
+    const unsigned char suites[] = {0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x2c, 0xc0, 0x30, 0x00,
+                                    0x9c, 0x00, 0x9d, 0x00, 0x2f, 0x00, 0x35, 0x00, 0x0a};
+    std::string body;
+    body += "\x03\x03";               // client_version TLS 1.2
+    body += std::string(32, '\x5a');  // random (a check needs no secrecy)
+    body += '\x00';                   // no session id
+    body += '\x00';
+    body += static_cast<char>(sizeof suites);
+    body.append(reinterpret_cast<const char*>(suites), sizeof suites);
+    body += "\x01\x00";              // null compression
+    std::string handshake = "\x01";  // ClientHello
+    handshake += '\x00';
+    handshake += static_cast<char>(body.size() >> 8);
+    handshake += static_cast<char>(body.size() & 0xff);
+    handshake += body;
+    std::string record = "\x16\x03\x01";
+    record += static_cast<char>(handshake.size() >> 8);
+    record += static_cast<char>(handshake.size() & 0xff);
+    return record + handshake;
+  }();
+  return hello;
+}
+
+std::optional<Verdict> judge_tls_hello(std::string_view response, bool complete) {
+  if (response.size() < 5) {
+    if (!complete) return std::nullopt;
+    return Verdict{false, "Layer6 invalid response", 0, {}};
+  }
+  if (response[0] == '\x15' || response[0] == '\x16')
+    return Verdict{true, "Layer6 check passed", 0, {}};
+  return Verdict{false, "Layer6 invalid response", 0, {}};
+}
+
 HttpCheck::HttpCheck(const config::HttpCheck& check) {
   const bool http11 = check.version == "HTTP/1.1";
   request_ = check.method + " " + check.uri + " " + check.version + "\r\n";

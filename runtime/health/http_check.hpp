@@ -20,6 +20,12 @@ struct Verdict {
   std::string info;         // the reason phrase, or why the content did not match
 };
 
+// `option ssl-hello-chk`: a TLS ClientHello, and the verdict on the first bytes back: a TLS
+// record of a handshake (0x16) or an alert (0x15) means a TLS server ("Layer6 check
+// passed"); anything else, or a close before five bytes, is "Layer6 invalid response".
+const std::string& tls_hello();
+std::optional<Verdict> judge_tls_hello(std::string_view response, bool complete);
+
 class HttpCheck {
  public:
   // Throws rules::CompileError for a bad regex or an expect kind not served.

@@ -37,7 +37,6 @@ void check_backend(const config::Backend& b, Report& r) {
   // Backend content rules run once, with what the frontend's inspection gathered.
   if (b.inspect_delay && b.inspect_delay->first.count() > 0)
     r.add(b.inspect_delay->second, "'tcp-request inspect-delay' in a backend");
-  if (b.ssl_hello_chk) r.add(b.origin, "'option ssl-hello-chk'");
   if (b.tcp_check) r.add(b.origin, "'option tcp-check'");
   for (const auto& s : b.servers) {
     if (s.check && s.check_ssl) r.add(s.origin, "server 'check-ssl'");

@@ -651,7 +651,10 @@ class LogReader:
             found[:] = [l for l in list(self.lines) if re.search(pattern, l)]
             return bool(found)
 
-        wait_until(seen, f"a log line matching {pattern!r} in {self.lines}")
+        try:
+            wait_until(seen, f"a log line matching {pattern!r}")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the lines: {self.lines}") from None
         return found[0]
 
 

@@ -4,10 +4,12 @@ HAProxy's words (stdout log target and stderr). SLUICE_TEST_PROXY=haproxy runs t
 HAProxy 2.6, the reference."""
 import re
 import socket
+import ssl
+import subprocess
 import time
 
-from serving import (DEADLINE, HttpOrigin, LogReader, free_port, raw, reply, sluice_serving, stall,
-                     wait_until)
+from serving import (DEADLINE, HttpOrigin, LogReader, free_port, listening_socket, raw, reply,
+                     serve_in_threads, sluice_serving, stall, wait_until)
 
 DOWN = (r"Server be/{} is DOWN, reason: Layer4 connection problem, info: \"Connection "
         r"refused\", check duration: \d+ms\. {} active and {} backup servers left\.{} 0 "
@@ -182,3 +184,71 @@ def test_httpchk_bad_answers_have_precise_reasons(sluice_bin, tmp_path):
         garbage.close()
         dead.close()
         silent.close()
+
+
+def test_ssl_hello_chk_tells_tls_servers_from_plain_ones(sluice_bin, tmp_path):
+    """option ssl-hello-chk: a TLS server answers the ClientHello (UP); a plain HTTP one
+    does not (DOWN, "Layer6 invalid response"); traffic only reaches the TLS one."""
+    pem = tmp_path / "srv.pem"
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", pem, "-out", pem,
+                        "-days", "2", "-subj", "/CN=check.test"], capture_output=True,
+                       timeout=DEADLINE, check=False)
+    assert r.returncode == 0, r.stderr
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem)
+    tls_sock = listening_socket(16)
+    handshakes = []
+
+    def serve_tls(conn):
+        with conn:
+            conn.settimeout(DEADLINE)
+            try:
+                with context.wrap_socket(conn, server_side=True) as t:
+                    handshakes.append(t.version())
+                    t.sendall(b"tls-server")
+            except (ssl.SSLError, OSError):
+                pass  # the checks' hellos end this way
+
+    serve_in_threads(tls_sock, serve_tls)
+    plain_sock = listening_socket(16)
+    plain_checks = []
+
+    def serve_plain(conn):  # an HTTP server refusing the hello as a bad request
+        with conn:
+            conn.settimeout(DEADLINE)
+            try:
+                plain_checks.append(conn.recv(4096))
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            except OSError:
+                pass
+
+    serve_in_threads(plain_sock, serve_plain)
+    port = free_port()
+    lines = ["global", "    log stdout format raw local0",
+             "defaults", "    mode tcp", "    log global", "    timeout connect 1s",
+             "    timeout client 5s", "    timeout server 5s",
+             "frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend be",
+             "backend be", "    option ssl-hello-chk",
+             f"    server tls 127.0.0.1:{tls_sock.getsockname()[1]} check inter 200 fall 1",
+             f"    server plain 127.0.0.1:{plain_sock.getsockname()[1]} check inter 200 fall 1"]
+    cfg = tmp_path / "health.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    client = ssl.create_default_context()
+    client.check_hostname = False
+    client.verify_mode = ssl.CERT_NONE
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            log.wait_for(r"Server be/plain is DOWN, reason: Layer6 invalid response, check "
+                         r"duration: \d+ms\. 1 active and 0 backup servers left\.")
+            for _ in range(4):
+                with client.wrap_socket(socket.create_connection(("127.0.0.1", port),
+                                                                 timeout=DEADLINE)) as c:
+                    assert c.recv(64) == b"tls-server"
+            # The plain server saw TLS records (the checks' hellos), never the traffic.
+            assert plain_checks and all(c.startswith(b"\x16\x03") for c in plain_checks)
+            assert not [l for l in log.lines if "be/tls" in l and "DOWN" in l]
+    finally:
+        tls_sock.close()
+        plain_sock.close()
