@@ -159,7 +159,10 @@ void ServerCheck::finish(bool passed, std::string_view reason, std::string_view 
   socket_.reset();  // closing deregisters it
   awaiting_response_ = false;
   const std::int64_t duration = checker_.loop_.now_ms() - started_ms_;
+  const int before = health_.value();
   const Change change = passed ? health_.success() : health_.failure();
+  if (health_.value() != before && backend_.config().log_health_checks)
+    checker_.report_check(backend_, server_, passed, reason, info, code, duration, health_);
   if (change != Change::none)
     checker_.report(backend_, server_, change == Change::went_up, reason, info, code, duration);
   const auto& s = backend_.config().servers[server_];
@@ -196,26 +199,51 @@ void Checker::start() {
                       static_cast<std::int64_t>(checks_.size()) % 1000);
 }
 
+namespace {
+
+// "reason: R[, code: N][, info: "I"], check duration: Dms"
+std::string check_detail(std::string_view reason, std::string_view info, int code,
+                         std::int64_t duration_ms) {
+  std::string detail = fmt::format("reason: {}", reason);
+  if (code != 0) detail += fmt::format(", code: {}", code);
+  if (!info.empty()) detail += fmt::format(", info: \"{}\"", info);
+  detail += fmt::format(", check duration: {}ms", duration_ms);
+  return detail;
+}
+
+}  // namespace
+
+void Checker::report_check(const proxy::BackendState& backend, std::uint32_t server, bool passed,
+                           std::string_view reason, std::string_view info, int code,
+                           std::int64_t duration_ms, const HealthCounter& health) {
+  const auto& b = backend.config();
+  emit(backend, log::Severity::notice,
+       fmt::format("Health check for {}server {}/{} {}, {}, status: {}/{} {}.",
+                   b.servers[server].backup ? "backup " : "", b.name, b.servers[server].name,
+                   passed ? "succeeded" : "failed", check_detail(reason, info, code, duration_ms),
+                   health.status_count(), health.status_of(), health.up() ? "UP" : "DOWN"),
+       "[WARNING]  ");
+}
+
 void Checker::report(proxy::BackendState& backend, std::uint32_t server, bool up,
                      std::string_view reason, std::string_view info, int code,
                      std::int64_t duration_ms) {
   backend.set_server_up(server, up);
   const auto& b = backend.config();
   const auto& s = b.servers[server];
-  std::string detail = fmt::format("reason: {}", reason);
-  if (code != 0) detail += fmt::format(", code: {}", code);
-  if (!info.empty()) detail += fmt::format(", info: \"{}\"", info);
-  detail += fmt::format(", check duration: {}ms", duration_ms);
+  // Under log-health-checks the check's own line said why already.
+  const std::string detail =
+      b.log_health_checks ? std::string() : ", " + check_detail(reason, info, code, duration_ms);
   const int active = backend.up_servers(false), backups = backend.up_servers(true);
   // With no primary left, HAProxy says the backups carry the traffic.
   const std::string_view on_backup = active == 0 && backups > 0 ? " Running on backup." : "";
   const std::string line =
       up ? fmt::format(
-               "{}Server {}/{} is UP, {}. {} active and {} backup servers online.{} 0 "
+               "{}Server {}/{} is UP{}. {} active and {} backup servers online.{} 0 "
                "sessions requeued, 0 total in queue.",
                s.backup ? "Backup " : "", b.name, s.name, detail, active, backups, on_backup)
          : fmt::format(
-               "{}Server {}/{} is DOWN, {}. {} active and {} backup servers left.{} {} "
+               "{}Server {}/{} is DOWN{}. {} active and {} backup servers left.{} {} "
                "sessions active, 0 requeued, {} remaining in queue.",
                s.backup ? "Backup " : "", b.name, s.name, detail, active, backups, on_backup,
                backend.server_connections(server), backend.server_queued(server));

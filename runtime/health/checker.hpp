@@ -77,6 +77,10 @@ class Checker {
   // A server went up or down: HAProxy's lines.
   void report(proxy::BackendState& backend, std::uint32_t server, bool up, std::string_view reason,
               std::string_view info, int code, std::int64_t duration_ms);
+  // `option log-health-checks`: a check whose result moved the server's health.
+  void report_check(const proxy::BackendState& backend, std::uint32_t server, bool passed,
+                    std::string_view reason, std::string_view info, int code,
+                    std::int64_t duration_ms, const HealthCounter& health);
   void emit(const proxy::BackendState& backend, log::Severity severity, std::string_view line,
             const char* stderr_tag);
 

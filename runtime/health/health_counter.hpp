@@ -16,6 +16,11 @@ class HealthCounter {
   HealthCounter(int rise, int fall) : rise_(rise), fall_(fall), health_(rise) {}
 
   bool up() const { return health_ >= rise_; }
+  int value() const { return health_; }
+  // `option log-health-checks`' "status: N/M": checks passed of `rise` while down, checks
+  // left to fail of `fall` while up.
+  int status_count() const { return up() ? health_ - rise_ + 1 : health_; }
+  int status_of() const { return up() ? fall_ : rise_; }
   Change success();
   Change failure();
 

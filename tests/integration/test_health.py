@@ -252,3 +252,32 @@ def test_ssl_hello_chk_tells_tls_servers_from_plain_ones(sluice_bin, tmp_path):
     finally:
         tls_sock.close()
         plain_sock.close()
+
+
+def test_log_health_checks_reports_each_step(sluice_bin, tmp_path):
+    """option log-health-checks: every check that moves the health is logged with its
+    status N/M, and the server's own line drops the reason."""
+    answers = iter([200, 503, 503] + [200] * 1000)
+    origin = HttpOrigin("o", lambda ex: reply(next(answers))(ex) and False)
+    port = free_port()
+    cfg = _cfg(tmp_path, port, [f"s1 127.0.0.1:{origin.port} check inter 200 fall 2 rise 2"],
+               backend=["option log-health-checks", "option httpchk"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            log.wait_for(r"^Health check for server be/s1 failed, reason: Layer7 wrong status, "
+                         r"code: 503, info: \"Whatever\", check duration: \d+ms, status: 1/2 UP\.$")
+            log.wait_for(r"^Health check for server be/s1 failed, .*, status: 0/2 DOWN\.$")
+            log.wait_for(r"^Server be/s1 is DOWN\. 0 active and 0 backup servers left\. 0 "
+                         r"sessions active, 0 requeued, 0 remaining in queue\.$")
+            log.wait_for(r"^Health check for server be/s1 succeeded, reason: Layer7 check "
+                         r"passed, code: 200, check duration: \d+ms, status: 1/2 DOWN\.$")
+            log.wait_for(r"^Server be/s1 is UP\. 1 active and 0 backup servers online\.")
+            # Fully UP at the first check, and again now; steady, checks change nothing and
+            # are not logged.
+            served = len(origin.requests)
+            wait_until(lambda: len(origin.requests) >= served + 3, "three more checks")
+            ups = [l for l in log.lines if "status: 2/2 UP" in l]
+            assert len(ups) == 2, log.lines
+    finally:
+        origin.close()

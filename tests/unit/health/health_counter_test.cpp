@@ -63,3 +63,20 @@ TEST_CASE("intervals: inter when fully up, downinter when down, fastinter in bet
   h.success();
   CHECK(h.next_interval(2000, 500, 5000) == 500);  // rising
 }
+
+TEST_CASE("log-health-checks status: passed of rise while down, left of fall while up") {
+  HealthCounter h(2, 3);
+  CHECK(h.status_count() == 1);  // new: UP, falls at the first failure
+  CHECK(h.status_of() == 3);
+  h.success();
+  CHECK(h.status_count() == 3);
+  h.failure();
+  CHECK(h.status_count() == 2);
+  h.failure();
+  h.failure();
+  CHECK_FALSE(h.up());
+  CHECK(h.status_count() == 0);
+  CHECK(h.status_of() == 2);
+  h.success();
+  CHECK(h.status_count() == 1);
+}
