@@ -156,6 +156,12 @@ void ServerCheck::read_response(bool hangup) {
 
 void ServerCheck::finish(bool passed, std::string_view reason, std::string_view info, int code) {
   checker_.loop_.cancel(*this);
+  if (socket_) {
+    // A reset, not a FIN: no TIME_WAIT left behind per check, and fewer packets (as
+    // HAProxy closes its checks).
+    const linger abort{1, 0};
+    setsockopt(socket_.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  }
   socket_.reset();  // closing deregisters it
   awaiting_response_ = false;
   const std::int64_t duration = checker_.loop_.now_ms() - started_ms_;
