@@ -43,14 +43,16 @@ io::SocketAddress check_address(const config::Server& s, io::SocketAddress addre
 }  // namespace
 
 ServerCheck::ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
-                         io::SocketAddress address, const HttpCheck* http, bool tls_hello)
+                         io::SocketAddress address, const HttpCheck* http, bool tls_hello,
+                         const tls::ClientContext* tls)
     : checker_(checker),
       backend_(backend),
       server_(server),
       address_(address),
       health_(backend.config().servers[server].rise, backend.config().servers[server].fall),
       http_(http),
-      tls_hello_(tls_hello) {}
+      tls_hello_(tls_hello),
+      tls_(tls) {}
 
 ServerCheck::~ServerCheck() {
   checker_.loop_.cancel(*this);
@@ -94,6 +96,12 @@ void ServerCheck::probe() {
 
 void ServerCheck::on_events(std::uint32_t events) {
   if (!socket_) return;
+  if (stream_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+    stream_.readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  if (handshaking_) {
+    handshake();
+    return;
+  }
   if (awaiting_response_) {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
       read_response((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
@@ -108,14 +116,47 @@ void ServerCheck::on_events(std::uint32_t events) {
 }
 
 void ServerCheck::connected() {
+  if (tls_) {
+    // Checks use the loop's kept session like the traffic of the first loop does.
+    stream_ = tls_->connect(socket_.get(), backend_.config().servers[server_].check_sni, 0);
+    if (!stream_) {
+      finish(false, "Layer6 invalid response", "SSL handshake failure");
+      return;
+    }
+    handshaking_ = true;
+    handshake();
+    return;
+  }
+  send_request();
+}
+
+void ServerCheck::handshake() {
+  switch (stream_.handshake()) {
+    case tls::Status::ok:
+      handshaking_ = false;
+      send_request();
+      return;
+    case tls::Status::want_read:
+    case tls::Status::want_write:
+      return;
+    default:
+      finish(false, "Layer6 invalid response", "SSL handshake failure");
+  }
+}
+
+void ServerCheck::send_request() {
   if (http_ == nullptr && !tls_hello_) {
-    finish(true, "Layer4 check passed", {});
+    // A TCP check: connected (over TLS, the handshake done) is all it asks.
+    finish(true, tls_ ? "Layer6 check passed" : "Layer4 check passed", {});
     return;
   }
   // A fresh socket's buffer takes a check request whole.
   const std::string& request = tls_hello_ ? tls_hello() : http_->request();
-  if (send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
+  std::size_t sent = 0;
+  const bool whole = stream_ ? stream_.write(request, sent) == tls::Status::ok
+                             : send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL) ==
+                                   static_cast<ssize_t>(request.size());
+  if (!whole) {
     finish(false, "Layer4 connection problem", "Broken pipe");
     return;
   }
@@ -136,8 +177,16 @@ void ServerCheck::read_response(bool hangup) {
   bool closed = false;
   while (response_.size() < kResponseLimit) {
     char chunk[4096];
-    const ssize_t n =
-        recv(socket_.get(), chunk, std::min(sizeof chunk, kResponseLimit - response_.size()), 0);
+    const std::size_t room = std::min(sizeof chunk, kResponseLimit - response_.size());
+    if (stream_) {
+      std::size_t n = 0;
+      const tls::Status s = stream_.read({chunk, room}, n);
+      response_.append(chunk, n);
+      if (s == tls::Status::ok) continue;
+      if (s == tls::Status::closed || s == tls::Status::failed) closed = true;
+      break;
+    }
+    const ssize_t n = recv(socket_.get(), chunk, room, 0);
     if (n > 0) {
       response_.append(chunk, static_cast<std::size_t>(n));
       continue;
@@ -162,8 +211,10 @@ void ServerCheck::finish(bool passed, std::string_view reason, std::string_view 
     const linger abort{1, 0};
     setsockopt(socket_.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   }
+  stream_ = tls::Stream();
   socket_.reset();  // closing deregisters it
   awaiting_response_ = false;
+  handshaking_ = false;
   const std::int64_t duration = checker_.loop_.now_ms() - started_ms_;
   const int before = health_.value();
   const Change change = passed ? health_.success() : health_.failure();
@@ -177,7 +228,8 @@ void ServerCheck::finish(bool passed, std::string_view reason, std::string_view 
 }
 
 Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backends,
-                 std::vector<std::optional<log::Logger>> loggers)
+                 std::vector<std::optional<log::Logger>> loggers,
+                 const std::vector<std::vector<const tls::ClientContext*>>& tls)
     : loop_(loop), loggers_(std::move(loggers)) {
   for (proxy::BackendState* backend : backends) {
     const auto& config = backend->config();
@@ -191,7 +243,8 @@ Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backen
       if (!servers[i].check || servers[i].disabled) continue;
       checks_.push_back(std::make_unique<ServerCheck>(
           *this, *backend, i, check_address(servers[i], backend->server_address(i)), http.get(),
-          config.ssl_hello_chk));
+          config.ssl_hello_chk,
+          backend->index() < tls.size() ? tls[backend->index()][i] : nullptr));
     }
   }
 }

@@ -18,6 +18,7 @@
 #include "runtime/io/socket.hpp"
 #include "runtime/log/logger.hpp"
 #include "runtime/proxy/backend_state.hpp"
+#include "runtime/tls/client_context.hpp"
 
 namespace sluice::health {
 
@@ -27,8 +28,11 @@ class ServerCheck final : public io::Pollable, private io::Timer {
  public:
   // `http`: the backend's HTTP check; nullptr for a TCP connect check, or with
   // `tls_hello` the TLS ClientHello check.
+  // `tls`: the context its checks speak TLS with (check-ssl, or an `ssl` server's own
+  // address); nullptr: in clear.
   ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
-              io::SocketAddress address, const HttpCheck* http, bool tls_hello);
+              io::SocketAddress address, const HttpCheck* http, bool tls_hello,
+              const tls::ClientContext* tls);
   ~ServerCheck() override;
   ServerCheck(const ServerCheck&) = delete;
   ServerCheck& operator=(const ServerCheck&) = delete;
@@ -42,6 +46,9 @@ class ServerCheck final : public io::Pollable, private io::Timer {
   void probe();
   // Connected: a TCP check has passed; an HTTP or TLS-hello one sends its request.
   void connected();
+  // The TLS handshake's next step; then the check goes on as over a plain connection.
+  void handshake();
+  void send_request();
   // The response so far: judged once it says enough.
   void read_response(bool hangup);
   // `reason`/`info` in HAProxy's words ("Layer4 connection problem", "Connection refused");
@@ -55,6 +62,9 @@ class ServerCheck final : public io::Pollable, private io::Timer {
   HealthCounter health_;
   const HttpCheck* http_;
   bool tls_hello_;
+  const tls::ClientContext* tls_;
+  tls::Stream stream_;
+  bool handshaking_ = false;
   io::Fd socket_;
   std::int64_t started_ms_ = 0;
   bool awaiting_response_ = false;
@@ -67,7 +77,8 @@ class Checker {
   // index (nullptr: no log target). Throws rules::CompileError for an HTTP check it
   // cannot run.
   Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backends,
-          std::vector<std::optional<log::Logger>> loggers);
+          std::vector<std::optional<log::Logger>> loggers,
+          const std::vector<std::vector<const tls::ClientContext*>>& tls);
   ~Checker();
   void start();
   bool empty() const { return checks_.empty(); }

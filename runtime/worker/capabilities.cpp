@@ -39,7 +39,6 @@ void check_backend(const config::Backend& b, Report& r) {
     r.add(b.inspect_delay->second, "'tcp-request inspect-delay' in a backend");
   if (b.tcp_check) r.add(b.origin, "'option tcp-check'");
   for (const auto& s : b.servers) {
-    if (s.check && s.check_ssl) r.add(s.origin, "server 'check-ssl'");
     if (s.tls.enabled && speaks_h2(s.tls.alpn))
       r.add(s.origin, "HTTP/2 to servers (server 'alpn h2')");
   }

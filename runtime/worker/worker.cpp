@@ -326,17 +326,26 @@ bool Worker::build_server_options(std::size_t loops, std::string& error) {
     // Both views of the backend (a tcp frontend may use an http backend's servers).
     auto& h = *http_backends_[i];
     h.servers.resize(b.servers.size());
+    auto& checks = check_tls_.emplace_back(b.servers.size(), nullptr);
     for (std::size_t si = 0; si < b.servers.size(); ++si) {
       const auto& server = b.servers[si];
       h.servers[si].send_proxy = static_cast<std::uint8_t>(server.send_proxy);
-      if (!server.tls.enabled) continue;
+      // Checks go over TLS with `check-ssl`, or by default to an `ssl` server checked on
+      // its own address and port (HAProxy).
+      const bool checks_tls =
+          server.check && (server.check_ssl || (server.tls.enabled && server.check_port == 0 &&
+                                                server.check_addr.empty()));
+      if (!server.tls.enabled && !checks_tls) continue;
       auto built = tls::ClientContext::build(client_tls_settings(server.tls), loops, error);
       if (!built) {
         error = fmt::format("{}:{}: server '{}/{}': {}", *server.origin.file, server.origin.line,
                             b.name, server.name, error);
         return false;
       }
-      h.servers[si].tls = client_contexts_.emplace_back(std::move(built)).get();
+      const tls::ClientContext* context = client_contexts_.emplace_back(std::move(built)).get();
+      if (checks_tls) checks[si] = context;
+      if (!server.tls.enabled) continue;
+      h.servers[si].tls = context;
       if (server.tls.sni) h.servers[si].sni = sni_format(*server.tls.sni);
     }
     tcp_backends_[i]->servers = h.servers;
@@ -603,7 +612,8 @@ bool Worker::build_checker(std::string& error) {
   }
   if (!any) return true;
   try {
-    checker_ = std::make_unique<health::Checker>(*loops_.front(), backends, std::move(loggers));
+    checker_ = std::make_unique<health::Checker>(*loops_.front(), backends, std::move(loggers),
+                                                 check_tls_);
   } catch (const rules::CompileError& e) {
     error = e.what();
     return false;

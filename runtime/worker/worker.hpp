@@ -85,6 +85,8 @@ class Worker {
   std::vector<std::unique_ptr<proxy::HttpFrontend>> http_frontends_;  // by frontend index
   std::vector<std::unique_ptr<tls::ServerContexts>> tls_contexts_;    // one per `ssl` bind
   std::vector<std::unique_ptr<tls::ClientContext>> client_contexts_;  // one per `server … ssl`
+  // By backend and server: the context a server's checks use (nullptr: plain checks).
+  std::vector<std::vector<const tls::ClientContext*>> check_tls_;
   std::vector<std::pair<config::Sample, std::unique_ptr<rules::CompiledFormat>>> sni_formats_;
   std::vector<Listening> listening_;
   // Declared before the loops: a loop deletes its leftover sessions while the shares live.

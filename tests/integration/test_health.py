@@ -281,3 +281,70 @@ def test_log_health_checks_reports_each_step(sluice_bin, tmp_path):
             assert len(ups) == 2, log.lines
     finally:
         origin.close()
+
+
+def self_signed(tmp_path, name="check.test"):
+    pem = tmp_path / f"{name}.pem"
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", pem, "-out", pem,
+                        "-days", "2", "-subj", f"/CN={name}", "-addext",
+                        f"subjectAltName=DNS:{name}"], capture_output=True, timeout=DEADLINE,
+                       check=False)
+    assert r.returncode == 0, r.stderr
+    return pem
+
+
+def tls_http_server(pem, names):
+    """An HTTPS origin answering 200 "ok" to anything; records the SNI of each handshake."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem)
+    context.sni_callback = lambda _s, name, _c: names.append(name)
+    sock = listening_socket(16)
+
+    def serve(conn):
+        with conn:
+            conn.settimeout(DEADLINE)
+            try:
+                with context.wrap_socket(conn, server_side=True) as t:
+                    t.recv(4096)
+                    t.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            except (ssl.SSLError, OSError):
+                pass
+
+    serve_in_threads(sock, serve)
+    return sock
+
+
+def test_checks_of_ssl_servers_go_over_tls(sluice_bin, tmp_path):
+    """An `ssl` server is checked over TLS (its httpchk inside); a plain server under `ssl`
+    and an untrusted certificate fail with "Layer6 invalid response", info "SSL handshake
+    failure"; `check-ssl check-sni` checks TLS on another port with that name."""
+    pem = self_signed(tmp_path)
+    names = []
+    secure = tls_http_server(pem, names)
+    other = self_signed(tmp_path, "other.test")
+    plain_sock = listening_socket(16)
+    serve_in_threads(plain_sock, lambda c: c.close())
+    port = free_port()
+    sp, pp = secure.getsockname()[1], plain_sock.getsockname()[1]
+    cfg = _cfg(tmp_path, port, [
+        f"good 127.0.0.1:{sp} ssl verify required ca-file {pem} check inter 200 fall 1",
+        f"plain 127.0.0.1:{pp} ssl verify none check inter 200 fall 1",
+        f"untrusted 127.0.0.1:{sp} ssl verify required ca-file {other} check inter 200 fall 1",
+        f"viaport 127.0.0.1:{pp} check check-ssl verify none check-sni check.test port {sp} "
+        "inter 200 fall 1"], backend=["option httpchk GET /"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            for name in ("plain", "untrusted"):
+                log.wait_for(rf"Server be/{name} is DOWN, reason: Layer6 invalid response, "
+                             r"info: \"SSL handshake failure\", check duration: \d+ms\.")
+            wait_until(lambda: "check.test" in names, "a check with SNI check.test")
+            # A few more rounds of checks of good and viaport (each a handshake here).
+            seen = len(names)
+            wait_until(lambda: len(names) >= seen + 6, "three more rounds of checks")
+            assert not [l for l in log.lines if ("be/good " in l or "be/viaport " in l)
+                        and "DOWN" in l], log.lines
+    finally:
+        secure.close()
+        plain_sock.close()
