@@ -92,6 +92,8 @@ constexpr KeywordRow rows[] = {
      // HAProxy 2.6 as Debian builds it (MAX_THREADS) accepts at most 64.
      parse_bounded_integer<1, 64>},
     {"pidfile", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_text},
+    {"spread-checks", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
+     parse_bounded_integer<0, 50>},
     {"ssl-default-bind-ciphers", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_text},
     {"ssl-default-bind-ciphersuites", G, Side::any, WrongSide::warn_ignored, false,

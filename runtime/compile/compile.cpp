@@ -70,6 +70,8 @@ class Compiler {
               const int v = static_cast<int>(p.value);
               if (k == "nbthread")
                 g.nbthread = v;
+              else if (k == "spread-checks")
+                g.spread_checks = v;
               else if (k == "maxconn")
                 g.maxconn = v;
               else if (k == "tune.bufsize")

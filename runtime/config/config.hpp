@@ -311,6 +311,7 @@ struct Global {
   int maxrewrite = 1024;
   int max_headers = 101;
   int ssl_cachesize = 20000;
+  int spread_checks = 0;  // percent, each check interval randomized by +/- this much
   Millis ssl_lifetime{300000};
   std::string dh_param_file;
   std::string bind_ciphers, bind_ciphersuites, bind_curves;

@@ -223,14 +223,15 @@ void ServerCheck::finish(bool passed, std::string_view reason, std::string_view 
   if (change != Change::none)
     checker_.report(backend_, server_, change == Change::went_up, reason, info, code, duration);
   const auto& s = backend_.config().servers[server_];
-  checker_.loop_.arm(
-      *this, health_.next_interval(s.inter.count(), millis(s.fastinter), millis(s.downinter)));
+  checker_.loop_.arm(*this, checker_.spread(health_.next_interval(
+                                s.inter.count(), millis(s.fastinter), millis(s.downinter))));
 }
 
 Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backends,
                  std::vector<std::optional<log::Logger>> loggers,
-                 const std::vector<std::vector<const tls::ClientContext*>>& tls)
-    : loop_(loop), loggers_(std::move(loggers)) {
+                 const std::vector<std::vector<const tls::ClientContext*>>& tls, int spread_percent)
+    : loop_(loop), loggers_(std::move(loggers)), spread_percent_(spread_percent) {
+  random_ ^= static_cast<std::uint64_t>(getpid()) << 17;
   for (proxy::BackendState* backend : backends) {
     const auto& config = backend->config();
     auto& http = http_checks_.emplace_back();
@@ -250,6 +251,16 @@ Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backen
 }
 
 Checker::~Checker() = default;
+
+std::int64_t Checker::spread(std::int64_t interval) {
+  if (spread_percent_ <= 0 || interval <= 0) return interval;
+  random_ ^= random_ << 13;
+  random_ ^= random_ >> 7;
+  random_ ^= random_ << 17;
+  const std::int64_t range = interval * spread_percent_ / 100;
+  return interval - range +
+         static_cast<std::int64_t>(random_ % static_cast<std::uint64_t>(2 * range + 1));
+}
 
 void Checker::start() {
   // Spread over the first interval, so that many servers are not checked in one burst.

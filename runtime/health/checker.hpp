@@ -78,7 +78,7 @@ class Checker {
   // cannot run.
   Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backends,
           std::vector<std::optional<log::Logger>> loggers,
-          const std::vector<std::vector<const tls::ClientContext*>>& tls);
+          const std::vector<std::vector<const tls::ClientContext*>>& tls, int spread_percent = 0);
   ~Checker();
   void start();
   bool empty() const { return checks_.empty(); }
@@ -99,6 +99,10 @@ class Checker {
   std::vector<std::unique_ptr<ServerCheck>> checks_;
   std::vector<std::optional<log::Logger>> loggers_;
   std::vector<std::unique_ptr<HttpCheck>> http_checks_;  // by backend; nullptr: TCP checks
+  int spread_percent_ = 0;                               // `spread-checks`
+  std::uint64_t random_ = 0x9e3779b97f4a7c15;            // xorshift state for the spread
+  // `interval` moved by up to +/- spread-checks percent, so that checks drift apart.
+  std::int64_t spread(std::int64_t interval);
 };
 
 }  // namespace sluice::health

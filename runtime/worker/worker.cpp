@@ -613,7 +613,7 @@ bool Worker::build_checker(std::string& error) {
   if (!any) return true;
   try {
     checker_ = std::make_unique<health::Checker>(*loops_.front(), backends, std::move(loggers),
-                                                 check_tls_);
+                                                 check_tls_, config_->global.spread_checks);
   } catch (const rules::CompileError& e) {
     error = e.what();
     return false;
