@@ -348,3 +348,31 @@ def test_checks_of_ssl_servers_go_over_tls(sluice_bin, tmp_path):
     finally:
         secure.close()
         plain_sock.close()
+
+
+def test_no_request_fails_while_a_stopped_server_is_not_yet_down(sluice_bin, tmp_path):
+    """Between an origin stopping and its check saying so (fall 3 x inter 500 ms), a request
+    it refuses is retried on the other server (`option redispatch`): none fails."""
+    a = HttpOrigin("a")
+    b = HttpOrigin("b")
+    port = free_port()
+    cfg = _cfg(tmp_path, port, [f"a 127.0.0.1:{a.port} check inter 500 fall 3",
+                                f"b 127.0.0.1:{b.port} check inter 500 fall 3"],
+               backend=["option redispatch", "retries 2", "option log-health-checks"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            # b fully UP (a check passed): it now takes three failed checks to fall.
+            log.wait_for(r"Health check for server be/b succeeded, .*status: 3/3 UP\.")
+            wait_until(lambda: {get(port)[1] for _ in range(4)} == {b"a", b"b"}, "both serve")
+            b.close()
+            stopped = time.monotonic()
+            answers = []
+            while not [l for l in log.lines if "Server be/b is DOWN" in l]:
+                answers.append(get(port))
+                assert len(answers) < 10000
+            assert time.monotonic() - stopped > 0.5  # the window was there
+            assert answers and set(answers) == {(200, b"a")}
+    finally:
+        a.close()
+        b.close()
