@@ -119,14 +119,7 @@ class Compiler {
                 diags_.error(st.loc, "'log global' is only meaningful in a proxy section");
                 return;
               }
-              config::LogTarget t;
-              t.target = p.target.text;
-              if (p.format) t.format = p.format->text;
-              if (p.facility) t.facility = p.facility->text;
-              if (p.level) t.level = p.level->text;
-              if (p.min_level) t.min_level = p.min_level->text;
-              if (p.max_length) t.max_length = static_cast<int>(*p.max_length);
-              g.logs.push_back(std::move(t));
+              g.logs.push_back(log_target_of(p));
             }
           },
           st.payload);

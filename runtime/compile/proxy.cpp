@@ -373,13 +373,7 @@ void ProxyBuilder::apply_frontend(const ast::Statement& st) {
       st.payload);
 }
 
-// `log …` in a proxy: a target (or `global`), or `no log` clearing what defaults gave.
-void ProxyBuilder::apply_log(const ast::Log& p, std::vector<config::LogTarget>& logs) {
-  if (p.disable) {
-    logs.clear();
-    return;
-  }
-  if (!p.global && p.target.text.empty()) return;
+config::LogTarget log_target_of(const ast::Log& p) {
   config::LogTarget t;
   t.global = p.global;
   t.target = p.target.text;
@@ -388,7 +382,16 @@ void ProxyBuilder::apply_log(const ast::Log& p, std::vector<config::LogTarget>& 
   if (p.level) t.level = p.level->text;
   if (p.min_level) t.min_level = p.min_level->text;
   if (p.max_length) t.max_length = static_cast<int>(*p.max_length);
-  logs.push_back(std::move(t));
+  return t;
+}
+
+// `log …` in a proxy: a target (or `global`), or `no log` clearing what defaults gave.
+void ProxyBuilder::apply_log(const ast::Log& p, std::vector<config::LogTarget>& logs) {
+  if (p.disable) {
+    logs.clear();
+    return;
+  }
+  if (p.global || !p.target.text.empty()) logs.push_back(log_target_of(p));
 }
 
 void ProxyBuilder::apply_backend(const ast::Statement& st) {

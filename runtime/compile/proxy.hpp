@@ -80,6 +80,9 @@ config::Millis millis(std::uint64_t us);
 
 // Applies one version option (`ssl-min-ver TLSv1.2`, `no-tlsv11`, ...); false if `name` is
 // not one. Shared by bind lines and ssl-default-*-options.
+// A `log` line's target as config keeps it (global: stands for the global section's).
+config::LogTarget log_target_of(const parser::ast::Log& log);
+
 bool apply_tls_version_option(config::TlsVersionRange& range, std::string_view name,
                               std::string_view value);
 
