@@ -56,13 +56,18 @@ void accept_date(LineWriter& w, std::chrono::system_clock::time_point when) {
   w.padded(t.microsecond / 1000, 3);
 }
 
-// "[date] fe~ be/srv " — common to tcplog and httplog.
-void session_head(LineWriter& w, const LogRecord& r) {
+// "%ci:%cp [%tr] %f", what every session and error line starts with.
+void line_prefix(LineWriter& w, const LogRecord& r) {
   address(w, r.client, r.listener_id);
   w.text(" [");
   accept_date(w, r.accept_date);
   w.text("] ");
   w.text(r.frontend);
+}
+
+// "[date] fe~ be/srv " — common to tcplog and httplog.
+void session_head(LineWriter& w, const LogRecord& r) {
+  line_prefix(w, r);
   if (r.frontend_tls) w.character('~');
   w.character(' ');
   w.text(r.backend.empty() ? r.frontend : r.backend);
@@ -207,23 +212,10 @@ std::size_t write_connect_log(std::span<char> out, const LogRecord& r) {
   return w.size();
 }
 
-namespace {
-
-// "%ci:%cp [%tr] %f", what every error line starts with.
-void error_line_prefix(LineWriter& w, const LogRecord& r) {
-  address(w, r.client, r.listener_id);
-  w.text(" [");
-  accept_date(w, r.accept_date);
-  w.text("] ");
-  w.text(r.frontend);
-}
-
-}  // namespace
-
 std::size_t write_connection_error_log(std::span<char> out, const LogRecord& r,
                                        std::string_view listener, std::string_view message) {
   LineWriter w(out);
-  error_line_prefix(w, r);
+  line_prefix(w, r);
   w.character('/');
   w.text(listener);
   w.text(": ");
@@ -234,7 +226,7 @@ std::size_t write_connection_error_log(std::span<char> out, const LogRecord& r,
 std::size_t write_server_error_log(std::span<char> out, const LogRecord& r,
                                    std::string_view message) {
   LineWriter w(out);
-  error_line_prefix(w, r);
+  line_prefix(w, r);
   w.character(' ');
   w.text(r.backend);
   w.character('/');
