@@ -13,16 +13,6 @@ int slot_index() {
   return index;
 }
 
-std::string alpn_wire(const std::vector<std::string>& protocols) {
-  std::string wire;
-  for (const auto& p : protocols) {
-    if (p.empty() || p.size() > 255) continue;
-    wire += static_cast<char>(p.size());
-    wire += p;
-  }
-  return wire;
-}
-
 }  // namespace
 
 // TLS 1.3 sends sessions after the handshake (on a later read): kept whenever they come.

@@ -22,6 +22,16 @@ std::string openssl_reason() {
   return reason ? reason : "unknown OpenSSL error";
 }
 
+std::string alpn_wire(const std::vector<std::string>& protocols) {
+  std::string wire;
+  for (const auto& p : protocols) {
+    if (p.empty() || p.size() > 255) continue;
+    wire += static_cast<char>(p.size());
+    wire += p;
+  }
+  return wire;
+}
+
 void apply_versions(SSL_CTX* ctx, const VersionRange& v) {
   SSL_CTX_set_min_proto_version(ctx, v.min ? v.min : TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, v.max);

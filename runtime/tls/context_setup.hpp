@@ -6,6 +6,7 @@
 #include <openssl/ssl.h>
 
 #include <string>
+#include <vector>
 
 namespace sluice::tls {
 
@@ -21,6 +22,10 @@ bool is_directory(const std::string& path);
 
 // The reason of OpenSSL's oldest queued error (the queue is then emptied).
 std::string openssl_reason();
+
+// ALPN protocol names as TLS writes them (each length-prefixed); empty or over-long names
+// are left out.
+std::string alpn_wire(const std::vector<std::string>& protocols);
 
 // TLS 1.2 at least unless the range says lower; at most what it says.
 void apply_versions(SSL_CTX* ctx, const VersionRange& versions);

@@ -253,11 +253,7 @@ const ServerContexts::Profile& ServerContexts::profile_of(const ServerSettings& 
     if (p->settings == &settings) return *p;
   auto& p = *profiles_.emplace_back(std::make_unique<Profile>());
   p.settings = &settings;
-  for (const auto& protocol : settings.alpn) {
-    if (protocol.empty() || protocol.size() > 255) continue;
-    p.alpn_wire += static_cast<char>(protocol.size());
-    p.alpn_wire += protocol;
-  }
+  p.alpn_wire = alpn_wire(settings.alpn);
   return p;
 }
 
