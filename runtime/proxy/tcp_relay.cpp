@@ -284,13 +284,11 @@ bool TcpRelay::server_handshake(std::uint32_t events) {
       break;
   }
   const tls::Stream& stream = *server_.link.tls();
-  if (logger_ || share_.loggers[routing_.frontend_index]) {
-    const auto& backend = backend_->config();
-    log_server_tls_failure(
-        share_.loggers[routing_.frontend_index], client_address_, routing_.frontend->name,
-        backend.name, log_server_ < backend.servers.size() ? backend.servers[log_server_].name : "",
-        stream.failure_reason(), stream.verify_result() != X509_V_OK);
-  }
+  const auto& backend = backend_->config();
+  log_server_tls_failure(
+      share_.loggers[routing_.frontend_index], client_address_, routing_.frontend->name,
+      backend.name, log_server_ < backend.servers.size() ? backend.servers[log_server_].name : "",
+      stream.failure_reason(), stream.verify_result() != X509_V_OK);
   servers_[log_server_].tls->forget_session(share_.index);
   // A failed handshake is a failed connect: retried while retries last.
   if (!retry(target_)) {
