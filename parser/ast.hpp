@@ -207,9 +207,31 @@ struct HttpCheckSend {
   std::optional<Word> body;
 };
 
+// `tcp-check comment|connect|send|send-binary|expect …`, its arguments validated.
+struct TcpCheck {
+  enum class Kind { comment, connect, send, expect } kind = Kind::comment;
+  std::string comment;  // `tcp-check comment TEXT`, or a rule's `comment TEXT`
+  // connect
+  bool server_defaults = false;  // `default`
+  int port = 0;                  // 0: the check port, else the server's
+  std::optional<Word> addr;
+  bool ssl = false;
+  std::optional<Word> sni;
+  bool linger = false;
+  // send: the bytes (`send-binary` decoded)
+  std::string data;
+  // expect
+  bool negated = false;
+  std::string match;    // string rstring binary rbinary
+  std::string pattern;  // text or regex; binary: decoded
+  Word pattern_word;
+  std::int64_t min_recv = -1;
+  std::string ok_status, error_status, timeout_status;  // empty: HAProxy's defaults
+};
+
 using Payload = std::variant<Flag, Integer, Duration, Text, Words, Mode, Bind, Server,
                              DefaultServer, BackendRef, Acl, Balance, Option, Log, ErrorFile,
-                             HttpRule, TcpRule, HttpCheckExpect, HttpCheckSend>;
+                             HttpRule, TcpRule, HttpCheckExpect, HttpCheckSend, TcpCheck>;
 
 // How far sluice implements a keyword today; compile warns for `parsed_only`.
 enum class Support { enforced, parsed_only };

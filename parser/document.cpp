@@ -247,13 +247,12 @@ class FileParser {
   }
 
  private:
-  // Keywords whose second word selects the statement (`tcp-request content`): an unknown
-  // second word is an unknown keyword, not an unsupported one.
-  bool unknown_subkeyword(std::span<const Word> words) {
-    struct Family {
-      std::string_view first;
-      std::initializer_list<std::string_view> seconds;
-    };
+  // Keywords whose second word selects the statement (`tcp-request content`).
+  struct Family {
+    std::string_view first;
+    std::initializer_list<std::string_view> seconds;
+  };
+  static const Family* family_of(std::string_view first) {
     static const Family families[] = {
         {"capture", {"cookie", "request", "response"}},
         {"email-alert", {"from", "level", "mailers", "myhostname", "to"}},
@@ -271,22 +270,27 @@ class FileParser {
         {"tcp-request", {"connection", "content", "inspect-delay", "session"}},
         {"tcp-response", {"content", "inspect-delay"}},
     };
-    for (const auto& family : families) {
-      if (words[0].text != family.first) continue;
-      std::vector<std::string_view> seconds(family.seconds);
-      if (words.size() < 2) {
-        diags_.error(words[0].loc, fmt::format("'{}' expects one of: {}", family.first,
-                                               fmt::join(seconds, ", ")));
-        return true;
-      }
-      if (std::find(seconds.begin(), seconds.end(), words[1].text) != seconds.end()) return false;
-      diags_.error(
-          words[1].loc, fmt::format("unknown keyword '{} {}'", family.first, words[1].text),
-          did_you_mean(words[1].text, seconds,
-                       fmt::format("'{}' takes: {}", family.first, fmt::join(seconds, ", "))));
+    for (const auto& family : families)
+      if (family.first == first) return &family;
+    return nullptr;
+  }
+
+  // An unknown second word of a family is an unknown keyword, not an unsupported one.
+  bool unknown_subkeyword(std::span<const Word> words) {
+    const Family* family = family_of(words[0].text);
+    if (!family) return false;
+    std::vector<std::string_view> seconds(family->seconds);
+    if (words.size() < 2) {
+      diags_.error(words[0].loc,
+                   fmt::format("'{}' expects one of: {}", family->first, fmt::join(seconds, ", ")));
       return true;
     }
-    return false;
+    if (std::find(seconds.begin(), seconds.end(), words[1].text) != seconds.end()) return false;
+    diags_.error(
+        words[1].loc, fmt::format("unknown keyword '{} {}'", family->first, words[1].text),
+        did_you_mean(words[1].text, seconds,
+                     fmt::format("'{}' takes: {}", family->first, fmt::join(seconds, ", "))));
+    return true;
   }
 
   void unknown(std::span<const Word> words) {
@@ -314,6 +318,12 @@ class FileParser {
             fmt::format("unknown {} '{}' in '{}' section", first.text, second.text, section),
             hint ? fmt::format("did you mean '{} {}'?", first.text, *hint) : std::string());
       }
+      return;
+    }
+    if (!global && words.size() > 1 && family_of(first.text)) {
+      // A known second word (unknown ones were reported above): name the statement whole.
+      diags_.error(words[1].loc, fmt::format("'{} {}' is valid HAProxy but not supported by sluice",
+                                             first.text, words[1].text));
       return;
     }
     auto known = global ? vocabulary::global_keywords() : vocabulary::proxy_keywords();

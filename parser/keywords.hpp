@@ -104,4 +104,11 @@ std::optional<ast::Payload> parse_tcp_connection(Args& a);
 std::optional<ast::Payload> parse_http_check_expect(Args& a);
 std::optional<ast::Payload> parse_http_check_send(Args& a);
 
+// `tcp-check` steps (keywords_tcp_check.cpp).
+std::optional<ast::Payload> parse_tcp_check_comment(Args& a);
+std::optional<ast::Payload> parse_tcp_check_connect(Args& a);
+std::optional<ast::Payload> parse_tcp_check_send(Args& a);
+std::optional<ast::Payload> parse_tcp_check_send_binary(Args& a);
+std::optional<ast::Payload> parse_tcp_check_expect(Args& a);
+
 }  // namespace sluice::parser

@@ -274,7 +274,6 @@ constexpr unsigned D = in_defaults, F = in_frontend, B = in_backend, L = in_list
 constexpr unsigned DFLB = D | F | L | B, FLB = F | L | B;
 constexpr auto W = WrongSide::warn_ignored;
 constexpr auto E = WrongSide::error;
-constexpr auto P = Support::parsed_only;
 
 // HAProxy's matrix (configuration.txt 4.1): which sections, which side of the proxy.
 constexpr KeywordRow rows[] = {
@@ -313,12 +312,21 @@ constexpr KeywordRow rows[] = {
      parse_option_plain},
     {"option ssl-hello-chk", D | L | B, Side::backend, W, false, Support::enforced,
      parse_option_plain},
-    {"option tcp-check", D | L | B, Side::backend, W, false, P, parse_option_plain},
+    {"option tcp-check", D | L | B, Side::backend, W, false, Support::enforced, parse_option_plain},
     {"option tcplog", DFLB, Side::any, W, false, Support::enforced, parse_option_plain},
     {"redirect", FLB, Side::any, W, false, Support::enforced, parse_redirect},
     {"retries", D | L | B, Side::backend, W, false, Support::enforced,
      parse_bounded_integer<0, INT32_MAX>},
     {"server", L | B | F, Side::backend, E, false, Support::enforced, parse_server},
+    {"tcp-check comment", D | L | B, Side::backend, W, false, Support::enforced,
+     parse_tcp_check_comment},
+    {"tcp-check connect", D | L | B, Side::backend, W, false, Support::enforced,
+     parse_tcp_check_connect},
+    {"tcp-check expect", D | L | B, Side::backend, W, false, Support::enforced,
+     parse_tcp_check_expect},
+    {"tcp-check send", D | L | B, Side::backend, W, false, Support::enforced, parse_tcp_check_send},
+    {"tcp-check send-binary", D | L | B, Side::backend, W, false, Support::enforced,
+     parse_tcp_check_send_binary},
     {"tcp-request connection", D | F | L | B, Side::frontend, W, true, Support::enforced,
      parse_tcp_connection},
     {"tcp-request content", DFLB, Side::any, W, true, Support::enforced, parse_tcp_content},

@@ -296,6 +296,7 @@ class Compiler {
         builder.apply(*st, true);
     for (const auto& st : section.statements)
       builder.apply(st, false);
+    builder.finish();
     if (f && b) {
       // A listen section is its own default backend.
       f->default_backend = *backend_index;

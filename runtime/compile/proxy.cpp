@@ -1,9 +1,14 @@
 #include "runtime/compile/proxy.hpp"
 
 #include "parser/sample.hpp"
+#include "runtime/rules/fetch.hpp"
+#include "runtime/rules/regex.hpp"
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -116,6 +121,7 @@ std::string ProxyBuilder::with_base(const std::string& base, const std::string& 
 
 void ProxyBuilder::apply(const ast::Statement& st, bool from_defaults) {
   scope_ = from_defaults ? &defaults_acls_ : &acls_;
+  from_defaults_ = from_defaults;
   if (const auto* acl = std::get_if<ast::Acl>(&st.payload)) {
     scope_->declare(*acl);
     return;
@@ -299,17 +305,14 @@ void ProxyBuilder::apply_option(const ast::Option& option) {
     else if (n == "allbackups")
       backend_->allbackups = on;
     else if (n == "ssl-hello-chk")
-      backend_->ssl_hello_chk = on;
+      backend_->check_type = config::CheckType::ssl_hello;
     else if (n == "tcp-check")
-      backend_->tcp_check = on;
+      backend_->check_type = config::CheckType::tcp_check;
     else if (n == "log-health-checks")
       backend_->log_health_checks = on;
     else if (n == "httpchk") {
-      if (!on) {
-        backend_->httpchk.reset();
-        return;
-      }
-      config::HttpCheck check = backend_->httpchk.value_or(config::HttpCheck{});
+      backend_->check_type = config::CheckType::http;
+      auto& check = backend_->http_check;
       const auto& args = option.args;
       if (args.size() == 1) {
         check.uri = args[0].text;
@@ -318,7 +321,6 @@ void ProxyBuilder::apply_option(const ast::Option& option) {
         check.uri = args[1].text;
         if (args.size() == 3) check.version = args[2].text;
       }
-      backend_->httpchk = std::move(check);
     }
   }
 }
@@ -452,18 +454,20 @@ void ProxyBuilder::apply_backend(const ast::Statement& st) {
         } else if constexpr (std::is_same_v<T, ast::Option>) {
           if (!frontend_) apply_option(p);
         } else if constexpr (std::is_same_v<T, ast::HttpCheckExpect>) {
-          auto check = backend_->httpchk.value_or(config::HttpCheck{});
-          check.expect = config::HttpCheck::Expect{p.negated, p.kind.text, p.pattern.text};
-          backend_->httpchk = std::move(check);
+          if (!http_check_rule_at_) http_check_rule_at_ = where;
+          backend_->http_check.expect =
+              config::HttpCheck::Expect{p.negated, p.kind.text, p.pattern.text};
         } else if constexpr (std::is_same_v<T, ast::HttpCheckSend>) {
-          auto check = backend_->httpchk.value_or(config::HttpCheck{});
+          if (!http_check_rule_at_) http_check_rule_at_ = where;
+          auto& check = backend_->http_check;
           if (p.method) check.method = p.method->text;
           if (p.uri) check.uri = p.uri->text;
           if (p.version) check.version = p.version->text;
           if (p.body) check.body = p.body->text;
           for (const auto& [n, v] : p.headers)
             check.headers.emplace_back(n.text, v.text);
-          backend_->httpchk = std::move(check);
+        } else if constexpr (std::is_same_v<T, ast::TcpCheck>) {
+          apply_tcp_check(p, where);
         } else if constexpr (std::is_same_v<T, ast::HttpRule>) {
           // In a listen the frontend half owns the rules. In a backend, a redirect is a
           // request rule like `http-request redirect`.
@@ -480,6 +484,118 @@ void ProxyBuilder::apply_backend(const ast::Statement& st) {
         }
       },
       st.payload);
+}
+
+namespace {
+
+config::CheckStatus check_status(std::string_view name, config::CheckStatus fallback) {
+  using S = config::CheckStatus;
+  static constexpr std::pair<std::string_view, S> names[] = {
+      {"L4OK", S::l4_ok},        {"L4TOUT", S::l4_timeout}, {"L4CON", S::l4_connection},
+      {"L6OK", S::l6_ok},        {"L6TOUT", S::l6_timeout}, {"L6RSP", S::l6_response},
+      {"L7TOUT", S::l7_timeout}, {"L7RSP", S::l7_response}, {"L7OK", S::l7_ok},
+      {"L7STS", S::l7_status}};
+  for (const auto& [n, status] : names)
+    if (n == name) return status;
+  return fallback;
+}
+
+}  // namespace
+
+void ProxyBuilder::apply_tcp_check(const ast::TcpCheck& rule, Location where) {
+  auto& rules = backend_->tcp_checks;
+  // A proxy with tcp-check rules of its own does not inherit those of its defaults.
+  if (!from_defaults_ && !own_tcp_checks_) {
+    rules.clear();
+    own_tcp_checks_ = true;
+    tcp_check_rule_at_.reset();
+  }
+  if (!tcp_check_rule_at_) tcp_check_rule_at_ = where;
+  using Kind = ast::TcpCheck::Kind;
+  config::TcpCheckRule r;
+  r.kind = static_cast<config::TcpCheckRule::Kind>(rule.kind);
+  r.comment = rule.comment;
+  switch (rule.kind) {
+    case Kind::comment:
+      break;
+    case Kind::connect: {
+      const auto first = std::find_if(rules.begin(), rules.end(), [](const auto& r) {
+        return r.kind != config::TcpCheckRule::Kind::comment;
+      });
+      if (first != rules.end() && first->kind != config::TcpCheckRule::Kind::connect) {
+        ctx_.diags.error(where, "a tcp-check script with a 'connect' step must start with one",
+                         "only 'tcp-check comment' may come before the first 'tcp-check connect'");
+        return;
+      }
+      r.server_defaults = rule.server_defaults;
+      r.port = rule.port;
+      if (rule.addr) {
+        in6_addr any;
+        if (inet_pton(AF_INET, rule.addr->text.c_str(), &any) != 1 &&
+            inet_pton(AF_INET6, rule.addr->text.c_str(), &any) != 1) {
+          ctx_.diags.error(rule.addr->loc,
+                           fmt::format("'tcp-check connect addr' expects an IP address, not '{}'",
+                                       rule.addr->text));
+          return;
+        }
+        r.addr = rule.addr->text;
+      }
+      r.ssl = rule.ssl;
+      if (rule.sni) r.sni = rule.sni->text;
+      r.linger = rule.linger;
+      break;
+    }
+    case Kind::send:
+      r.data = rule.data;
+      break;
+    case Kind::expect: {
+      using M = config::TcpCheckRule::Match;
+      r.negated = rule.negated;
+      r.match = rule.match == "string"    ? M::string
+                : rule.match == "rstring" ? M::rstring
+                : rule.match == "binary"  ? M::binary
+                                          : M::rbinary;
+      r.pattern = rule.pattern;
+      if (r.match == M::rstring || r.match == M::rbinary) {
+        try {
+          rules::Regex regex(r.pattern, false);
+        } catch (const rules::CompileError& e) {
+          ctx_.diags.error(rule.pattern_word.loc, e.what());
+          return;
+        }
+      }
+      r.min_recv = rule.min_recv;
+      r.ok = check_status(rule.ok_status, r.ok);
+      r.error = check_status(rule.error_status, r.error);
+      r.timeout = check_status(rule.timeout_status, r.timeout);
+      break;
+    }
+  }
+  rules.push_back(std::move(r));
+}
+
+void ProxyBuilder::finish() {
+  if (!backend_) return;
+  // Checks that open TLS themselves (`tcp-check connect ssl`) verify the server as its
+  // traffic would.
+  const bool script_tls = backend_->check_type == config::CheckType::tcp_check &&
+                          std::any_of(backend_->tcp_checks.begin(), backend_->tcp_checks.end(),
+                                      [](const config::TcpCheckRule& r) { return r.ssl; });
+  for (std::size_t i = 0; script_tls && i < backend_->servers.size(); ++i) {
+    const auto& s = backend_->servers[i];
+    if (s.check && !s.tls.enabled && !s.check_ssl) check_server_verify(s, server_at_[i]);
+  }
+  // HAProxy ignores the rules of a check type the backend does not use, and says so.
+  if (tcp_check_rule_at_ && backend_->check_type != config::CheckType::tcp_check)
+    ctx_.diags.warning(*tcp_check_rule_at_,
+                       fmt::format("backend '{}' uses tcp-check rules without 'option "
+                                   "tcp-check', so the rules are ignored",
+                                   backend_->name));
+  if (http_check_rule_at_ && backend_->check_type != config::CheckType::http)
+    ctx_.diags.warning(*http_check_rule_at_,
+                       fmt::format("backend '{}' uses http-check rules without 'option "
+                                   "httpchk', so the rules are ignored",
+                                   backend_->name));
 }
 
 }  // namespace sluice::compile

@@ -92,6 +92,8 @@ class ProxyBuilder {
                std::size_t frontend_index, bool read_files);
 
   void apply(const parser::ast::Statement& st, bool from_defaults);
+  // After the last statement: what only the whole section can tell.
+  void finish();
 
  private:
   void apply_frontend(const parser::ast::Statement& st);
@@ -102,6 +104,8 @@ class ProxyBuilder {
   config::Bind compile_bind(const parser::ast::Bind& bind, parser::Location where);
   config::Server compile_server(const parser::ast::Server& server, parser::Location where);
   void apply_server_settings(config::Server& s, const std::vector<parser::ast::Setting>& settings);
+  // A server spoken to over TLS needs a CA file, or `verify none`: else an error there.
+  void check_server_verify(const config::Server& s, parser::Location where);
   std::optional<config::HttpRule> http_rule(const parser::ast::HttpRule& rule,
                                             parser::Location where);
   std::optional<config::TcpRule> tcp_rule(const parser::ast::TcpRule& rule, parser::Location where);
@@ -110,6 +114,7 @@ class ProxyBuilder {
   std::optional<std::string> read_file(const parser::Word& path);
   std::optional<std::string> read_http_response(const parser::Word& path);
   void apply_errorfile(const parser::ast::ErrorFile& errorfile);
+  void apply_tcp_check(const parser::ast::TcpCheck& rule, parser::Location where);
 
   ProxyBuildContext& ctx_;
   config::Frontend* frontend_;
@@ -120,6 +125,11 @@ class ProxyBuilder {
   AclScope defaults_acls_;  // ACLs of a defaults section are visible to its rules only
   AclScope* scope_ = &acls_;
   std::vector<parser::ast::Setting> default_server_;
+  std::vector<parser::Location> server_at_;  // by server: its name on its line
+  bool from_defaults_ = false;   // the statement being applied is the defaults section's
+  bool own_tcp_checks_ = false;  // the section has tcp-check rules of its own
+  // The first check rule of each kind, for the warning when the check type ignores them.
+  std::optional<parser::Location> tcp_check_rule_at_, http_check_rule_at_;
 };
 
 }  // namespace sluice::compile

@@ -249,16 +249,8 @@ config::Server ProxyBuilder::compile_server(const ast::Server& server, Location 
                      "give the server a port, or 'port N' for its checks");
   if (s.tls.verify == config::Verify::unset)
     s.tls.verify = ctx_.global.server_verify ? config::Verify::unset : config::Verify::none;
-  // HAProxy verifies servers by default (ssl-server-verify required): TLS to a server
-  // needs a CA to verify against, or an explicit `verify none`.
-  const bool tls = s.tls.enabled || s.check_ssl;
-  if (tls && s.tls.verify != config::Verify::none && s.tls.ca_file.empty())
-    ctx_.diags.error(
-        server.name.loc,
-        fmt::format("server '{}/{}': verify is {} but no CA file specified", backend_->name, s.name,
-                    s.tls.verify == config::Verify::required ? "required" : "enabled by default"),
-        "add 'ca-file /path/to/ca.pem' (or '@system-ca'), or 'verify none' if you "
-        "trust the network to the server");
+  if (s.tls.enabled || s.check_ssl) check_server_verify(s, server.name.loc);
+  server_at_.push_back(server.name.loc);
   for (const auto& other : backend_->servers) {
     if (other.name == s.name) {
       ctx_.diags.error(server.name.loc,
@@ -269,6 +261,18 @@ config::Server ProxyBuilder::compile_server(const ast::Server& server, Location 
     }
   }
   return s;
+}
+
+void ProxyBuilder::check_server_verify(const config::Server& s, Location where) {
+  // HAProxy verifies servers by default (ssl-server-verify required): TLS to a server
+  // needs a CA to verify against, or an explicit `verify none`.
+  if (s.tls.verify == config::Verify::none || !s.tls.ca_file.empty()) return;
+  ctx_.diags.error(
+      where,
+      fmt::format("server '{}/{}': verify is {} but no CA file specified", backend_->name, s.name,
+                  s.tls.verify == config::Verify::required ? "required" : "enabled by default"),
+      "add 'ca-file /path/to/ca.pem' (or '@system-ca'), or 'verify none' if you "
+      "trust the network to the server");
 }
 
 }  // namespace sluice::compile

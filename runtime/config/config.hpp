@@ -230,6 +230,48 @@ struct HttpCheck {
   std::optional<Expect> expect;
 };
 
+// Which check `check` servers get: the last of `option httpchk`, `option ssl-hello-chk` and
+// `option tcp-check` named wins; none: a TCP connect.
+enum class CheckType { connect, http, ssl_hello, tcp_check };
+
+// HAProxy's check statuses, as `tcp-check expect` names them (ok-status L7OK …).
+enum class CheckStatus {
+  l4_ok,
+  l4_timeout,
+  l4_connection,
+  l6_ok,
+  l6_timeout,
+  l6_response,
+  l7_timeout,
+  l7_response,
+  l7_ok,
+  l7_status,
+  socket_error
+};
+
+// One `tcp-check` step.
+struct TcpCheckRule {
+  enum class Kind { comment, connect, send, expect } kind = Kind::comment;
+  std::string comment;
+  // connect
+  bool server_defaults = false;
+  int port = 0;
+  std::string addr;  // an IP literal; empty: the check address
+  bool ssl = false;
+  std::string sni;
+  bool linger = false;
+  // send
+  std::string data;
+  // expect
+  bool negated = false;
+  enum class Match { string, rstring, binary, rbinary } match = Match::string;
+  std::string pattern;  // binary: the bytes
+  std::int64_t min_recv = -1;
+  CheckStatus ok = CheckStatus::l7_ok;
+  CheckStatus error = CheckStatus::l7_response;
+  CheckStatus timeout = CheckStatus::l7_timeout;
+};
+
 struct ForwardFor {
   std::string header = "X-Forwarded-For";
   std::string except;
@@ -264,9 +306,9 @@ struct Backend {
   std::string http_reuse = "safe";
   std::optional<ForwardFor> forwardfor;
   std::optional<HttpConnectionMode> connection_mode;
-  std::optional<HttpCheck> httpchk;
-  bool ssl_hello_chk = false;
-  bool tcp_check = false;
+  CheckType check_type = CheckType::connect;
+  HttpCheck http_check;                  // used when check_type is http
+  std::vector<TcpCheckRule> tcp_checks;  // used when check_type is tcp_check
   bool log_health_checks = false;
   std::vector<LogTarget> logs;  // where server state changes go
   std::vector<HttpRule> http_request, http_response;

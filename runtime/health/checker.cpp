@@ -20,22 +20,23 @@ std::int64_t millis(const std::optional<config::Millis>& m) {
   return m ? m->count() : 0;
 }
 
+// An IP literal (checked by compile) with `port`.
+io::SocketAddress ip_address(const std::string& ip, std::uint16_t port) {
+  io::SocketAddress a;
+  if (inet_pton(AF_INET, ip.c_str(), &a.storage.v4.sin_addr) == 1) {
+    a.storage.v4.sin_family = AF_INET;
+    a.length = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, ip.c_str(), &a.storage.v6.sin6_addr) == 1) {
+    a.storage.v6.sin6_family = AF_INET6;
+    a.length = sizeof(sockaddr_in6);
+  }
+  a.set_port(port);
+  return a;
+}
+
 // Where a server is checked: its address, or `addr`, with `port` when given.
 io::SocketAddress check_address(const config::Server& s, io::SocketAddress address) {
-  if (!s.check_addr.empty()) {
-    io::SocketAddress a;
-    if (inet_pton(AF_INET, s.check_addr.c_str(), &a.storage.v4.sin_addr) == 1) {
-      a.storage.v4.sin_family = AF_INET;
-      a.length = sizeof(sockaddr_in);
-      a.set_port(address.port());
-      address = a;
-    } else if (inet_pton(AF_INET6, s.check_addr.c_str(), &a.storage.v6.sin6_addr) == 1) {
-      a.storage.v6.sin6_family = AF_INET6;
-      a.length = sizeof(sockaddr_in6);
-      a.set_port(address.port());
-      address = a;
-    }
-  }
+  if (!s.check_addr.empty()) address = ip_address(s.check_addr, address.port());
   if (s.check_port > 0) address.set_port(static_cast<std::uint16_t>(s.check_port));
   return address;
 }
@@ -43,16 +44,21 @@ io::SocketAddress check_address(const config::Server& s, io::SocketAddress addre
 }  // namespace
 
 ServerCheck::ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
-                         io::SocketAddress address, const HttpCheck* http, bool tls_hello,
-                         const tls::ClientContext* tls)
+                         io::SocketAddress address, const CheckScript& script,
+                         const tls::ClientContext* tls, bool server_tls)
     : checker_(checker),
       backend_(backend),
       server_(server),
-      address_(address),
+      script_(script),
       health_(backend.config().servers[server].rise, backend.config().servers[server].fall),
-      http_(http),
-      tls_hello_(tls_hello),
-      tls_(tls) {}
+      tls_(tls),
+      server_tls_(server_tls) {
+  for (const Step& step : script.steps()) {
+    io::SocketAddress& a = addresses_.emplace_back(address);
+    if (!step.rule.addr.empty()) a = ip_address(step.rule.addr, address.port());
+    if (step.rule.port > 0) a.set_port(static_cast<std::uint16_t>(step.rule.port));
+  }
+}
 
 ServerCheck::~ServerCheck() {
   checker_.loop_.cancel(*this);
@@ -63,118 +69,155 @@ void ServerCheck::start(std::int64_t delay_ms) {
 }
 
 void ServerCheck::on_timer() {
-  if (!socket_) {
-    probe();
-    return;
+  switch (phase_) {
+    case Phase::idle:
+      started_ms_ = checker_.loop_.now_ms();
+      step_ = 0;
+      last_.reset();
+      run();
+      return;
+    case Phase::connecting:
+      fail(Status::l4_timeout, {});
+      return;
+    case Phase::handshaking:
+      fail(Status::l6_timeout, {});
+      return;
+    case Phase::expecting:
+      fail(script_.steps()[step_].rule.timeout, {});
+      return;
   }
-  if (awaiting_response_)
-    finish(false, tls_hello_ ? "Layer6 timeout" : "Layer7 timeout", {});
-  else
-    finish(false, "Layer4 timeout", {});
 }
 
-void ServerCheck::probe() {
-  const auto& s = backend_.config().servers[server_];
-  const auto& timeouts = backend_.config().timeouts;
-  started_ms_ = checker_.loop_.now_ms();
+void ServerCheck::run() {
+  const auto& steps = script_.steps();
+  while (step_ < steps.size()) {
+    const Step& step = steps[step_];
+    if (step.rule.kind == Step::Kind::connect) {
+      open(step);  // goes on in connected()
+      return;
+    }
+    if (step.rule.kind == Step::Kind::send ? !send(step) : !expect(step)) return;
+    ++step_;
+  }
+  finish(script_.success(last_, tls_now_));
+}
+
+void ServerCheck::open(const Step& step) {
+  const bool first = !socket_;
+  close_connection();
   int error = 0;
-  auto fd = io::connect_to(address_, error);
+  auto fd = io::connect_to(addresses_[step_], error);
   if (!fd || !checker_.loop_.add(fd->get(), *this)) {
-    socket_ = io::Fd();
-    finish(false, "Layer4 connection problem", error ? std::strerror(error) : "socket error");
+    fail(Status::l4_connection, error ? std::strerror(error) : "socket error");
     return;
   }
   socket_ = std::move(*fd);
-  awaiting_response_ = false;
-  // HAProxy: without `timeout check` the whole check gets `inter`; with it, the connect
-  // gets min(timeout connect, inter).
-  const std::int64_t inter = s.inter.count();
-  std::int64_t limit = inter;
-  if (timeouts.check && timeouts.connect) limit = std::min(inter, timeouts.connect->count());
-  checker_.loop_.arm(*this, limit);
+  phase_ = Phase::connecting;
+  linger_ = step.rule.linger;
+  tls_now_ = CheckScript::connects_tls(step, server_tls_);
+  // HAProxy: without `timeout check` the whole check gets `inter`; with it, each connect
+  // gets min(timeout connect, inter), and what follows `timeout check`.
+  const auto& timeouts = backend_.config().timeouts;
+  const std::int64_t inter = backend_.config().servers[server_].inter.count();
+  if (first || timeouts.check) {
+    std::int64_t limit = inter;
+    if (timeouts.check && timeouts.connect) limit = std::min(inter, timeouts.connect->count());
+    checker_.loop_.cancel(*this);
+    checker_.loop_.arm(*this, limit);
+  }
 }
 
 void ServerCheck::on_events(std::uint32_t events) {
   if (!socket_) return;
-  if (stream_ && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+  constexpr std::uint32_t input = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+  if (stream_ && (events & input))
     stream_.readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
-  if (handshaking_) {
-    handshake();
-    return;
-  }
-  if (awaiting_response_) {
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-      read_response((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
-    return;
+  switch (phase_) {
+    case Phase::idle:
+      return;
+    case Phase::handshaking:
+      handshake();
+      return;
+    case Phase::expecting:
+      if ((events & input) && expect(script_.steps()[step_])) {
+        ++step_;
+        run();
+      }
+      return;
+    case Phase::connecting:
+      break;
   }
   if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
   const int error = io::socket_error(socket_.get());
   if (error == 0)
     connected();
   else
-    finish(false, "Layer4 connection problem", std::strerror(error));
+    fail(Status::l4_connection, std::strerror(error));
 }
 
 void ServerCheck::connected() {
-  if (tls_) {
-    // Checks use the loop's kept session like the traffic of the first loop does.
-    stream_ = tls_->connect(socket_.get(), backend_.config().servers[server_].check_sni, 0);
-    if (!stream_) {
-      finish(false, "Layer6 invalid response", "SSL handshake failure");
-      return;
-    }
-    handshaking_ = true;
-    handshake();
+  if (!tls_now_) {
+    established();
     return;
   }
-  send_request();
+  const auto& rule = script_.steps()[step_].rule;
+  const std::string& sni =
+      rule.sni.empty() ? backend_.config().servers[server_].check_sni : rule.sni;
+  // Checks use the loop's kept session like the traffic of the first loop does.
+  if (tls_) stream_ = tls_->connect(socket_.get(), sni, 0);
+  if (!stream_) {
+    fail(Status::l6_response, "SSL handshake failure");
+    return;
+  }
+  phase_ = Phase::handshaking;
+  handshake();
 }
 
 void ServerCheck::handshake() {
   switch (stream_.handshake()) {
     case tls::Status::ok:
-      handshaking_ = false;
-      send_request();
+      established();
       return;
     case tls::Status::want_read:
     case tls::Status::want_write:
       return;
     default:
-      finish(false, "Layer6 invalid response", "SSL handshake failure");
+      fail(Status::l6_response, "SSL handshake failure");
   }
 }
 
-void ServerCheck::send_request() {
-  if (http_ == nullptr && !tls_hello_) {
-    // A TCP check: connected (over TLS, the handshake done) is all it asks.
-    finish(true, tls_ ? "Layer6 check passed" : "Layer4 check passed", {});
-    return;
-  }
-  // A fresh socket's buffer takes a check request whole.
-  const std::string& request = tls_hello_ ? tls_hello() : http_->request();
-  std::size_t sent = 0;
-  const bool whole = stream_ ? stream_.write(request, sent) == tls::Status::ok
-                             : send(socket_.get(), request.data(), request.size(), MSG_NOSIGNAL) ==
-                                   static_cast<ssize_t>(request.size());
-  if (!whole) {
-    finish(false, "Layer4 connection problem", "Broken pipe");
-    return;
-  }
-  awaiting_response_ = true;
-  response_.clear();
-  // With `timeout check`, the response gets that long from now (HAProxy's read timeout).
+void ServerCheck::established() {
   if (const auto& check = backend_.config().timeouts.check) {
     checker_.loop_.cancel(*this);
     checker_.loop_.arm(*this, check->count());
   }
-  read_response(false);
+  ++step_;
+  run();
+}
+
+bool ServerCheck::send(const Step& step) {
+  // A fresh socket's buffer takes a check's messages whole.
+  const std::string& data = step.rule.data;
+  std::size_t sent = 0;
+  const bool whole = stream_ ? stream_.write(data, sent) == tls::Status::ok
+                             : ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL) ==
+                                   static_cast<ssize_t>(data.size());
+  if (!whole) {
+    fail(Status::socket_error, std::strerror(stream_ || errno == 0 ? EPIPE : errno));
+    return false;
+  }
+  // What the next expect judges is the answer to this.
+  response_.clear();
+  return true;
 }
 
 // A check response is small; what is past this is not read (HAProxy: its buffer).
 constexpr std::size_t kResponseLimit = 16384;
 
-void ServerCheck::read_response(bool hangup) {
+bool ServerCheck::expect(const Step& step) {
+  phase_ = Phase::expecting;
   bool closed = false;
+  int error = 0;
   while (response_.size() < kResponseLimit) {
     char chunk[4096];
     const std::size_t room = std::min(sizeof chunk, kResponseLimit - response_.size());
@@ -183,7 +226,8 @@ void ServerCheck::read_response(bool hangup) {
       const tls::Status s = stream_.read({chunk, room}, n);
       response_.append(chunk, n);
       if (s == tls::Status::ok) continue;
-      if (s == tls::Status::closed || s == tls::Status::failed) closed = true;
+      if (s == tls::Status::closed) closed = true;
+      if (s == tls::Status::failed) error = ECONNRESET;
       break;
     }
     const ssize_t n = recv(socket_.get(), chunk, room, 0);
@@ -191,37 +235,51 @@ void ServerCheck::read_response(bool hangup) {
       response_.append(chunk, static_cast<std::size_t>(n));
       continue;
     }
-    if (n == 0 || (errno != EAGAIN && errno != EINTR)) closed = true;
+    if (n == 0)
+      closed = true;
+    else if (errno != EAGAIN && errno != EINTR)
+      error = errno;
     break;
   }
-  const bool complete = closed || hangup || response_.size() >= kResponseLimit;
-  if (auto verdict =
-          tls_hello_ ? judge_tls_hello(response_, complete) : http_->judge(response_, complete)) {
-    finish(verdict->passed, verdict->reason, verdict->info, verdict->code);
-    return;
+  const bool complete = closed || response_.size() >= kResponseLimit;
+  auto verdict = script_.judge(step, response_, complete);
+  if (!verdict) {
+    if (error) fail(Status::socket_error, std::strerror(error));
+    return false;
   }
-  if (closed) finish(false, tls_hello_ ? "Layer6 invalid response" : "Layer7 invalid response", {});
+  if (!verdict->passed) {
+    finish(*verdict);
+    return false;
+  }
+  last_ = std::move(verdict);
+  return true;
 }
 
-void ServerCheck::finish(bool passed, std::string_view reason, std::string_view info, int code) {
-  checker_.loop_.cancel(*this);
-  if (socket_) {
+void ServerCheck::close_connection() {
+  if (socket_ && !linger_) {
     // A reset, not a FIN: no TIME_WAIT left behind per check, and fewer packets (as
-    // HAProxy closes its checks).
+    // HAProxy closes its checks unless told `linger`).
     const linger abort{1, 0};
     setsockopt(socket_.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   }
   stream_ = tls::Stream();
   socket_.reset();  // closing deregisters it
-  awaiting_response_ = false;
-  handshaking_ = false;
+}
+
+void ServerCheck::fail(Status status, std::string_view error) {
+  finish(Verdict{false, status, 0, script_.failure_info(error, script_.steps()[step_])});
+}
+
+void ServerCheck::finish(const Verdict& verdict) {
+  checker_.loop_.cancel(*this);
+  close_connection();
+  phase_ = Phase::idle;
   const std::int64_t duration = checker_.loop_.now_ms() - started_ms_;
   const int before = health_.value();
-  const Change change = passed ? health_.success() : health_.failure();
+  const Change change = verdict.passed ? health_.success() : health_.failure();
   if (health_.value() != before && backend_.config().log_health_checks)
-    checker_.report_check(backend_, server_, passed, reason, info, code, duration, health_);
-  if (change != Change::none)
-    checker_.report(backend_, server_, change == Change::went_up, reason, info, code, duration);
+    checker_.report_check(backend_, server_, verdict, duration, health_);
+  if (change != Change::none) checker_.report(backend_, server_, verdict, duration);
   const auto& s = backend_.config().servers[server_];
   checker_.loop_.arm(*this, checker_.spread(health_.next_interval(
                                 s.inter.count(), millis(s.fastinter), millis(s.downinter))));
@@ -234,18 +292,14 @@ Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backen
   random_ ^= static_cast<std::uint64_t>(getpid()) << 17;
   for (proxy::BackendState* backend : backends) {
     const auto& config = backend->config();
-    auto& http = http_checks_.emplace_back();
-    // The last of `option httpchk` and `option ssl-hello-chk` wins in HAProxy; config keeps
-    // both flags without their order, so ssl-hello-chk is taken when both are set.
-    if (config.httpchk && !config.ssl_hello_chk)
-      http = std::make_unique<HttpCheck>(*config.httpchk);
+    const CheckScript& script = *scripts_.emplace_back(std::make_unique<CheckScript>(config));
     const auto& servers = config.servers;
     for (std::uint32_t i = 0; i < servers.size(); ++i) {
       if (!servers[i].check || servers[i].disabled) continue;
       checks_.push_back(std::make_unique<ServerCheck>(
-          *this, *backend, i, check_address(servers[i], backend->server_address(i)), http.get(),
-          config.ssl_hello_chk,
-          backend->index() < tls.size() ? tls[backend->index()][i] : nullptr));
+          *this, *backend, i, check_address(servers[i], backend->server_address(i)), script,
+          backend->index() < tls.size() ? tls[backend->index()][i] : nullptr,
+          checks_over_tls(servers[i])));
     }
   }
 }
@@ -272,38 +326,38 @@ void Checker::start() {
 namespace {
 
 // "reason: R[, code: N][, info: "I"], check duration: Dms"
-std::string check_detail(std::string_view reason, std::string_view info, int code,
-                         std::int64_t duration_ms) {
-  std::string detail = fmt::format("reason: {}", reason);
-  if (code != 0) detail += fmt::format(", code: {}", code);
-  if (!info.empty()) detail += fmt::format(", info: \"{}\"", info);
+std::string check_detail(const Verdict& verdict, std::int64_t duration_ms) {
+  std::string detail = fmt::format("reason: {}", describe(verdict.status));
+  if (verdict.code != 0 || shows_code(verdict.status))
+    detail += fmt::format(", code: {}", verdict.code);
+  if (!verdict.info.empty()) detail += fmt::format(", info: \"{}\"", verdict.info);
   detail += fmt::format(", check duration: {}ms", duration_ms);
   return detail;
 }
 
 }  // namespace
 
-void Checker::report_check(const proxy::BackendState& backend, std::uint32_t server, bool passed,
-                           std::string_view reason, std::string_view info, int code,
-                           std::int64_t duration_ms, const HealthCounter& health) {
+void Checker::report_check(const proxy::BackendState& backend, std::uint32_t server,
+                           const Verdict& verdict, std::int64_t duration_ms,
+                           const HealthCounter& health) {
   const auto& b = backend.config();
   emit(backend, log::Severity::notice,
        fmt::format("Health check for {}server {}/{} {}, {}, status: {}/{} {}.",
                    b.servers[server].backup ? "backup " : "", b.name, b.servers[server].name,
-                   passed ? "succeeded" : "failed", check_detail(reason, info, code, duration_ms),
+                   verdict.passed ? "succeeded" : "failed", check_detail(verdict, duration_ms),
                    health.status_count(), health.status_of(), health.up() ? "UP" : "DOWN"),
        "[WARNING]  ");
 }
 
-void Checker::report(proxy::BackendState& backend, std::uint32_t server, bool up,
-                     std::string_view reason, std::string_view info, int code,
+void Checker::report(proxy::BackendState& backend, std::uint32_t server, const Verdict& verdict,
                      std::int64_t duration_ms) {
+  const bool up = verdict.passed;
   backend.set_server_up(server, up);
   const auto& b = backend.config();
   const auto& s = b.servers[server];
   // Under log-health-checks the check's own line said why already.
   const std::string detail =
-      b.log_health_checks ? std::string() : ", " + check_detail(reason, info, code, duration_ms);
+      b.log_health_checks ? std::string() : ", " + check_detail(verdict, duration_ms);
   const int active = backend.up_servers(false), backups = backend.up_servers(true);
   // With no primary left, HAProxy says the backups carry the traffic.
   const std::string_view on_backup = active == 0 && backups > 0 ? " Running on backup." : "";

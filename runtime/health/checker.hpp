@@ -1,8 +1,9 @@
-// Health checks (`server … check`): a TCP connect to each checked server, every `inter`
+// Health checks (`server … check`): each checked server runs its backend's CheckScript (a
+// TCP connect, an HTTP or TLS-hello exchange, or a tcp-check script) every `inter`
 // (`fastinter` on the way between states, `downinter` when down), within `timeout check`
-// (else `inter`). Run on one loop of the worker, never blocking it; each result moves
-// the server's HealthCounter, and a change marks the server up or down for the balancers
-// and is logged in HAProxy's words, on stderr and to the backend's log targets.
+// (else `inter`). Run on one loop of the worker, never blocking it; each result moves the
+// server's HealthCounter, and a change marks the server up or down for the balancers and is
+// logged in HAProxy's words, on stderr and to the backend's log targets.
 #pragma once
 
 #include <chrono>
@@ -12,8 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/health/check_script.hpp"
 #include "runtime/health/health_counter.hpp"
-#include "runtime/health/http_check.hpp"
 #include "runtime/io/loop.hpp"
 #include "runtime/io/socket.hpp"
 #include "runtime/log/logger.hpp"
@@ -26,13 +27,12 @@ class Checker;
 
 class ServerCheck final : public io::Pollable, private io::Timer {
  public:
-  // `http`: the backend's HTTP check; nullptr for a TCP connect check, or with
-  // `tls_hello` the TLS ClientHello check.
-  // `tls`: the context its checks speak TLS with (check-ssl, or an `ssl` server's own
-  // address); nullptr: in clear.
+  // `address`: where the server is checked (its address, or `addr`/`port`). `tls`: the
+  // context TLS steps use (nullptr when none may); `server_tls`: its checks speak TLS by
+  // default (checks_over_tls).
   ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
-              io::SocketAddress address, const HttpCheck* http, bool tls_hello,
-              const tls::ClientContext* tls);
+              io::SocketAddress address, const CheckScript& script, const tls::ClientContext* tls,
+              bool server_tls);
   ~ServerCheck() override;
   ServerCheck(const ServerCheck&) = delete;
   ServerCheck& operator=(const ServerCheck&) = delete;
@@ -42,40 +42,49 @@ class ServerCheck final : public io::Pollable, private io::Timer {
   void on_events(std::uint32_t events) override;
 
  private:
+  enum class Phase : std::uint8_t { idle, connecting, handshaking, expecting };
+
   void on_timer() override;
-  void probe();
-  // Connected: a TCP check has passed; an HTTP or TLS-hello one sends its request.
+  // The steps from step_ on, until one waits for the network or the check ends.
+  void run();
+  void open(const Step& step);
+  // TCP is up: the TLS handshake, else the connection is ready.
   void connected();
-  // The TLS handshake's next step; then the check goes on as over a plain connection.
   void handshake();
-  void send_request();
-  // The response so far: judged once it says enough.
-  void read_response(bool hangup);
-  // `reason`/`info` in HAProxy's words ("Layer4 connection problem", "Connection refused");
-  // `code`: an HTTP status (0: none).
-  void finish(bool passed, std::string_view reason, std::string_view info, int code = 0);
+  void established();
+  bool send(const Step& step);
+  // Reads what came and judges it; true when the step passed (the check goes on).
+  bool expect(const Step& step);
+  void close_connection();
+  // The current step failed: `error` is a strerror, "SSL handshake failure", or empty.
+  void fail(Status status, std::string_view error);
+  void finish(const Verdict& verdict);
 
   Checker& checker_;
   proxy::BackendState& backend_;
   std::uint32_t server_;
-  io::SocketAddress address_;
+  const CheckScript& script_;
+  std::vector<io::SocketAddress> addresses_;  // by step: where its connect goes
   HealthCounter health_;
-  const HttpCheck* http_;
-  bool tls_hello_;
   const tls::ClientContext* tls_;
+  bool server_tls_;
+  Phase phase_ = Phase::idle;
+  std::size_t step_ = 0;
+  bool linger_ = false;  // the connection closes with a FIN (`connect linger`)
+  bool tls_now_ = false;
   tls::Stream stream_;
-  bool handshaking_ = false;
   io::Fd socket_;
   std::int64_t started_ms_ = 0;
-  bool awaiting_response_ = false;
-  std::string response_;  // bounded by kResponseLimit
+  std::optional<Verdict> last_;  // of the last expect that passed
+  std::string response_;         // bounded by kResponseLimit
 };
 
 class Checker {
  public:
   // The checks of every `check` server of `backends`, run on `loop`. `loggers` by backend
-  // index (nullptr: no log target). Throws rules::CompileError for an HTTP check it
-  // cannot run.
+  // index (nullptr: no log target); `tls` by backend and server: the context of checks that
+  // may speak TLS (may_check_over_tls). Throws rules::CompileError for a check it cannot
+  // run.
   Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backends,
           std::vector<std::optional<log::Logger>> loggers,
           const std::vector<std::vector<const tls::ClientContext*>>& tls, int spread_percent = 0);
@@ -86,21 +95,20 @@ class Checker {
  private:
   friend class ServerCheck;
   // A server went up or down: HAProxy's lines.
-  void report(proxy::BackendState& backend, std::uint32_t server, bool up, std::string_view reason,
-              std::string_view info, int code, std::int64_t duration_ms);
+  void report(proxy::BackendState& backend, std::uint32_t server, const Verdict& verdict,
+              std::int64_t duration_ms);
   // `option log-health-checks`: a check whose result moved the server's health.
-  void report_check(const proxy::BackendState& backend, std::uint32_t server, bool passed,
-                    std::string_view reason, std::string_view info, int code,
-                    std::int64_t duration_ms, const HealthCounter& health);
+  void report_check(const proxy::BackendState& backend, std::uint32_t server,
+                    const Verdict& verdict, std::int64_t duration_ms, const HealthCounter& health);
   void emit(const proxy::BackendState& backend, log::Severity severity, std::string_view line,
             const char* stderr_tag);
 
   io::Loop& loop_;
   std::vector<std::unique_ptr<ServerCheck>> checks_;
   std::vector<std::optional<log::Logger>> loggers_;
-  std::vector<std::unique_ptr<HttpCheck>> http_checks_;  // by backend; nullptr: TCP checks
-  int spread_percent_ = 0;                               // `spread-checks`
-  std::uint64_t random_ = 0x9e3779b97f4a7c15;            // xorshift state for the spread
+  std::vector<std::unique_ptr<CheckScript>> scripts_;  // by backend
+  int spread_percent_ = 0;                             // `spread-checks`
+  std::uint64_t random_ = 0x9e3779b97f4a7c15;          // xorshift state for the spread
   // `interval` moved by up to +/- spread-checks percent, so that checks drift apart.
   std::int64_t spread(std::int64_t interval);
 };

@@ -81,11 +81,10 @@ const std::string& tls_hello() {
 std::optional<Verdict> judge_tls_hello(std::string_view response, bool complete) {
   if (response.size() < 5) {
     if (!complete) return std::nullopt;
-    return Verdict{false, "Layer6 invalid response", 0, {}};
+    return Verdict{false, Status::l6_response, 0, {}};
   }
-  if (response[0] == '\x15' || response[0] == '\x16')
-    return Verdict{true, "Layer6 check passed", 0, {}};
-  return Verdict{false, "Layer6 invalid response", 0, {}};
+  if (response[0] == '\x15' || response[0] == '\x16') return Verdict{true, Status::l6_ok, 0, {}};
+  return Verdict{false, Status::l6_response, 0, {}};
 }
 
 HttpCheck::HttpCheck(const config::HttpCheck& check) {
@@ -119,7 +118,7 @@ std::optional<Verdict> HttpCheck::judge(std::string_view response, bool complete
   const std::size_t line_end = response.find("\r\n");
   if (line_end == std::string_view::npos) {
     if (!complete) return std::nullopt;
-    return Verdict{false, "Layer7 invalid response", 0, {}};
+    return Verdict{false, Status::l7_response, 0, {}};
   }
   // "HTTP/1.x NNN reason"
   const std::string_view line = response.substr(0, line_end);
@@ -127,7 +126,7 @@ std::optional<Verdict> HttpCheck::judge(std::string_view response, bool complete
       !std::isdigit(static_cast<unsigned char>(line[9])) ||
       !std::isdigit(static_cast<unsigned char>(line[10])) ||
       !std::isdigit(static_cast<unsigned char>(line[11])))
-    return Verdict{false, "Layer7 invalid response", 0, {}};
+    return Verdict{false, Status::l7_response, 0, {}};
   const int code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
   std::string phrase(line.size() > 13 ? line.substr(13) : std::string_view());
   const std::string_view code_text = line.substr(9, 3);
@@ -138,8 +137,8 @@ std::optional<Verdict> HttpCheck::judge(std::string_view response, bool complete
       const bool matched = kind_ == Kind::none     ? code >= 200 && code < 400
                            : kind_ == Kind::status ? in_status_list(pattern_, code)
                                                    : regex_->matches(code_text);
-      if (matched != negated_) return Verdict{true, "Layer7 check passed", code, {}};
-      return Verdict{false, "Layer7 wrong status", code, std::move(phrase)};
+      if (matched != negated_) return Verdict{true, Status::l7_ok, code, {}};
+      return Verdict{false, Status::l7_status, code, std::move(phrase)};
     }
     case Kind::string:
     case Kind::rstring:
@@ -148,7 +147,7 @@ std::optional<Verdict> HttpCheck::judge(std::string_view response, bool complete
   // Content: the whole body (to the server's close, its length, or a full buffer).
   if (head_end == std::string_view::npos) {
     if (!complete) return std::nullopt;
-    return Verdict{false, "Layer7 invalid response", code, {}};
+    return Verdict{false, Status::l7_response, code, {}};
   }
   const std::string_view body = response.substr(head_end + 4);
   const auto length = content_length(response.substr(0, head_end + 2));
@@ -156,8 +155,8 @@ std::optional<Verdict> HttpCheck::judge(std::string_view response, bool complete
   const std::string_view content = length && body.size() > *length ? body.substr(0, *length) : body;
   const bool matched = kind_ == Kind::string ? content.find(pattern_) != std::string_view::npos
                                              : regex_->matches(content);
-  if (matched != negated_) return Verdict{true, "Layer7 check passed", code, {}};
-  return Verdict{false, "Layer7 invalid response", 0, "HTTP content check did not match"};
+  if (matched != negated_) return Verdict{true, Status::l7_ok, code, {}};
+  return Verdict{false, Status::l7_response, 0, "HTTP content check did not match"};
 }
 
 }  // namespace sluice::health

@@ -8,17 +8,11 @@
 #include <string_view>
 
 #include "runtime/config/config.hpp"
+#include "runtime/health/verdict.hpp"
 #include "runtime/rules/fetch.hpp"
 #include "runtime/rules/regex.hpp"
 
 namespace sluice::health {
-
-struct Verdict {
-  bool passed = false;
-  std::string_view reason;  // "Layer7 check passed", "Layer7 wrong status", …
-  int code = 0;             // the status, 0 when none was read
-  std::string info;         // the reason phrase, or why the content did not match
-};
 
 // `option ssl-hello-chk`: a TLS ClientHello, and the verdict on the first bytes back: a TLS
 // record of a handshake (0x16) or an alert (0x15) means a TLS server ("Layer6 check

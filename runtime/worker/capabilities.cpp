@@ -37,7 +37,6 @@ void check_backend(const config::Backend& b, Report& r) {
   // Backend content rules run once, with what the frontend's inspection gathered.
   if (b.inspect_delay && b.inspect_delay->first.count() > 0)
     r.add(b.inspect_delay->second, "'tcp-request inspect-delay' in a backend");
-  if (b.tcp_check) r.add(b.origin, "'option tcp-check'");
   for (const auto& s : b.servers) {
     if (s.tls.enabled && speaks_h2(s.tls.alpn))
       r.add(s.origin, "HTTP/2 to servers (server 'alpn h2')");

@@ -330,11 +330,7 @@ bool Worker::build_server_options(std::size_t loops, std::string& error) {
     for (std::size_t si = 0; si < b.servers.size(); ++si) {
       const auto& server = b.servers[si];
       h.servers[si].send_proxy = static_cast<std::uint8_t>(server.send_proxy);
-      // Checks go over TLS with `check-ssl`, or by default to an `ssl` server checked on
-      // its own address and port (HAProxy).
-      const bool checks_tls =
-          server.check && (server.check_ssl || (server.tls.enabled && server.check_port == 0 &&
-                                                server.check_addr.empty()));
+      const bool checks_tls = health::may_check_over_tls(b, server);
       if (!server.tls.enabled && !checks_tls) continue;
       auto built = tls::ClientContext::build(client_tls_settings(server.tls), loops, error);
       if (!built) {

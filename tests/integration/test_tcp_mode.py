@@ -139,15 +139,17 @@ def test_sigterm_stops_with_open_connections(sluice_bin, tmp_path, origins):
 
 def test_features_not_served_yet_refuse_to_start(sluice_bin, tmp_path, sluice):
     port = free_port()
-    cfg = write_cfg(tmp_path, port, [("s1", 1), ("s2", 2)], before_servers=["option tcp-check"])
-    text = cfg.read_text().replace("server s1 127.0.0.1:1", "server s1 127.0.0.1:1 check")
+    cfg = write_cfg(tmp_path, port, [("s1", 1), ("s2", 2)],
+                    before_servers=["tcp-request inspect-delay 1s"])
+    text = cfg.read_text()
     cfg.write_text(text.replace(f"    bind 127.0.0.1:{port}",
                                 f"    bind 127.0.0.1:{port}\n    bind {tmp_path}/fe.sock"))
     result = sluice("-f", cfg)
     assert result.returncode == 1
     assert f"{cfg}:10: a UNIX socket or inherited descriptor bind is not served by this build " \
         "yet" in result.stderr
-    assert f"{cfg}:12: 'option tcp-check' is not served by this build yet" in result.stderr
+    assert f"{cfg}:13: 'tcp-request inspect-delay' in a backend is not served by this build " \
+        "yet" in result.stderr
     assert "not starting" in result.stderr
 
 

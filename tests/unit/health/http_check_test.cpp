@@ -4,6 +4,7 @@
 
 #include "runtime/health/http_check.hpp"
 
+using sluice::health::describe;
 using sluice::health::HttpCheck;
 
 namespace {
@@ -42,16 +43,16 @@ TEST_CASE("without expect: 2xx and 3xx pass, the rest is a wrong status") {
   v = h.judge("HTTP/1.1 500 Internal Server Error\r\n", false);
   REQUIRE(v);
   CHECK_FALSE(v->passed);
-  CHECK(v->reason == "Layer7 wrong status");
+  CHECK(describe(v->status) == "Layer7 wrong status");
   CHECK(v->info == "Internal Server Error");
   CHECK_FALSE(h.judge("HTTP/1.1 20", false));  // more may come
   v = h.judge("garbage\r\n\r\n", false);
   REQUIRE(v);
-  CHECK(v->reason == "Layer7 invalid response");
+  CHECK(describe(v->status) == "Layer7 invalid response");
   CHECK(v->code == 0);
   v = h.judge("HTTP/1.1", true);  // closed before a status line
   REQUIRE(v);
-  CHECK(v->reason == "Layer7 invalid response");
+  CHECK(describe(v->status) == "Layer7 invalid response");
 }
 
 TEST_CASE("expect status lists and ranges, rstatus, and their negation") {
@@ -72,7 +73,7 @@ TEST_CASE("expect string and rstring read the body to its length or the close") 
   v = h.judge("HTTP/1.0 200 OK\r\n\r\nI'm dead", true);
   REQUIRE(v);
   CHECK_FALSE(v->passed);
-  CHECK(v->reason == "Layer7 invalid response");
+  CHECK(describe(v->status) == "Layer7 invalid response");
   CHECK(v->info == "HTTP content check did not match");
   CHECK(v->code == 0);
   CHECK(HttpCheck(check("rstring", "al+ive")).judge("HTTP/1.0 200 OK\r\n\r\nallive", true)->passed);
