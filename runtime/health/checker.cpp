@@ -96,7 +96,7 @@ void ServerCheck::run() {
       open(step);  // goes on in connected()
       return;
     }
-    if (step.rule.kind == Step::Kind::send ? !send(step) : !expect(step)) return;
+    if (step.rule.kind == Step::Kind::send ? !send(step) : !expect(step, false)) return;
     ++step_;
   }
   finish(script_.success(last_, tls_now_));
@@ -139,7 +139,8 @@ void ServerCheck::on_events(std::uint32_t events) {
       handshake();
       return;
     case Phase::expecting:
-      if ((events & input) && expect(script_.steps()[step_])) {
+      if ((events & input) &&
+          expect(script_.steps()[step_], (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)) {
         ++step_;
         run();
       }
@@ -148,7 +149,8 @@ void ServerCheck::on_events(std::uint32_t events) {
       break;
   }
   if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
-  const int error = io::socket_error(socket_.get());
+  // Writable without an error: connected (no need to ask the socket).
+  const int error = events & (EPOLLERR | EPOLLHUP) ? io::socket_error(socket_.get()) : 0;
   if (error == 0)
     connected();
   else
@@ -214,7 +216,7 @@ bool ServerCheck::send(const Step& step) {
 // A check response is small; what is past this is not read (HAProxy: its buffer).
 constexpr std::size_t kResponseLimit = 16384;
 
-bool ServerCheck::expect(const Step& step) {
+bool ServerCheck::expect(const Step& step, bool hangup) {
   phase_ = Phase::expecting;
   bool closed = false;
   int error = 0;
@@ -233,6 +235,9 @@ bool ServerCheck::expect(const Step& step) {
     const ssize_t n = recv(socket_.get(), chunk, room, 0);
     if (n > 0) {
       response_.append(chunk, static_cast<std::size_t>(n));
+      // Short and no hangup seen: drained for now. What else comes, or the close, is a
+      // new edge that wakes the loop again (often after the verdict made it useless).
+      if (static_cast<std::size_t>(n) < room && !hangup) break;
       continue;
     }
     if (n == 0)
@@ -307,20 +312,26 @@ Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backen
 Checker::~Checker() = default;
 
 std::int64_t Checker::spread(std::int64_t interval) {
-  if (spread_percent_ <= 0 || interval <= 0) return interval;
-  random_ ^= random_ << 13;
-  random_ ^= random_ >> 7;
-  random_ ^= random_ << 17;
-  const std::int64_t range = interval * spread_percent_ / 100;
-  return interval - range +
-         static_cast<std::int64_t>(random_ % static_cast<std::uint64_t>(2 * range + 1));
+  if (spread_percent_ > 0 && interval > 0) {
+    random_ ^= random_ << 13;
+    random_ ^= random_ >> 7;
+    random_ ^= random_ << 17;
+    const std::int64_t range = interval * spread_percent_ / 100;
+    interval +=
+        static_cast<std::int64_t>(random_ % static_cast<std::uint64_t>(2 * range + 1)) - range;
+  }
+  // Checks due within the same few milliseconds start together: one wake-up of the loop
+  // for a batch instead of one per check.
+  const std::int64_t now = loop_.now_ms();
+  const std::int64_t at = (now + interval + kBatchMs - 1) / kBatchMs * kBatchMs;
+  return at - now;
 }
 
 void Checker::start() {
   // Spread over the first interval, so that many servers are not checked in one burst.
   for (std::size_t i = 0; i < checks_.size(); ++i)
-    checks_[i]->start(static_cast<std::int64_t>(i) * 1000 /
-                      static_cast<std::int64_t>(checks_.size()) % 1000);
+    checks_[i]->start(spread(static_cast<std::int64_t>(i) * 1000 /
+                             static_cast<std::int64_t>(checks_.size()) % 1000));
 }
 
 namespace {

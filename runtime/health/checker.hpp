@@ -54,7 +54,8 @@ class ServerCheck final : public io::Pollable, private io::Timer {
   void established();
   bool send(const Step& step);
   // Reads what came and judges it; true when the step passed (the check goes on).
-  bool expect(const Step& step);
+  // `hangup`: the event that woke it says the peer closed (read to the end).
+  bool expect(const Step& step, bool hangup);
   void close_connection();
   // The current step failed: `error` is a strerror, "SSL handshake failure", or empty.
   void fail(Status status, std::string_view error);
@@ -109,8 +110,10 @@ class Checker {
   std::vector<std::unique_ptr<CheckScript>> scripts_;  // by backend
   int spread_percent_ = 0;                             // `spread-checks`
   std::uint64_t random_ = 0x9e3779b97f4a7c15;          // xorshift state for the spread
-  // `interval` moved by up to +/- spread-checks percent, so that checks drift apart.
+  // `interval` moved by up to +/- spread-checks percent, so that checks drift apart, then
+  // rounded up to the next batch boundary.
   std::int64_t spread(std::int64_t interval);
+  static constexpr std::int64_t kBatchMs = 10;
 };
 
 }  // namespace sluice::health

@@ -376,3 +376,40 @@ def test_no_request_fails_while_a_stopped_server_is_not_yet_down(sluice_bin, tmp
     finally:
         a.close()
         b.close()
+
+
+def test_httpchk_truncated_and_oversized_answers(sluice_bin, tmp_path):
+    """A status line cut short by a close is "Layer7 invalid response"; an answer past the
+    16 KiB a check reads, its pattern beyond that and the connection left open, is judged on
+    what was read at once ("HTTP content check did not match"), neither waited for to the
+    timeout nor read further."""
+    def oversized(ex):
+        ex.read_body()
+        ex.send(b"HTTP/1.1 200 OK\r\nContent-Length: 100005\r\n\r\n" + b"a" * 100000 + b"alive")
+        while ex.reader.some():
+            pass
+        return False
+
+    truncated = HttpOrigin("truncated", raw(b"HTTP/1.1 2"))
+    big = HttpOrigin("big", oversized)
+    port = free_port()
+    lines = ["global", "    log stdout format raw local0",
+             "defaults", "    mode http", "    log global", "    timeout connect 1s",
+             "    timeout client 5s", "    timeout server 5s", "    timeout check 3s",
+             "frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend t"]
+    for name, origin in (("t", truncated), ("b", big)):
+        lines += [f"backend {name}", "    option httpchk GET /", "    http-check expect string alive",
+                  f"    server x 127.0.0.1:{origin.port} check inter 500 fall 1"]
+    cfg = tmp_path / "health.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            log.wait_for(r"Server t/x is DOWN, reason: Layer7 invalid response, check "
+                         r"duration: \d+ms\.")
+            line = log.wait_for(r"Server b/x is DOWN, reason: Layer7 invalid response, info: "
+                                r"\"HTTP content check did not match\", check duration: \d+ms\.")
+            assert int(line.split("check duration: ")[1].split("ms")[0]) < 2000, line
+    finally:
+        truncated.close()
+        big.close()
