@@ -14,9 +14,10 @@
 #include <thread>
 
 #include "runtime/compile/compile.hpp"
-#include "runtime/worker/capabilities.hpp"
 #include "runtime/worker/worker.hpp"
 #include "src/cli.hpp"
+#include "src/master.hpp"
+#include "src/serve.hpp"
 
 namespace {
 
@@ -31,31 +32,6 @@ void print_version(int level) {
   }
 }
 
-// Prints every diagnostic; returns the process exit code for -c.
-int report(const sluice::compile::CompileResult& result, bool quiet) {
-  for (const auto& d : result.diags.all()) {
-    if (quiet && d.severity != sluice::parser::Severity::error) continue;
-    std::fputs(sluice::parser::render(d, result.sources).c_str(), stderr);
-  }
-  if (result.diags.has_errors()) {
-    fmt::print(stderr, "sluice: {} error(s), {} warning(s): configuration is invalid\n",
-               result.diags.error_count(), result.diags.warning_count());
-    return 1;
-  }
-  return 0;
-}
-
-// Writes `pid` and a newline to `path`; false with the reason on stderr.
-bool write_pidfile(const std::string& path, pid_t pid) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) {
-    fmt::print(stderr, "sluice: cannot write pidfile '{}': {}\n", path, std::strerror(errno));
-    return false;
-  }
-  fmt::print(f, "{}\n", pid);
-  return std::fclose(f) == 0;
-}
-
 // -D / `daemon`: the parent reports bind errors itself (they happen before the fork),
 // writes the child's pid, and exits 0; the child leaves the terminal's session.
 // Returns true in the child, false in the parent (which then exits with `status`).
@@ -67,7 +43,7 @@ bool daemonize(const std::string& pidfile, int& status) {
     return false;
   }
   if (child > 0) {
-    status = pidfile.empty() || write_pidfile(pidfile, child) ? 0 : 1;
+    status = pidfile.empty() || sluice::serve::write_pidfile(pidfile, child) ? 0 : 1;
     return false;
   }
   setsid();
@@ -81,72 +57,46 @@ bool daemonize(const std::string& pidfile, int& status) {
   return true;
 }
 
-// Whether this build can serve `config` as HAProxy would; nullopt if so, else the exit
-// status after saying why.
-std::optional<int> refuse_unserved(const sluice::config::Config& config) {
-  auto unserved = sluice::worker::unserved_features(config);
-  if (unserved.empty()) return std::nullopt;
-  for (const auto& use : unserved)
-    fmt::print(stderr, "sluice: {}\n", use);
-  fmt::print(stderr,
-             "sluice: configuration is valid but uses what this build cannot serve yet: not "
-             "starting\n");
-  return 1;
-}
-
-// Runs the loops until SIGTERM/SIGINT (stop now) or SIGUSR1 (soft stop: refuse new
-// connections, let those in flight finish; a later SIGTERM/SIGINT still stops at once).
-// `signals` are blocked in every thread and taken synchronously here.
-int run_until_signalled(sluice::worker::Worker& worker, sigset_t signals) {
-  std::thread loops([&] { worker.run(); });
-  int received = 0;
-  sigwait(&signals, &received);
-  if (received != SIGUSR1) {
-    worker.stop();
-    loops.join();
-    return 0;
+// The pidfile and -D / `daemon`: what the process says of itself once its sockets are
+// open. An exit status ends it there (the parent of a daemon, or a pidfile it cannot write).
+std::optional<int> detach(const sluice::config::Config& config,
+                          const sluice::cli::CommandLine& line) {
+  // -p wins over the global `pidfile`, and -db (foreground) over -D and `daemon`, as in
+  // HAProxy.
+  const std::string pidfile = !line.pidfile.empty() ? line.pidfile : config.global.pidfile;
+  const bool daemon = (line.daemon || config.global.daemon) && !line.no_background;
+  if (daemon) {
+    int status = 0;
+    if (!daemonize(pidfile, status)) return status;
+  } else if (!pidfile.empty() && !sluice::serve::write_pidfile(pidfile, getpid())) {
+    return 1;
   }
-  worker.soft_stop();
-  sigdelset(&signals, SIGUSR1);
-  std::thread waiter([&] {
-    int again = 0;
-    sigwait(&signals, &again);
-    worker.stop();
-  });
-  loops.join();
-  // The drain finished first: wake the waiter, which then stops a stopped worker.
-  pthread_kill(waiter.native_handle(), SIGTERM);
-  waiter.join();
-  return 0;
+  return std::nullopt;
 }
 
 int serve(std::shared_ptr<const sluice::config::Config> config,
           const sluice::cli::CommandLine& line) {
-  if (auto status = refuse_unserved(*config)) return *status;
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGINT, SIGTERM, SIGUSR1})
-    sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by the loop threads
+  if (auto status = sluice::serve::refuse_unserved(*config)) return *status;
   std::signal(SIGPIPE, SIG_IGN);
-
-  // -p wins over the global `pidfile`, and -db (foreground) over -D and `daemon`, as in
-  // HAProxy.
-  const std::string pidfile = !line.pidfile.empty() ? line.pidfile : config->global.pidfile;
-  const bool daemon = (line.daemon || config->global.daemon) && !line.no_background;
+  if (line.master_worker || config->global.master_worker) {
+    sluice::master::Options options;
+    options.config_paths = line.config_paths;
+    options.quiet = line.quiet;
+    options.detach = [&config, &line] { return detach(*config, line); };
+    return sluice::master::run(options, config);
+  }
+  const sigset_t signals = sluice::serve::worker_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // inherited by the loop threads
+  const auto hard_stop_after = config->global.hard_stop_after;
+  const auto& cfg = *config;
   sluice::worker::Worker worker(std::move(config));
   std::string error;
   if (!worker.open(error)) {
     fmt::print(stderr, "sluice: {}\n", error);
     return 1;
   }
-  if (daemon) {
-    int status = 0;
-    if (!daemonize(pidfile, status)) return status;
-  } else if (!pidfile.empty() && !write_pidfile(pidfile, getpid())) {
-    return 1;
-  }
-  return run_until_signalled(worker, signals);
+  if (auto status = detach(cfg, line)) return *status;
+  return sluice::serve::run_until_signalled(worker, signals, hard_stop_after);
 }
 
 }  // namespace
@@ -174,7 +124,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto result = sluice::compile::compile_files(line->config_paths);
-  const int status = report(result, line->quiet);
+  const int status = sluice::serve::report(result, line->quiet);
   if (status != 0) return status;
   if (!result.has_listener) {
     fmt::print(stderr, "sluice: configuration has no error but will not start (no listener)\n");

@@ -461,7 +461,7 @@ void Worker::build_tcp(rules::Compiler& conditions) {
 
 Worker::~Worker() = default;
 
-bool Worker::open(std::string& error) {
+bool Worker::open(std::string& error, const ListenerSet* inherited) {
   for (const auto& backend : config_->backends) {
     auto state =
         proxy::BackendState::build(backend, static_cast<std::uint32_t>(backends_.size()), error);
@@ -482,14 +482,23 @@ bool Worker::open(std::string& error) {
     error = e.what();
     return false;
   }
-  for (std::size_t fi = 0; fi < config_->frontends.size(); ++fi) {
-    const auto& frontend = config_->frontends[fi];
+  for (const auto& frontend : config_->frontends) {
     // A frontend's maxconn 0 means the process's (HAProxy's default).
     auto& slots = frontend_slots_.emplace_back(std::make_unique<proxy::SlotCounter>());
     slots->limit = frontend.maxconn > 0 ? frontend.maxconn : config_->global.maxconn;
-    int listener_id = 0;
-    for (const auto& bind : frontend.binds) {
-      const tls::ServerContexts* contexts = nullptr;
+  }
+  std::vector<BindAddress> binds;
+  if (!bind_addresses(*config_, binds, error)) return false;
+  const config::Bind* previous_bind = nullptr;
+  const tls::ServerContexts* contexts = nullptr;
+  std::vector<int> listener_ids(config_->frontends.size(), 0);
+  for (const auto& b : binds) {
+    const auto& frontend = config_->frontends[b.frontend];
+    const auto& bind = *b.bind;
+    if (&bind != previous_bind) {  // a bind's first address: its TLS contexts
+      previous_bind = &bind;
+      ++listener_ids[b.frontend];
+      contexts = nullptr;
       if (bind.tls) {
         auto built = tls::ServerContexts::build(
             tls_settings(*bind.tls, config_->global, frontend.mode), error);
@@ -502,38 +511,37 @@ bool Worker::open(std::string& error) {
                      warning);
         contexts = tls_contexts_.emplace_back(std::move(built)).get();
       }
-      for (const auto& endpoint : bind.endpoints) {
-        auto addresses = io::resolve(endpoint, error);
-        if (addresses.empty()) {
-          error = fmt::format("{}:{}: {}", *bind.origin.file, bind.origin.line, error);
-          return false;
-        }
-        for (const auto& address : addresses) {
-          io::ListenOptions options;
-          options.v6only = bind.v6only;
-          auto fd = io::listen_on(address, options, error);
-          if (!fd) {
-            error = fmt::format("{}:{}: frontend '{}': {}", *bind.origin.file, bind.origin.line,
-                                frontend.name, error);
-            return false;
-          }
-          Listening l;
-          l.fd = std::move(*fd);
-          l.frontend = &frontend;
-          l.routing = routing_[fi].get();
-          l.frontend_slots = slots.get();
-          l.http = http_frontends_[fi].get();
-          l.tls = contexts;
-          l.accept_proxy = bind.accept_proxy;
-          ++listener_id;
-          l.listener = bind.name.empty() ? std::to_string(listener_id) : bind.name;
-          l.address.length = sizeof l.address.storage;
-          getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage),
-                      &l.address.length);
-          listening_.push_back(std::move(l));
-        }
+    }
+    std::optional<io::Fd> fd;
+    if (inherited) {
+      // The master's socket: this process's own descriptor of it, closed at soft stop.
+      if (const int shared = inherited->find(b); shared >= 0) fd.emplace(dup(shared));
+      if (!fd || !*fd) {
+        error =
+            fmt::format("{}:{}: frontend '{}': no socket from the master for {}", *bind.origin.file,
+                        bind.origin.line, frontend.name, b.address.to_string());
+        return false;
+      }
+    } else {
+      fd = io::listen_on(b.address, b.options, error);
+      if (!fd) {
+        error = fmt::format("{}:{}: frontend '{}': {}", *bind.origin.file, bind.origin.line,
+                            frontend.name, error);
+        return false;
       }
     }
+    Listening l;
+    l.fd = std::move(*fd);
+    l.frontend = &frontend;
+    l.routing = routing_[b.frontend].get();
+    l.frontend_slots = frontend_slots_[b.frontend].get();
+    l.http = http_frontends_[b.frontend].get();
+    l.tls = contexts;
+    l.accept_proxy = bind.accept_proxy;
+    l.listener = bind.name.empty() ? std::to_string(listener_ids[b.frontend]) : bind.name;
+    l.address.length = sizeof l.address.storage;
+    getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage), &l.address.length);
+    listening_.push_back(std::move(l));
   }
   // The loops exist before run() so that stop() never races with their creation.
   const unsigned threads = config_->global.nbthread > 0

@@ -22,6 +22,7 @@
 #include "runtime/proxy/tcp_rules.hpp"
 #include "runtime/rules/condition.hpp"
 #include "runtime/tls/server_contexts.hpp"
+#include "runtime/worker/listeners.hpp"
 
 namespace sluice::worker {
 
@@ -32,9 +33,9 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Resolves servers, opens every bind and prepares the loops; false with a message naming
-  // what failed.
-  bool open(std::string& error);
+  // Resolves servers, opens every bind (or, under a master, takes the sockets of
+  // `inherited`) and prepares the loops; false with a message naming what failed.
+  bool open(std::string& error, const ListenerSet* inherited = nullptr);
   // Runs the loops (nbthread, default one per CPU) until stop(); returns when all ended.
   void run();
   // From any thread, e.g. the signal waiter.

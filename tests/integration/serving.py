@@ -630,9 +630,11 @@ class LogReader:
     """A proxy's stdout read line by line as it comes: a test waits for the lines it
     expects (a connection is logged when it ends) before stopping the proxy."""
 
-    def __init__(self, proc):
+    def __init__(self, proc, stream=None):
+        """Reads `stream`, by default the proxy's stdout."""
         self.lines = []
-        self._thread = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self._thread = threading.Thread(target=self._read, args=(stream or proc.stdout,),
+                                        daemon=True)
         self._thread.start()
 
     def _read(self, stream):

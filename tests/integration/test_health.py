@@ -151,6 +151,23 @@ def test_httpchk_wrong_status_keeps_a_reachable_server_out(sluice_bin, tmp_path)
         well.close()
 
 
+def _expect_alive_cfg(tmp_path, port, origins, timeout_check, check_lines):
+    """A backend per origin (name -> origin), each checked with `check_lines` and
+    `http-check expect string alive`, every 500 ms, down at the first failure."""
+    lines = ["global", "    log stdout format raw local0",
+             "defaults", "    mode http", "    log global", "    timeout connect 1s",
+             "    timeout client 5s", "    timeout server 5s", f"    timeout check {timeout_check}",
+             "frontend fe", f"    bind 127.0.0.1:{port}",
+             f"    default_backend {next(iter(origins))}"]
+    for name, origin in origins.items():
+        lines += [f"backend {name}", *(f"    {l}" for l in check_lines),
+                  "    http-check expect string alive",
+                  f"    server x 127.0.0.1:{origin.port} check inter 500 fall 1"]
+    cfg = tmp_path / "health.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg
+
+
 def test_httpchk_bad_answers_have_precise_reasons(sluice_bin, tmp_path):
     """Garbage, a body that does not match `expect string`, and silence past `timeout check`
     each mark the check failed with HAProxy's reason."""
@@ -158,16 +175,9 @@ def test_httpchk_bad_answers_have_precise_reasons(sluice_bin, tmp_path):
     dead = HttpOrigin("dead", reply(200, b"dead"))
     silent = HttpOrigin("silent", stall)
     port = free_port()
-    lines = ["global", "    log stdout format raw local0",
-             "defaults", "    mode http", "    log global", "    timeout connect 1s",
-             "    timeout client 5s", "    timeout server 5s", "    timeout check 300ms",
-             "frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend g"]
-    for name, origin in (("g", garbage), ("d", dead), ("s", silent)):
-        lines += [f"backend {name}", "    option httpchk GET / HTTP/1.1",
-                  "    http-check send hdr Host example.com", "    http-check expect string alive",
-                  f"    server x 127.0.0.1:{origin.port} check inter 500 fall 1"]
-    cfg = tmp_path / "health.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
+    cfg = _expect_alive_cfg(tmp_path, port, {"g": garbage, "d": dead, "s": silent}, "300ms",
+                            ["option httpchk GET / HTTP/1.1",
+                             "http-check send hdr Host example.com"])
     try:
         with sluice_serving(sluice_bin, cfg, port) as proc:
             log = LogReader(proc)
@@ -393,15 +403,8 @@ def test_httpchk_truncated_and_oversized_answers(sluice_bin, tmp_path):
     truncated = HttpOrigin("truncated", raw(b"HTTP/1.1 2"))
     big = HttpOrigin("big", oversized)
     port = free_port()
-    lines = ["global", "    log stdout format raw local0",
-             "defaults", "    mode http", "    log global", "    timeout connect 1s",
-             "    timeout client 5s", "    timeout server 5s", "    timeout check 3s",
-             "frontend fe", f"    bind 127.0.0.1:{port}", "    default_backend t"]
-    for name, origin in (("t", truncated), ("b", big)):
-        lines += [f"backend {name}", "    option httpchk GET /", "    http-check expect string alive",
-                  f"    server x 127.0.0.1:{origin.port} check inter 500 fall 1"]
-    cfg = tmp_path / "health.cfg"
-    cfg.write_text("\n".join(lines) + "\n")
+    cfg = _expect_alive_cfg(tmp_path, port, {"t": truncated, "b": big}, "3s",
+                            ["option httpchk GET /"])
     try:
         with sluice_serving(sluice_bin, cfg, port) as proc:
             log = LogReader(proc)

@@ -129,14 +129,14 @@ TEST_CASE("ssl on a bind needs a certificate") {
 
 TEST_CASE("warnings: missing timeouts, no bind, not yet enforced") {
   auto r = build(
-      "global\n  hard-stop-after 10s\n"
+      "global\n  chroot /var/empty\n"
       "frontend fe\n  mode http\n  default_backend be\n"
       "backend be\n  mode http\n  option tcp-check\n");
   CHECK_FALSE(r.diags.has_errors());
   CHECK(has_warning(r, "frontend 'fe' has no 'bind' directive"));
   CHECK(has_warning(r, "missing timeouts for frontend 'fe'"));
   CHECK(has_warning(r, "missing timeouts for backend 'be'"));
-  CHECK(has_warning(r, "'hard-stop-after' parsed, not yet enforced"));
+  CHECK(has_warning(r, "'chroot' parsed, not yet enforced"));
   CHECK_FALSE(has_warning(r, "'option tcp-check' parsed"));  // served since tcp-check landed
   CHECK_FALSE(has_warning(r, "'option httpchk' parsed"));    // served since health checks landed
   CHECK_FALSE(has_warning(r, "'default_backend' parsed"));   // served since mode tcp landed

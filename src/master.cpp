@@ -1,0 +1,353 @@
+#include "src/master.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+#include "runtime/compile/compile.hpp"
+#include "runtime/io/timer.hpp"
+#include "runtime/worker/listeners.hpp"
+#include "runtime/worker/worker.hpp"
+#include "src/serve.hpp"
+
+namespace sluice::master {
+
+namespace {
+
+// A worker that dies unexpectedly is replaced after this, doubled at each death in a row
+// up to the maximum; one that served for a while resets it.
+constexpr std::int64_t kFirstBackoffMs = 500;
+constexpr std::int64_t kMaxBackoffMs = 30000;
+constexpr std::int64_t kSteadyMs = 30000;
+
+void notice(std::string_view level, const std::string& text) {
+  fmt::print(stderr, "{:<11}({}) : {}\n", fmt::format("[{}]", level), getpid(), text);
+  std::fflush(stderr);
+}
+
+std::string exit_reason(int status) {
+  if (WIFEXITED(status)) return fmt::format("exit status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    return fmt::format("signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  return "unknown status";
+}
+
+struct WorkerProcess {
+  pid_t pid = 0;
+  int generation = 0;
+  io::Fd ready;  // the worker writes a byte once it serves; closed after
+  bool serving = false;
+  bool leaving = false;  // told to soft-stop
+  std::int64_t started_ms = 0;
+  std::set<std::string> sockets;  // the keys of the listening sockets it uses
+};
+
+class Master {
+ public:
+  Master(const Options& options, std::shared_ptr<const config::Config> config)
+      : options_(options), config_(std::move(config)) {}
+
+  int run();
+
+ private:
+  bool start_worker();
+  void reload();
+  void on_signal(int signal);
+  void on_ready(WorkerProcess& w);
+  void reap();
+  void on_exit(WorkerProcess w, int status);
+  void close_unused_sockets();
+  int poll_timeout() const;
+
+  const Options& options_;
+  std::shared_ptr<const config::Config> config_;  // the newest valid configuration
+  std::set<std::string> config_sockets_;          // its listening sockets' keys
+  worker::ListenerSet listeners_;
+  std::vector<WorkerProcess> workers_;
+  io::Fd signals_;
+  int generation_ = 0;
+  bool starting_ = false;        // a new worker is forked and not serving yet
+  bool reload_pending_ = false;  // a reload asked for while one is in progress
+  bool stopping_ = false;
+  bool first_failed_ = false;
+  std::int64_t respawn_at_ms_ = -1;  // a replacement worker is due then
+  std::int64_t backoff_ms_ = kFirstBackoffMs;
+};
+
+int Master::run() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIGHUP, SIGCHLD})
+    sigaddset(&mask, s);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signals_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signals_) {
+    fmt::print(stderr, "sluice: signalfd: {}\n", std::strerror(errno));
+    return 1;
+  }
+  std::vector<worker::BindAddress> binds;
+  std::string error;
+  if (!worker::bind_addresses(*config_, binds, error) || !listeners_.open(*config_, binds, error)) {
+    fmt::print(stderr, "sluice: {}\n", error);
+    return 1;
+  }
+  for (const auto& b : binds)
+    config_sockets_.insert(b.key());
+  if (options_.detach)
+    if (auto status = options_.detach()) return *status;
+  if (!start_worker()) return 1;
+  while (!workers_.empty() || (!stopping_ && respawn_at_ms_ >= 0)) {
+    std::vector<pollfd> fds{{signals_.get(), POLLIN, 0}};
+    for (const auto& w : workers_)
+      if (w.ready) fds.push_back({w.ready.get(), POLLIN, 0});
+    if (poll(fds.data(), fds.size(), poll_timeout()) < 0 && errno != EINTR) {
+      fmt::print(stderr, "sluice: poll: {}\n", std::strerror(errno));
+      return 1;
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info;
+      while (read(signals_.get(), &info, sizeof info) == sizeof info)
+        on_signal(static_cast<int>(info.ssi_signo));
+    }
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      auto it = std::find_if(workers_.begin(), workers_.end(),
+                             [&](const WorkerProcess& w) { return w.ready.get() == fds[i].fd; });
+      if (it != workers_.end()) on_ready(*it);
+    }
+    if (respawn_at_ms_ >= 0 && !stopping_ && io::monotonic_ms() >= respawn_at_ms_) {
+      respawn_at_ms_ = -1;
+      if (!starting_) start_worker();  // else a reload's worker is on its way already
+    }
+    if (first_failed_) break;
+  }
+  // Reap what is left (a failed start leaves nothing else running).
+  while (waitpid(-1, nullptr, WNOHANG) > 0) {
+  }
+  return first_failed_ ? 1 : 0;
+}
+
+int Master::poll_timeout() const {
+  if (respawn_at_ms_ < 0) return -1;
+  return static_cast<int>(std::max<std::int64_t>(0, respawn_at_ms_ - io::monotonic_ms()));
+}
+
+bool Master::start_worker() {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    notice("ALERT", fmt::format("cannot create a pipe for a new worker: {}", std::strerror(errno)));
+    return false;
+  }
+  io::Fd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t master_pid = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    notice("ALERT", fmt::format("cannot fork a new worker: {}", std::strerror(errno)));
+    return false;
+  }
+  if (pid == 0) {
+    // The worker: dies with the master, takes the worker signals, serves.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master_pid) _exit(1);
+    read_end.reset();
+    signals_.reset();
+    // Only the sockets of this configuration: a bind the reload removed must not stay
+    // open (and queue connections) in a worker that never accepts on it.
+    listeners_.retain(config_sockets_);
+    for (auto& w : workers_)
+      w.ready.reset();
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    sigaddset(&unblock, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
+    // SIGUSR2 and SIGHUP stay blocked: a reload signal sent to the process group is the
+    // master's to act on.
+    int status = 1;
+    {
+      worker::Worker w(config_);
+      std::string error;
+      const bool opened = w.open(error, &listeners_);
+      listeners_.retain({});  // the worker holds its own descriptors of them
+      if (!opened) {
+        fmt::print(stderr, "sluice: {}\n", error);
+      } else {
+        const char ready = 1;
+        if (write(write_end.get(), &ready, 1) != 1) _exit(1);
+        write_end.reset();
+        status =
+            serve::run_until_signalled(w, serve::worker_signals(), config_->global.hard_stop_after);
+      }
+    }
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(status);
+  }
+  WorkerProcess& w = workers_.emplace_back();
+  w.pid = pid;
+  w.generation = ++generation_;
+  w.ready = std::move(read_end);
+  w.started_ms = io::monotonic_ms();
+  w.sockets = config_sockets_;
+  starting_ = true;
+  notice("NOTICE", fmt::format("New worker ({}) forked", pid));
+  return true;
+}
+
+void Master::on_ready(WorkerProcess& w) {
+  char byte = 0;
+  const ssize_t n = read(w.ready.get(), &byte, 1);
+  w.ready.reset();
+  if (n != 1) return;  // it exited before serving: its exit is reported when reaped
+  w.serving = true;
+  starting_ = false;
+  notice("NOTICE", fmt::format("Loading success."));
+  for (auto& old : workers_) {
+    if (old.generation >= w.generation || old.leaving) continue;
+    old.leaving = true;
+    kill(old.pid, SIGUSR1);
+  }
+  if (reload_pending_) {
+    reload_pending_ = false;
+    reload();
+  }
+}
+
+void Master::on_signal(int signal) {
+  switch (signal) {
+    case SIGCHLD:
+      reap();
+      return;
+    case SIGUSR2:
+    case SIGHUP:
+      if (!stopping_) reload();
+      return;
+    case SIGUSR1:
+    case SIGTERM:
+    case SIGINT:
+      stopping_ = true;
+      respawn_at_ms_ = -1;
+      for (auto& w : workers_) {
+        if (signal == SIGUSR1 && w.leaving) continue;
+        w.leaving = true;
+        kill(w.pid, signal == SIGUSR1 ? SIGUSR1 : SIGTERM);
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+void Master::reload() {
+  if (starting_) {
+    // The worker of the previous reload is not serving yet: this one runs after it.
+    reload_pending_ = true;
+    return;
+  }
+  notice("NOTICE", "Reloading sluice");
+  auto result = compile::compile_files(options_.config_paths);
+  const auto failed = [](const std::string& why) {
+    notice("ALERT", fmt::format("Reload failed: {}; the current workers keep serving.", why));
+  };
+  if (serve::report(result, options_.quiet) != 0) {
+    failed("the configuration is invalid");
+    return;
+  }
+  if (!result.has_listener) {
+    failed("the configuration has no listener");
+    return;
+  }
+  if (serve::refuse_unserved(*result.config)) {
+    failed("the configuration uses what this build cannot serve yet");
+    return;
+  }
+  std::vector<worker::BindAddress> binds;
+  std::string error;
+  if (!worker::bind_addresses(*result.config, binds, error) ||
+      !listeners_.open(*result.config, binds, error)) {
+    fmt::print(stderr, "sluice: {}\n", error);
+    failed("a listening socket cannot be opened");
+    close_unused_sockets();
+    return;
+  }
+  config_ = result.config;
+  config_sockets_.clear();
+  for (const auto& b : binds)
+    config_sockets_.insert(b.key());
+  start_worker();
+}
+
+void Master::reap() {
+  int status = 0;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    auto it = std::find_if(workers_.begin(), workers_.end(),
+                           [&](const WorkerProcess& w) { return w.pid == pid; });
+    if (it == workers_.end()) continue;
+    WorkerProcess w = std::move(*it);
+    workers_.erase(it);
+    on_exit(std::move(w), status);
+  }
+}
+
+void Master::on_exit(WorkerProcess w, int status) {
+  const std::string reason = exit_reason(status);
+  if (w.leaving) {
+    notice("NOTICE", fmt::format("{} ({}) exited with {}.", stopping_ ? "Worker" : "Former worker",
+                                 w.pid, reason));
+    close_unused_sockets();
+    return;
+  }
+  if (!w.serving) {
+    // A new worker that could not start (it said why on stderr).
+    starting_ = false;
+    notice("ALERT", fmt::format("New worker ({}) failed to start ({}).", w.pid, reason));
+    if (w.generation == 1) {
+      first_failed_ = true;
+      return;
+    }
+    notice("ALERT", "Reload failed; the current workers keep serving.");
+    close_unused_sockets();
+    if (reload_pending_) {
+      reload_pending_ = false;
+      reload();
+    }
+    return;
+  }
+  if (stopping_) return;
+  // The serving worker died unasked: replace it, backing off if it keeps dying.
+  if (io::monotonic_ms() - w.started_ms >= kSteadyMs) backoff_ms_ = kFirstBackoffMs;
+  notice("ALERT", fmt::format("Current worker ({}) exited with {}; a new one starts in {}ms.",
+                              w.pid, reason, backoff_ms_));
+  respawn_at_ms_ = io::monotonic_ms() + backoff_ms_;
+  backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+}
+
+void Master::close_unused_sockets() {
+  // Sockets stay while any worker (leaving or not) or the configuration uses them.
+  std::set<std::string> keep = config_sockets_;
+  for (const auto& w : workers_)
+    keep.insert(w.sockets.begin(), w.sockets.end());
+  listeners_.retain(keep);
+}
+
+}  // namespace
+
+int run(const Options& options, std::shared_ptr<const config::Config> config) {
+  Master master(options, std::move(config));
+  return master.run();
+}
+
+}  // namespace sluice::master

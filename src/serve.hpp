@@ -1,0 +1,36 @@
+// What serving takes in both process models (a worker on its own, or forked by the
+// master): printing the compile's verdict, refusing what this build cannot serve, and
+// running a worker until the signals say stop.
+#pragma once
+
+#include <csignal>
+#include <optional>
+#include <string>
+
+#include "runtime/compile/compile.hpp"
+#include "runtime/config/config.hpp"
+#include "runtime/worker/worker.hpp"
+
+namespace sluice::serve {
+
+// Prints every diagnostic (errors only when `quiet`); returns 1 when there were errors.
+int report(const compile::CompileResult& result, bool quiet);
+
+// Whether this build can serve `config` as HAProxy would; nullopt if so, else the exit
+// status after saying why on stderr.
+std::optional<int> refuse_unserved(const config::Config& config);
+
+// The signals a worker takes synchronously (SIGINT, SIGTERM: stop now; SIGUSR1: soft
+// stop), to block in every thread before any starts.
+sigset_t worker_signals();
+
+// Runs the loops until SIGTERM/SIGINT (stop now) or SIGUSR1 (soft stop: refuse new
+// connections, let those in flight finish, within `hard_stop_after` when set; a later
+// SIGTERM/SIGINT still stops at once). `signals` (worker_signals()) are blocked.
+int run_until_signalled(worker::Worker& worker, sigset_t signals,
+                        const std::optional<config::Millis>& hard_stop_after);
+
+// Writes `pid` and a newline to `path`; false with the reason on stderr.
+bool write_pidfile(const std::string& path, pid_t pid);
+
+}  // namespace sluice::serve

@@ -1,0 +1,356 @@
+"""The master process (-W) and hot reloads through the real binary: reloads under load lose
+no request, an invalid configuration leaves the old worker serving, a renewed certificate
+is served after a reload, a killed worker is replaced, binds come and go, and
+hard-stop-after bounds an old worker. The master's messages are sluice's own: these run
+against sluice only."""
+import contextlib
+import http.client
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, LogReader, accepts, free_port,
+                     reply, stall, wait_until)
+from test_health import self_signed
+
+pytestmark = pytest.mark.skipif(UNDER_HAPROXY, reason="the master's messages are sluice's")
+
+
+def write_cfg(path, port, origin_port, tls_port=None, pem=None, extra=(), header="v1"):
+    lines = ["global", "    nbthread 2", "    hard-stop-after 5s",
+             "defaults", "    mode http", "    timeout connect 1s", "    timeout client 5s",
+             "    timeout server 5s", "    timeout http-keep-alive 5s",
+             "frontend fe", f"    bind 127.0.0.1:{port}",
+             *([f"    bind 127.0.0.1:{tls_port} ssl crt {pem}"] if tls_port else []),
+             f"    http-response set-header X-Config {header}",
+             "    default_backend be",
+             "backend be", f"    server s1 127.0.0.1:{origin_port}", *extra]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@contextlib.contextmanager
+def master(sluice_bin, cfg, port):
+    """`sluice -W -f cfg`, its stderr read by a LogReader; stopped with SIGTERM, which must
+    end the master and its workers."""
+    proc = subprocess.Popen([str(sluice_bin), "-W", "-f", str(cfg)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    log = LogReader(proc, proc.stderr)
+    try:
+        log.wait_for(r"Loading success\.")
+        wait_until(lambda: accepts(port), f"port {port}")
+        yield proc, log
+    finally:
+        workers = children(proc.pid)
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            assert proc.wait(timeout=DEADLINE) == 0
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("the master did not stop on SIGTERM")
+        for pid in workers:
+            wait_until(lambda: not os.path.exists(f"/proc/{pid}"), f"worker {pid} gone")
+
+
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def reload(proc, log, outcome=r"Loading success\."):
+    """SIGUSR2, then waits for one more line matching `outcome`."""
+    before = len([l for l in log.lines if re.search(outcome, l)])
+    proc.send_signal(signal.SIGUSR2)
+    wait_until(lambda: len([l for l in log.lines if re.search(outcome, l)]) > before,
+               f"one more {outcome!r}; the lines: {log.lines}")
+
+
+def config_of(response):
+    return response.getheader("X-Config")
+
+
+class Load:
+    """Clients in threads until stop(): keep-alive ones (plain and TLS) that retry once a
+    request whose reused connection closed before any byte of answer, as RFC 9112 9.3.1
+    lets idempotent requests be (browsers and curl do), and ones opening a connection per
+    request, which never retry. Every answer must be a 200 from the origin."""
+
+    def __init__(self, port, tls_port):
+        self.port, self.tls_port = port, tls_port
+        self.done = {}
+        self.failures = []
+        self.stopping = threading.Event()
+        self.context = ssl.create_default_context()
+        self.context.check_hostname = False
+        self.context.verify_mode = ssl.CERT_NONE
+        self.threads = [threading.Thread(target=f, args=(name,), daemon=True) for name, f in (
+            ("keep-alive", self._keep_alive), ("keep-alive-tls", self._keep_alive),
+            ("new-connection", self._new_connections), ("new-tls", self._new_connections))]
+        for t in self.threads:
+            t.start()
+
+    def _connection(self, name):
+        if "tls" in name:
+            return http.client.HTTPSConnection("127.0.0.1", self.tls_port, timeout=DEADLINE,
+                                               context=self.context)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=DEADLINE)
+
+    def _check(self, name, response):
+        body = response.read()
+        if response.status != 200 or body != b"origin":
+            self.failures.append(f"{name}: {response.status} {body[:80]!r}")
+        self.done[name] = self.done.get(name, 0) + 1
+
+    def _keep_alive(self, name):
+        conn, used = self._connection(name), 0
+        while not self.stopping.is_set():
+            try:
+                conn.request("GET", f"/{name}/{used}")
+                response = conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    ssl.SSLEOFError) as e:
+                conn.close()
+                conn = self._connection(name)
+                if used == 0:  # a new connection's request is never retried
+                    self.failures.append(f"{name}: {e!r} on a new connection")
+                    continue
+                used = 0
+                try:
+                    conn.request("GET", f"/{name}/retry")
+                    response = conn.getresponse()
+                except OSError as e2:
+                    self.failures.append(f"{name}: {e2!r} on the retry")
+                    continue
+            except OSError as e:
+                self.failures.append(f"{name}: {e!r}")
+                conn.close()
+                conn, used = self._connection(name), 0
+                continue
+            self._check(name, response)
+            used += 1
+            if response.will_close:
+                conn.close()
+                conn, used = self._connection(name), 0
+        conn.close()
+
+    def _new_connections(self, name):
+        while not self.stopping.is_set():
+            conn = self._connection(name)
+            try:
+                conn.request("GET", f"/{name}", headers={"Connection": "close"})
+                self._check(name, conn.getresponse())
+            except OSError as e:
+                self.failures.append(f"{name}: {e!r}")
+            finally:
+                conn.close()
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(DEADLINE)
+
+
+def test_three_reloads_under_load_lose_no_request(sluice_bin, tmp_path):
+    """SLUICE_TEST_RELOADS=N makes it N reloads (a longer local run)."""
+    reloads = int(os.environ.get("SLUICE_TEST_RELOADS", "3"))
+    origin = HttpOrigin("origin", max_connections=64)
+    pem = self_signed(tmp_path)
+    port, tls_port = free_port(), free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port, tls_port, pem)
+    try:
+        with master(sluice_bin, cfg, port) as (proc, log):
+            load = Load(port, tls_port)
+            try:
+                for i in range(reloads):
+                    wait_until(lambda: all(load.done.get(n, 0) >= 10 * (i + 1) for n in
+                                           ("keep-alive", "keep-alive-tls", "new-connection",
+                                            "new-tls")), "traffic on every client")
+                    write_cfg(cfg, port, origin.port, tls_port, pem, header=f"v{i + 2}")
+                    reload(proc, log)
+                    wait_until(lambda: len([l for l in log.lines if "Former worker" in l])
+                               >= i + 1, f"the old worker of reload {i + 1} gone")
+            finally:
+                load.stop()
+            assert load.failures == [], load.failures
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+            conn.request("GET", "/")
+            assert config_of(conn.getresponse()) == f"v{reloads + 1}"
+            assert len(children(proc.pid)) == 1
+    finally:
+        origin.close()
+
+
+def test_invalid_reload_keeps_the_old_worker_and_a_later_valid_one_works(sluice_bin, tmp_path):
+    origin = HttpOrigin("origin")
+    port = free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port)
+
+    def answer():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+        conn.request("GET", "/")
+        return config_of(conn.getresponse())
+
+    try:
+        with master(sluice_bin, cfg, port) as (proc, log):
+            worker = children(proc.pid)
+            assert answer() == "v1"
+            cfg.write_text(cfg.read_text() + "    server s2 127.0.0.1:bogus\n    balanec rr\n")
+            reload(proc, log, r"Reload failed: the configuration is invalid; the current "
+                              r"workers keep serving\.")
+            errors = [l for l in log.lines if re.match(rf"{re.escape(str(cfg))}:\d+:\d+: error", l)]
+            assert len(errors) == 2, log.lines
+            assert any(":16:" in l and "invalid port 'bogus'" in l for l in errors), errors
+            assert any(":17:5:" in l and "unknown keyword 'balanec'" in l for l in errors), errors
+            assert proc.poll() is None and children(proc.pid) == worker
+            assert answer() == "v1"
+            write_cfg(cfg, port, origin.port, header="v2")
+            reload(proc, log)
+            wait_until(lambda: answer() == "v2", "the new configuration serving")
+            wait_until(lambda: len(children(proc.pid)) == 1 and children(proc.pid) != worker,
+                       "only the new worker left")
+    finally:
+        origin.close()
+
+
+def test_renewed_certificate_is_served_after_a_reload(sluice_bin, tmp_path):
+    """certbot's deploy hook: the PEM file is replaced, then SIGUSR2; every new connection
+    sees the new certificate."""
+    origin = HttpOrigin("origin")
+    port, tls_port = free_port(), free_port()
+    pem = tmp_path / "site.pem"
+    old = self_signed(tmp_path, "old.test")
+    new = self_signed(tmp_path, "new.test")
+    pem.write_bytes(old.read_bytes())
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port, tls_port, pem)
+
+    def served_name():
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with context.wrap_socket(socket.create_connection(("127.0.0.1", tls_port),
+                                                          timeout=DEADLINE)) as c:
+            der = c.getpeercert(binary_form=True)
+        return next(n for n in ("old.test", "new.test") if n.encode() in der)
+
+    try:
+        with master(sluice_bin, cfg, port) as (proc, log):
+            assert served_name() == "old.test"
+            pem.write_bytes(new.read_bytes())
+            assert served_name() == "old.test"  # nothing re-reads it before the reload
+            reload(proc, log)
+            for _ in range(5):
+                assert served_name() == "new.test"
+    finally:
+        origin.close()
+
+
+def test_killed_worker_is_replaced(sluice_bin, tmp_path):
+    origin = HttpOrigin("origin")
+    port = free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port)
+    try:
+        with master(sluice_bin, cfg, port) as (proc, log):
+            [worker] = children(proc.pid)
+            os.kill(worker, signal.SIGKILL)
+            log.wait_for(rf"Current worker \({worker}\) exited with signal 9 \(Killed\); a new "
+                         r"one starts in \d+ms\.")
+            wait_until(lambda: len([l for l in log.lines if "Loading success." in l]) == 2,
+                       "a new worker serving")
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+            conn.request("GET", "/")
+            assert conn.getresponse().status == 200
+            assert children(proc.pid) not in ([], [worker])
+    finally:
+        origin.close()
+
+
+def test_binds_added_and_removed_by_reloads(sluice_bin, tmp_path):
+    """A bind a reload adds accepts once the new worker serves; one a reload removes
+    refuses connections once the old worker has gone (the master closed it)."""
+    origin = HttpOrigin("origin")
+    port, added = free_port(), free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port)
+    try:
+        with master(sluice_bin, cfg, port) as (proc, log):
+            assert not accepts(added)
+            write_cfg(cfg, port, origin.port)
+            cfg.write_text(cfg.read_text().replace(
+                f"    bind 127.0.0.1:{port}\n",
+                f"    bind 127.0.0.1:{port}\n    bind 127.0.0.1:{added}\n"))
+            reload(proc, log)
+            conn = http.client.HTTPConnection("127.0.0.1", added, timeout=DEADLINE)
+            conn.request("GET", "/")
+            assert conn.getresponse().status == 200
+            write_cfg(cfg, port, origin.port)
+            reload(proc, log)
+            wait_until(lambda: len([l for l in log.lines if "Former worker" in l]) == 2,
+                       "both old workers gone")
+            assert not accepts(added)
+            assert accepts(port)
+    finally:
+        origin.close()
+
+
+def test_reload_signals_in_a_row_are_not_lost(sluice_bin, tmp_path):
+    """A second SIGUSR2 arriving while the first reload's worker is starting runs after it:
+    the last configuration written is the one served."""
+    origin = HttpOrigin("origin")
+    port = free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port)
+    try:
+        with master(sluice_bin, cfg, port) as (proc, log):
+            write_cfg(cfg, port, origin.port, header="v2")
+            proc.send_signal(signal.SIGUSR2)
+            log.wait_for(r"Reloading sluice")
+            write_cfg(cfg, port, origin.port, header="v3")
+            proc.send_signal(signal.SIGUSR2)
+
+            def serves_v3():
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+                conn.request("GET", "/")
+                return config_of(conn.getresponse()) == "v3"
+
+            wait_until(serves_v3, "v3 served")
+            wait_until(lambda: len(children(proc.pid)) == 1, "one worker left")
+    finally:
+        origin.close()
+
+
+def test_hard_stop_after_bounds_an_old_worker(sluice_bin, tmp_path):
+    """An old worker with a request its origin never answers is stopped hard-stop-after
+    (5s here) after the reload, not later."""
+    origin = HttpOrigin("origin", stall)
+    port = free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port)
+    cfg.write_text(cfg.read_text().replace("timeout server 5s", "timeout server 60s"))
+    try:
+        with master(sluice_bin, cfg, port) as (proc, log):
+            held = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+            held.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            wait_until(lambda: origin.requests, "the request at the origin")
+            [old] = children(proc.pid)
+            reload(proc, log)
+            reloaded = time.monotonic()
+            log.wait_for(rf"Former worker \({old}\) exited")
+            assert 4.0 <= time.monotonic() - reloaded < 8.0
+            held.close()
+    finally:
+        origin.close()
