@@ -13,10 +13,12 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "runtime/compile/compile.hpp"
 #include "runtime/io/timer.hpp"
+#include "runtime/tls/ticket_keys.hpp"
 #include "runtime/worker/listeners.hpp"
 #include "runtime/worker/worker.hpp"
 #include "src/serve.hpp"
@@ -68,12 +70,20 @@ class Master {
   void reap();
   void on_exit(WorkerProcess w, int status);
   void close_unused_sockets();
+  // The sockets and ticket keys of `config`; false with what failed on stderr.
+  bool prepare(const config::Config& config, std::set<std::string>& keys);
+  void read_states();
   int poll_timeout() const;
 
   const Options& options_;
   std::shared_ptr<const config::Config> config_;  // the newest valid configuration
   std::set<std::string> config_sockets_;          // its listening sockets' keys
   worker::ListenerSet listeners_;
+  // Kept for the master's life: what makes a reload invisible to clients and balancers.
+  std::map<std::string, tls::TicketKeys> ticket_keys_;  // by bind key
+  std::set<std::string> down_servers_;                  // health::state_key()s
+  io::Fd state_read_, state_write_;                     // workers' "up|down KEY" lines
+  std::string state_partial_;                           // a line not whole yet
   std::vector<WorkerProcess> workers_;
   io::Fd signals_;
   int generation_ = 0;
@@ -96,19 +106,19 @@ int Master::run() {
     fmt::print(stderr, "sluice: signalfd: {}\n", std::strerror(errno));
     return 1;
   }
-  std::vector<worker::BindAddress> binds;
-  std::string error;
-  if (!worker::bind_addresses(*config_, binds, error) || !listeners_.open(*config_, binds, error)) {
-    fmt::print(stderr, "sluice: {}\n", error);
+  int state_pipe[2];
+  if (pipe2(state_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    fmt::print(stderr, "sluice: pipe: {}\n", std::strerror(errno));
     return 1;
   }
-  for (const auto& b : binds)
-    config_sockets_.insert(b.key());
+  state_read_.reset(state_pipe[0]);
+  state_write_.reset(state_pipe[1]);
+  if (!prepare(*config_, config_sockets_)) return 1;
   if (options_.detach)
     if (auto status = options_.detach()) return *status;
   if (!start_worker()) return 1;
   while (!workers_.empty() || (!stopping_ && respawn_at_ms_ >= 0)) {
-    std::vector<pollfd> fds{{signals_.get(), POLLIN, 0}};
+    std::vector<pollfd> fds{{signals_.get(), POLLIN, 0}, {state_read_.get(), POLLIN, 0}};
     for (const auto& w : workers_)
       if (w.ready) fds.push_back({w.ready.get(), POLLIN, 0});
     if (poll(fds.data(), fds.size(), poll_timeout()) < 0 && errno != EINTR) {
@@ -120,7 +130,8 @@ int Master::run() {
       while (read(signals_.get(), &info, sizeof info) == sizeof info)
         on_signal(static_cast<int>(info.ssi_signo));
     }
-    for (std::size_t i = 1; i < fds.size(); ++i) {
+    if (fds[1].revents & POLLIN) read_states();
+    for (std::size_t i = 2; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
       auto it = std::find_if(workers_.begin(), workers_.end(),
                              [&](const WorkerProcess& w) { return w.ready.get() == fds[i].fd; });
@@ -164,6 +175,7 @@ bool Master::start_worker() {
     if (getppid() != master_pid) _exit(1);
     read_end.reset();
     signals_.reset();
+    state_read_.reset();
     // Only the sockets of this configuration: a bind the reload removed must not stay
     // open (and queue connections) in a worker that never accepts on it.
     listeners_.retain(config_sockets_);
@@ -179,7 +191,12 @@ bool Master::start_worker() {
     {
       worker::Worker w(config_);
       std::string error;
-      const bool opened = w.open(error, &listeners_);
+      worker::Inheritance inherited;
+      inherited.listeners = &listeners_;
+      inherited.ticket_keys = &ticket_keys_;
+      inherited.down_servers = &down_servers_;
+      inherited.state_fd = state_write_.get();
+      const bool opened = w.open(error, &inherited);
       listeners_.retain({});  // the worker holds its own descriptors of them
       if (!opened) {
         fmt::print(stderr, "sluice: {}\n", error);
@@ -273,19 +290,14 @@ void Master::reload() {
     failed("the configuration uses what this build cannot serve yet");
     return;
   }
-  std::vector<worker::BindAddress> binds;
-  std::string error;
-  if (!worker::bind_addresses(*result.config, binds, error) ||
-      !listeners_.open(*result.config, binds, error)) {
-    fmt::print(stderr, "sluice: {}\n", error);
+  std::set<std::string> sockets;
+  if (!prepare(*result.config, sockets)) {
     failed("a listening socket cannot be opened");
     close_unused_sockets();
     return;
   }
   config_ = result.config;
-  config_sockets_.clear();
-  for (const auto& b : binds)
-    config_sockets_.insert(b.key());
+  config_sockets_ = std::move(sockets);
   start_worker();
 }
 
@@ -333,6 +345,38 @@ void Master::on_exit(WorkerProcess w, int status) {
                               w.pid, reason, backoff_ms_));
   respawn_at_ms_ = io::monotonic_ms() + backoff_ms_;
   backoff_ms_ = std::min(backoff_ms_ * 2, kMaxBackoffMs);
+}
+
+bool Master::prepare(const config::Config& config, std::set<std::string>& keys) {
+  std::vector<worker::BindAddress> binds;
+  std::string error;
+  if (!worker::bind_addresses(config, binds, error) || !listeners_.open(config, binds, error)) {
+    fmt::print(stderr, "sluice: {}\n", error);
+    return false;
+  }
+  for (const auto& b : binds) {
+    keys.insert(b.key());
+    if (b.bind->tls && b.bind->tls->ticket_keys_file.empty() && !ticket_keys_.contains(b.key()))
+      ticket_keys_.emplace(b.key(), tls::random_ticket_keys());
+  }
+  return true;
+}
+
+void Master::read_states() {
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(state_read_.get(), buffer, sizeof buffer)) > 0) {
+    state_partial_.append(buffer, static_cast<std::size_t>(n));
+    std::size_t end;
+    while ((end = state_partial_.find('\n')) != std::string::npos) {
+      const std::string line = state_partial_.substr(0, end);
+      state_partial_.erase(0, end + 1);
+      if (line.starts_with("down "))
+        down_servers_.insert(line.substr(5));
+      else if (line.starts_with("up "))
+        down_servers_.erase(line.substr(3));
+    }
+  }
 }
 
 void Master::close_unused_sockets() {

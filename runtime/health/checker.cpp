@@ -45,12 +45,13 @@ io::SocketAddress check_address(const config::Server& s, io::SocketAddress addre
 
 ServerCheck::ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
                          io::SocketAddress address, const CheckScript& script,
-                         const tls::ClientContext* tls, bool server_tls)
+                         const tls::ClientContext* tls, bool server_tls, bool starts_down)
     : checker_(checker),
       backend_(backend),
       server_(server),
       script_(script),
-      health_(backend.config().servers[server].rise, backend.config().servers[server].fall),
+      health_(backend.config().servers[server].rise, backend.config().servers[server].fall,
+              !starts_down),
       tls_(tls),
       server_tls_(server_tls) {
   for (const Step& step : script.steps()) {
@@ -292,8 +293,12 @@ void ServerCheck::finish(const Verdict& verdict) {
 
 Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backends,
                  std::vector<std::optional<log::Logger>> loggers,
-                 const std::vector<std::vector<const tls::ClientContext*>>& tls, int spread_percent)
-    : loop_(loop), loggers_(std::move(loggers)), spread_percent_(spread_percent) {
+                 const std::vector<std::vector<const tls::ClientContext*>>& tls, int spread_percent,
+                 const std::set<std::string>* down, StateSink on_change)
+    : loop_(loop),
+      loggers_(std::move(loggers)),
+      on_change_(std::move(on_change)),
+      spread_percent_(spread_percent) {
   random_ ^= static_cast<std::uint64_t>(getpid()) << 17;
   for (proxy::BackendState* backend : backends) {
     const auto& config = backend->config();
@@ -301,15 +306,22 @@ Checker::Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backen
     const auto& servers = config.servers;
     for (std::uint32_t i = 0; i < servers.size(); ++i) {
       if (!servers[i].check || servers[i].disabled) continue;
+      const bool starts_down = down && down->contains(state_key(*backend, i));
+      if (starts_down) backend->set_server_up(i, false);
       checks_.push_back(std::make_unique<ServerCheck>(
           *this, *backend, i, check_address(servers[i], backend->server_address(i)), script,
           backend->index() < tls.size() ? tls[backend->index()][i] : nullptr,
-          checks_over_tls(servers[i])));
+          checks_over_tls(servers[i]), starts_down));
     }
   }
 }
 
 Checker::~Checker() = default;
+
+std::string state_key(const proxy::BackendState& backend, std::uint32_t server) {
+  return fmt::format("{}/{} {}", backend.config().name, backend.config().servers[server].name,
+                     backend.server_address(server).to_string());
+}
 
 std::int64_t Checker::spread(std::int64_t interval) {
   if (spread_percent_ > 0 && interval > 0) {
@@ -364,6 +376,7 @@ void Checker::report(proxy::BackendState& backend, std::uint32_t server, const V
                      std::int64_t duration_ms) {
   const bool up = verdict.passed;
   backend.set_server_up(server, up);
+  if (on_change_) on_change_(state_key(backend, server), up);
   const auto& b = backend.config();
   const auto& s = b.servers[server];
   // Under log-health-checks the check's own line said why already.

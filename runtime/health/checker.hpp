@@ -8,8 +8,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <set>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,7 +35,7 @@ class ServerCheck final : public io::Pollable, private io::Timer {
   // default (checks_over_tls).
   ServerCheck(Checker& checker, proxy::BackendState& backend, std::uint32_t server,
               io::SocketAddress address, const CheckScript& script, const tls::ClientContext* tls,
-              bool server_tls);
+              bool server_tls, bool starts_down);
   ~ServerCheck() override;
   ServerCheck(const ServerCheck&) = delete;
   ServerCheck& operator=(const ServerCheck&) = delete;
@@ -80,15 +83,24 @@ class ServerCheck final : public io::Pollable, private io::Timer {
   std::string response_;         // bounded by kResponseLimit
 };
 
+// What identifies a server's health across reloads: its backend, name and address (a
+// server given another address starts afresh).
+std::string state_key(const proxy::BackendState& backend, std::uint32_t server);
+
 class Checker {
  public:
+  // Told each change of a server's state (state_key(), up) — the master keeps them.
+  using StateSink = std::function<void(const std::string& key, bool up)>;
+
   // The checks of every `check` server of `backends`, run on `loop`. `loggers` by backend
   // index (nullptr: no log target); `tls` by backend and server: the context of checks that
-  // may speak TLS (may_check_over_tls). Throws rules::CompileError for a check it cannot
+  // may speak TLS (may_check_over_tls). `down`: the state_key()s of servers a previous
+  // worker saw DOWN, which start DOWN. Throws rules::CompileError for a check it cannot
   // run.
   Checker(io::Loop& loop, const std::vector<proxy::BackendState*>& backends,
           std::vector<std::optional<log::Logger>> loggers,
-          const std::vector<std::vector<const tls::ClientContext*>>& tls, int spread_percent = 0);
+          const std::vector<std::vector<const tls::ClientContext*>>& tls, int spread_percent = 0,
+          const std::set<std::string>* down = nullptr, StateSink on_change = {});
   ~Checker();
   void start();
   bool empty() const { return checks_.empty(); }
@@ -107,6 +119,7 @@ class Checker {
   io::Loop& loop_;
   std::vector<std::unique_ptr<ServerCheck>> checks_;
   std::vector<std::optional<log::Logger>> loggers_;
+  StateSink on_change_;
   std::vector<std::unique_ptr<CheckScript>> scripts_;  // by backend
   int spread_percent_ = 0;                             // `spread-checks`
   std::uint64_t random_ = 0x9e3779b97f4a7c15;          // xorshift state for the spread

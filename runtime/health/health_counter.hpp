@@ -13,7 +13,9 @@ enum class Change : std::uint8_t { none, went_down, went_up };
 
 class HealthCounter {
  public:
-  HealthCounter(int rise, int fall) : rise_(rise), fall_(fall), health_(rise) {}
+  // `up`: false for a server known DOWN (a reload's): it needs `rise` successes.
+  HealthCounter(int rise, int fall, bool up = true)
+      : rise_(rise), fall_(fall), health_(up ? rise : 0) {}
 
   bool up() const { return health_ >= rise_; }
   int value() const { return health_; }

@@ -238,6 +238,8 @@ std::unique_ptr<ServerContexts> ServerContexts::build(const ServerSettings& sett
   if (!settings.ticket_keys_file.empty()) {
     out->ticket_keys_ = std::make_unique<TicketKeys>();
     if (!read_ticket_keys(settings.ticket_keys_file, *out->ticket_keys_, error)) return nullptr;
+  } else if (settings.ticket_keys) {
+    out->ticket_keys_ = std::make_unique<TicketKeys>(*settings.ticket_keys);
   }
   for (const auto& source : settings.certificates)
     if (!out->add_source(source, settings, error)) return nullptr;

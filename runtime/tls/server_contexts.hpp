@@ -53,9 +53,11 @@ struct ServerSettings {
   bool no_ca_names = false;  // the CA names are not sent to the client
   bool strict_sni = false;
   bool tickets = true;
-  std::string ticket_keys_file;  // empty: OpenSSL's own keys, made at startup
-  long cache_size = 20000;       // tune.ssl.cachesize
-  long lifetime_s = 300;         // tune.ssl.lifetime
+  std::string ticket_keys_file;  // empty: `ticket_keys`, else OpenSSL's own, made at startup
+  // Keys the master made for this bind (kept across reloads); nullptr: none.
+  const TicketKeys* ticket_keys = nullptr;
+  long cache_size = 20000;  // tune.ssl.cachesize
+  long lifetime_s = 300;    // tune.ssl.lifetime
 };
 
 // Mozilla's "intermediate" TLS 1.2 list (v5.7): forward secrecy and AEAD only.

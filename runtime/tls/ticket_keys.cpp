@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <stdexcept>
 
 namespace sluice::tls {
 
@@ -59,6 +60,18 @@ int on_ticket_key(SSL* ssl, unsigned char name[16], unsigned char* iv, EVP_CIPHE
 }
 
 }  // namespace
+
+TicketKeys random_ticket_keys() {
+  TicketKeys out;
+  for (auto& key : out.keys) {
+    key.key_size = 32;
+    if (RAND_bytes(key.name.data(), key.name.size()) != 1 ||
+        RAND_bytes(key.cipher_key.data(), key.cipher_key.size()) != 1 ||
+        RAND_bytes(key.hmac_key.data(), key.hmac_key.size()) != 1)
+      throw std::runtime_error("RAND_bytes failed");
+  }
+  return out;
+}
 
 bool read_ticket_keys(const std::string& path, TicketKeys& out, std::string& error) {
   std::ifstream in(path);

@@ -31,6 +31,10 @@ struct TicketKeys {
 // The keys in use from `path`; false with `error` saying what is wrong with the file.
 bool read_ticket_keys(const std::string& path, TicketKeys& out, std::string& error);
 
+// Three random AES-256 keys: what a master gives a bind without a key file, so that the
+// tickets its workers issue stay valid across reloads.
+TicketKeys random_ticket_keys();
+
 // Tickets of `ctx` encrypted and decrypted with `keys` (which must outlive it).
 void use_ticket_keys(SSL_CTX* ctx, const TicketKeys& keys);
 

@@ -461,7 +461,7 @@ void Worker::build_tcp(rules::Compiler& conditions) {
 
 Worker::~Worker() = default;
 
-bool Worker::open(std::string& error, const ListenerSet* inherited) {
+bool Worker::open(std::string& error, const Inheritance* inherited) {
   for (const auto& backend : config_->backends) {
     auto state =
         proxy::BackendState::build(backend, static_cast<std::uint32_t>(backends_.size()), error);
@@ -500,8 +500,12 @@ bool Worker::open(std::string& error, const ListenerSet* inherited) {
       ++listener_ids[b.frontend];
       contexts = nullptr;
       if (bind.tls) {
-        auto built = tls::ServerContexts::build(
-            tls_settings(*bind.tls, config_->global, frontend.mode), error);
+        auto settings = tls_settings(*bind.tls, config_->global, frontend.mode);
+        if (inherited && inherited->ticket_keys)
+          if (auto keys = inherited->ticket_keys->find(b.key());
+              keys != inherited->ticket_keys->end())
+            settings.ticket_keys = &keys->second;
+        auto built = tls::ServerContexts::build(settings, error);
         if (!built) {
           error = fmt::format("{}:{}: {}", *bind.origin.file, bind.origin.line, error);
           return false;
@@ -513,9 +517,9 @@ bool Worker::open(std::string& error, const ListenerSet* inherited) {
       }
     }
     std::optional<io::Fd> fd;
-    if (inherited) {
+    if (inherited && inherited->listeners) {
       // The master's socket: this process's own descriptor of it, closed at soft stop.
-      if (const int shared = inherited->find(b); shared >= 0) fd.emplace(dup(shared));
+      if (const int shared = inherited->listeners->find(b); shared >= 0) fd.emplace(dup(shared));
       if (!fd || !*fd) {
         error =
             fmt::format("{}:{}: frontend '{}': no socket from the master for {}", *bind.origin.file,
@@ -583,7 +587,7 @@ bool Worker::open(std::string& error, const ListenerSet* inherited) {
     loops.push_back(loop.get());
   for (auto& backend : backends_)
     backend->set_loops(loops);
-  if (!build_checker(error)) return false;
+  if (!build_checker(error, inherited)) return false;
   return true;
 }
 
@@ -594,7 +598,7 @@ std::vector<std::string> Worker::bound_addresses() const {
   return out;
 }
 
-bool Worker::build_checker(std::string& error) {
+bool Worker::build_checker(std::string& error, const Inheritance* inherited) {
   std::vector<proxy::BackendState*> backends;
   std::vector<std::optional<log::Logger>> loggers;
   log::SyslogIdentity identity;
@@ -616,8 +620,16 @@ bool Worker::build_checker(std::string& error) {
   }
   if (!any) return true;
   try {
-    checker_ = std::make_unique<health::Checker>(*loops_.front(), backends, std::move(loggers),
-                                                 check_tls_, config_->global.spread_checks);
+    health::Checker::StateSink report;
+    if (inherited && inherited->state_fd >= 0)
+      report = [fd = inherited->state_fd](const std::string& key, bool up) {
+        // One line per change, atomic in a pipe; the master reads them as they come.
+        const std::string line = fmt::format("{} {}\n", up ? "up" : "down", key);
+        [[maybe_unused]] const auto n = write(fd, line.data(), line.size());
+      };
+    checker_ = std::make_unique<health::Checker>(
+        *loops_.front(), backends, std::move(loggers), check_tls_, config_->global.spread_checks,
+        inherited ? inherited->down_servers : nullptr, std::move(report));
   } catch (const rules::CompileError& e) {
     error = e.what();
     return false;

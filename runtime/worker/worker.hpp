@@ -3,8 +3,10 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +28,20 @@
 
 namespace sluice::worker {
 
+// What a worker forked by the master starts from besides its configuration: the
+// listening sockets, and what earlier workers knew that a reload must not lose.
+struct Inheritance {
+  const ListenerSet* listeners = nullptr;
+  // By bind key (BindAddress::key() of the bind's first address): the ticket keys of an
+  // ssl bind without tls-ticket-keys, made once by the master so that tickets survive
+  // reloads.
+  const std::map<std::string, tls::TicketKeys>* ticket_keys = nullptr;
+  // The health::state_key()s of checked servers last seen DOWN.
+  const std::set<std::string>* down_servers = nullptr;
+  // Where server state changes are written, one "up|down KEY" line each; -1: nowhere.
+  int state_fd = -1;
+};
+
 class Worker {
  public:
   explicit Worker(std::shared_ptr<const config::Config> config);
@@ -33,9 +49,9 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Resolves servers, opens every bind (or, under a master, takes the sockets of
-  // `inherited`) and prepares the loops; false with a message naming what failed.
-  bool open(std::string& error, const ListenerSet* inherited = nullptr);
+  // Resolves servers, opens every bind (or, under a master, takes the sockets and state
+  // of `inherited`) and prepares the loops; false with a message naming what failed.
+  bool open(std::string& error, const Inheritance* inherited = nullptr);
   // Runs the loops (nbthread, default one per CPU) until stop(); returns when all ended.
   void run();
   // From any thread, e.g. the signal waiter.
@@ -73,7 +89,7 @@ class Worker {
   // One loop's log sinks, by frontend index; false with `error` naming a bad target.
   bool build_loggers(std::size_t loop, std::string& error);
   // The health checks of every `check` server, on the first loop.
-  bool build_checker(std::string& error);
+  bool build_checker(std::string& error, const Inheritance* inherited);
 
   std::shared_ptr<const config::Config> config_;
   std::vector<std::unique_ptr<proxy::BackendState>> backends_;

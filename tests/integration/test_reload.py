@@ -354,3 +354,76 @@ def test_hard_stop_after_bounds_an_old_worker(sluice_bin, tmp_path):
             held.close()
     finally:
         origin.close()
+
+
+def test_tls_sessions_resume_across_a_reload(sluice_bin, tmp_path):
+    """Beyond HAProxy: the master makes the ticket keys of a bind without tls-ticket-keys,
+    so a session from before a reload resumes after it (TLS 1.3 and 1.2)."""
+    origin = HttpOrigin("origin")
+    pem = self_signed(tmp_path)
+    port, tls_port = free_port(), free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port, tls_port, pem)
+
+    def fetch(context, session=None):
+        with context.wrap_socket(socket.create_connection(("127.0.0.1", tls_port),
+                                                          timeout=DEADLINE),
+                                 session=session) as c:
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            while c.recv(4096):  # the TLS 1.3 ticket comes with the answer
+                pass
+            return c.session, c.session_reused
+
+    try:
+        with master(sluice_bin, cfg, port) as (proc, log):
+            for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                context.minimum_version = context.maximum_version = version
+                session, _ = fetch(context)
+                assert fetch(context, session)[1], f"{version}: no resumption before a reload"
+                [old] = children(proc.pid)
+                reload(proc, log)
+                log.wait_for(rf"Former worker \({old}\) exited")
+                assert fetch(context, session)[1], f"{version}: not resumed after the reload"
+    finally:
+        origin.close()
+
+
+def test_a_down_server_stays_down_across_a_reload(sluice_bin, tmp_path):
+    """Beyond HAProxy: a server the checks took DOWN starts DOWN in the new worker (it needs
+    `rise` checks to come back), so no request reaches it right after the reload."""
+    def sick(ex):
+        return (reply(500, b"sick") if ex.request.target == "/health" else reply(200, b"sick"))(ex)
+
+    well = HttpOrigin("well")
+    ill = HttpOrigin("sick", sick)
+    port = free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, well.port, extra=[
+        "option httpchk GET /health", f"server s2 127.0.0.1:{ill.port} check inter 2s fall 1",
+        "option log-health-checks"])
+    text = cfg.read_text().replace(f"server s1 127.0.0.1:{well.port}",
+                                   f"server s1 127.0.0.1:{well.port} check inter 2s")
+    cfg.write_text(text)
+
+    def bodies(n):
+        out = []
+        for _ in range(n):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+            conn.request("GET", "/")
+            out.append(conn.getresponse().read())
+        return out
+
+    try:
+        with master(sluice_bin, cfg, port) as (proc, log):
+            log.wait_for(r"Server be/s2 is DOWN")
+            assert set(bodies(4)) == {b"well"}
+            reload(proc, log)
+            # Before the new worker's first check of s2 (half a second in), every request
+            # goes to s1: s2 starts DOWN.
+            assert set(bodies(6)) == {b"well"}
+    finally:
+        well.close()
+        ill.close()
