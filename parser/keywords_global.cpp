@@ -93,6 +93,7 @@ constexpr KeywordRow rows[] = {
     {"nbthread", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      // HAProxy 2.6 as Debian builds it (MAX_THREADS) accepts at most 64.
      parse_bounded_integer<1, 64>},
+    {"noreuseport", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_flag},
     {"pidfile", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_text},
     {"spread-checks", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_bounded_integer<0, 50>},

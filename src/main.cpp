@@ -71,6 +71,14 @@ std::optional<int> detach(const sluice::config::Config& config,
   } else if (!pidfile.empty() && !sluice::serve::write_pidfile(pidfile, getpid())) {
     return 1;
   }
+  // -sf / -st: this process listens now (SO_REUSEPORT lets it share the addresses), so the
+  // old ones may go: soft-stop (finish what they serve) or stop at once.
+  for (const auto& [pids, signal] :
+       {std::pair{&line.soft_stop_pids, SIGUSR1}, std::pair{&line.hard_stop_pids, SIGTERM}})
+    for (int pid : *pids)
+      if (kill(pid, signal) != 0)
+        fmt::print(stderr, "sluice: warning: cannot signal process {}: {}\n", pid,
+                   std::strerror(errno));
   return std::nullopt;
 }
 

@@ -66,6 +66,7 @@ class Compiler {
             if constexpr (std::is_same_v<T, ast::Flag>) {
               if (k == "daemon") g.daemon = true;
               if (k == "master-worker") g.master_worker = true;
+              if (k == "noreuseport") g.noreuseport = true;
             } else if constexpr (std::is_same_v<T, ast::Integer>) {
               const int v = static_cast<int>(p.value);
               if (k == "nbthread")

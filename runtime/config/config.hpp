@@ -344,6 +344,7 @@ struct Frontend {
 
 struct Global {
   bool daemon = false;
+  bool noreuseport = false;  // listening sockets without SO_REUSEPORT
   bool master_worker = false;
   int nbthread = 0;  // 0: one per CPU
   int maxconn = 0;

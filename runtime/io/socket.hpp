@@ -70,6 +70,9 @@ struct ListenOptions {
   bool v6only = false;
   bool v4v6 = false;
   bool defer_accept = false;
+  // SO_REUSEPORT, as HAProxy sets by default: a new process (-sf/-st) binds the address
+  // while the old one still listens on it.
+  bool reuse_port = true;
 };
 
 // socket + SO_REUSEADDR + bind + listen, non-blocking. nullopt with errno text in `error`.

@@ -26,6 +26,7 @@ bool bind_addresses(const config::Config& config, std::vector<BindAddress>& out,
           b.bind = &bind;
           b.address = address;
           b.options.v6only = bind.v6only;
+          b.options.reuse_port = !config.global.noreuseport;
         }
       }
     }

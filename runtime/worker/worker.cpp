@@ -162,6 +162,9 @@ class Worker::Acceptor final : public io::Pollable,
   bool listen() { return loop_.add(listening_.fd.get(), *this, EPOLLIN | EPOLLEXCLUSIVE); }
   io::Loop& loop() { return loop_; }
   void stop_listening() {
+    // What is in the queue already is served here: under -sf the socket is this
+    // process's alone, and closing it would reset those connections.
+    if (!paused_) on_events(EPOLLIN);
     stopped_ = true;
     loop_.cancel(*this);
     if (!paused_) loop_.remove(listening_.fd.get());

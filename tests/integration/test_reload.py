@@ -427,3 +427,54 @@ def test_a_down_server_stays_down_across_a_reload(sluice_bin, tmp_path):
     finally:
         well.close()
         ill.close()
+
+
+def test_sf_hands_over_to_a_new_process_without_a_master(sluice_bin, tmp_path):
+    """`sluice -f cfg -sf OLDPID`: the new process binds the same address (SO_REUSEPORT, as
+    HAProxy), then tells the old one to soft-stop: its request in flight completes, and new
+    connections get the new configuration. `-st` stops the old one at once."""
+    gate = threading.Event()
+
+    def slow_then_reply(ex):
+        if ex.request.target == "/slow":
+            gate.wait(DEADLINE)
+        return reply()(ex)
+
+    origin = HttpOrigin("origin", slow_then_reply)
+    port = free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port)
+    old = subprocess.Popen([str(sluice_bin), "-f", str(cfg)], stderr=subprocess.PIPE, text=True)
+    new = None
+    try:
+        wait_until(lambda: accepts(port), "the old process")
+        held = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+        held.request("GET", "/slow")
+        wait_until(lambda: any(r.target == "/slow" for r in origin.requests), "/slow in flight")
+        write_cfg(cfg, port, origin.port, header="v2")
+        new = subprocess.Popen([str(sluice_bin), "-f", str(cfg), "-sf", str(old.pid)],
+                               stderr=subprocess.PIPE, text=True)
+
+        def new_config_serves():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+            conn.request("GET", "/")
+            return config_of(conn.getresponse()) == "v2"
+
+        wait_until(new_config_serves, "the new process serving")
+        assert old.poll() is None  # still finishing /slow
+        gate.set()
+        response = held.getresponse()
+        assert (response.status, response.read()) == (200, b"origin")
+        assert old.wait(timeout=DEADLINE) == 0
+        newest = subprocess.Popen([str(sluice_bin), "-f", str(cfg), "-st", str(new.pid)],
+                                  stderr=subprocess.PIPE, text=True)
+        assert new.wait(timeout=DEADLINE) == 0
+        new = newest
+        assert new_config_serves()
+    finally:
+        gate.set()
+        for proc in (old, new):
+            if proc and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=DEADLINE)
+        origin.close()
