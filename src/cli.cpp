@@ -40,7 +40,9 @@ std::optional<CommandLine> parse(const std::vector<std::string>& args, ParseErro
       out.version_level = 2;
     } else if (a == "-h" || a == "--help") {
       out.help = true;
-    } else if (a == "-W") {
+    } else if (a == "-W" || a == "-Ws") {
+      // -Ws: HAProxy's master-worker with systemd notifications; sluice notifies whenever
+      // $NOTIFY_SOCKET is set.
       out.master_worker = true;
     } else if (a == "-D") {
       out.daemon = true;
@@ -48,6 +50,18 @@ std::optional<CommandLine> parse(const std::vector<std::string>& args, ParseErro
       out.quiet = true;
     } else if (a == "-db") {
       out.no_background = true;
+    } else if (a == "-S") {
+      auto v = value("-S");
+      if (!v) return std::nullopt;
+      // HAProxy: `-S PATH[,bind options]`; sluice takes the path alone.
+      if (v->find(',') != std::string::npos) {
+        error.message = fmt::format(
+            "'-S {}': bind options after the path are not supported by "
+            "sluice",
+            *v);
+        return std::nullopt;
+      }
+      out.master_cli = *v;
     } else if (a == "-p") {
       auto v = value("-p");
       if (!v) return std::nullopt;
@@ -82,7 +96,8 @@ std::string usage(const std::string& program) {
       "        -h shows this help\n"
       "        -f FILE|DIR  configuration file, or a directory of *.cfg (repeatable)\n"
       "        -c           check the configuration and exit (0 valid, 1 invalid, 2 no listener)\n"
-      "        -W           master-worker mode\n"
+      "        -W           master-worker mode (-Ws: the same, for systemd)\n"
+      "        -S PATH      the master CLI socket (with -W)\n"
       "        -D           run as a daemon\n"
       "        -p FILE      write the pid to FILE\n"
       "        -q           quiet mode: print no warning or success message\n"

@@ -18,6 +18,7 @@ struct CommandLine {
   bool quiet = false;                     // -q
   bool no_background = false;             // -db
   std::string pidfile;                    // -p
+  std::string master_cli;                 // -S: the master CLI socket's path
   std::vector<int> soft_stop_pids;        // -sf
   std::vector<int> hard_stop_pids;        // -st
 };

@@ -21,11 +21,11 @@
 
 namespace {
 
-constexpr const char* version = "0.1.0";
 constexpr const char* haproxy_version = "2.6";
 
 void print_version(int level) {
-  fmt::print("sluice version {} - implements HAProxy {} configuration\n", version, haproxy_version);
+  fmt::print("sluice version {} - implements HAProxy {} configuration\n", sluice::serve::kVersion,
+             haproxy_version);
   if (level > 1) {
     fmt::print("Build options : C++20, Boost.Spirit X3 configuration grammar\n");
     fmt::print("Built with OpenSSL version : {}\n", OPENSSL_VERSION_TEXT);
@@ -90,6 +90,7 @@ int serve(std::shared_ptr<const sluice::config::Config> config,
     sluice::master::Options options;
     options.config_paths = line.config_paths;
     options.quiet = line.quiet;
+    options.cli_path = line.master_cli;
     options.detach = [&config, &line] { return detach(*config, line); };
     return sluice::master::run(options, config);
   }

@@ -20,6 +20,7 @@ namespace sluice::master {
 struct Options {
   std::vector<std::string> config_paths;  // -f, read again at each reload
   bool quiet = false;                     // -q: errors only when reporting a reload
+  std::string cli_path;                   // -S: the master CLI's socket; empty: none
   // Called once the sockets are open, before the first worker: -D and the pidfile. An
   // exit status ends the master there (the parent of a daemon).
   std::function<std::optional<int>()> detach;

@@ -13,27 +13,38 @@
 
 namespace sluice::serve {
 
-int report(const compile::CompileResult& result, bool quiet) {
+std::string render(const compile::CompileResult& result, bool quiet) {
+  std::string text;
   for (const auto& d : result.diags.all()) {
     if (quiet && d.severity != parser::Severity::error) continue;
-    std::fputs(parser::render(d, result.sources).c_str(), stderr);
+    text += parser::render(d, result.sources);
   }
-  if (result.diags.has_errors()) {
-    fmt::print(stderr, "sluice: {} error(s), {} warning(s): configuration is invalid\n",
-               result.diags.error_count(), result.diags.warning_count());
-    return 1;
-  }
-  return 0;
+  if (result.diags.has_errors())
+    text += fmt::format("sluice: {} error(s), {} warning(s): configuration is invalid\n",
+                        result.diags.error_count(), result.diags.warning_count());
+  return text;
+}
+
+int report(const compile::CompileResult& result, bool quiet) {
+  std::fputs(render(result, quiet).c_str(), stderr);
+  return result.diags.has_errors() ? 1 : 0;
+}
+
+std::string unserved(const config::Config& config) {
+  const auto uses = worker::unserved_features(config);
+  if (uses.empty()) return {};
+  std::string text;
+  for (const auto& use : uses)
+    text += fmt::format("sluice: {}\n", use);
+  return text +
+         "sluice: configuration is valid but uses what this build cannot serve yet: not "
+         "starting\n";
 }
 
 std::optional<int> refuse_unserved(const config::Config& config) {
-  auto unserved = worker::unserved_features(config);
-  if (unserved.empty()) return std::nullopt;
-  for (const auto& use : unserved)
-    fmt::print(stderr, "sluice: {}\n", use);
-  fmt::print(stderr,
-             "sluice: configuration is valid but uses what this build cannot serve yet: not "
-             "starting\n");
+  const std::string text = unserved(config);
+  if (text.empty()) return std::nullopt;
+  std::fputs(text.c_str(), stderr);
   return 1;
 }
 

@@ -13,11 +13,19 @@
 
 namespace sluice::serve {
 
-// Prints every diagnostic (errors only when `quiet`); returns 1 when there were errors.
+inline constexpr const char* kVersion = "0.1.0";
+
+// Every diagnostic (errors only when `quiet`) as -c prints them, with the verdict line when
+// there were errors.
+std::string render(const compile::CompileResult& result, bool quiet);
+// Prints render() on stderr; returns 1 when there were errors.
 int report(const compile::CompileResult& result, bool quiet);
 
+// What in `config` this build cannot serve yet, one "sluice: …" line each, and the verdict;
+// empty when it serves all of it.
+std::string unserved(const config::Config& config);
 // Whether this build can serve `config` as HAProxy would; nullopt if so, else the exit
-// status after saying why on stderr.
+// status after printing unserved().
 std::optional<int> refuse_unserved(const config::Config& config);
 
 // The signals a worker takes synchronously (SIGINT, SIGTERM: stop now; SIGUSR1: soft

@@ -6,6 +6,7 @@ against sluice only."""
 import contextlib
 import http.client
 import os
+import pathlib
 import re
 import signal
 import socket
@@ -36,11 +37,12 @@ def write_cfg(path, port, origin_port, tls_port=None, pem=None, extra=(), header
 
 
 @contextlib.contextmanager
-def master(sluice_bin, cfg, port):
-    """`sluice -W -f cfg`, its stderr read by a LogReader; stopped with SIGTERM, which must
-    end the master and its workers."""
-    proc = subprocess.Popen([str(sluice_bin), "-W", "-f", str(cfg)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+def master(sluice_bin, cfg, port, args=(), env=None):
+    """`sluice -W -f cfg ARGS`, its stderr read by a LogReader; stopped with SIGTERM, which
+    must end the master and its workers."""
+    proc = subprocess.Popen([str(sluice_bin), "-W", "-f", str(cfg), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
     log = LogReader(proc, proc.stderr)
     try:
         log.wait_for(r"Loading success\.")
@@ -478,3 +480,99 @@ def test_sf_hands_over_to_a_new_process_without_a_master(sluice_bin, tmp_path):
                 proc.terminate()
                 proc.wait(timeout=DEADLINE)
         origin.close()
+
+
+def cli(path, command):
+    """One command on the master CLI socket; the whole answer (the master closes)."""
+    with socket.socket(socket.AF_UNIX) as c:
+        c.settimeout(DEADLINE)
+        c.connect(str(path))
+        c.sendall(command.encode() + b"\n")
+        data = b""
+        while chunk := c.recv(4096):
+            data += chunk
+    return data.decode()
+
+
+def test_master_cli_shows_processes_and_reloads_with_the_verdict(sluice_bin, tmp_path):
+    origin = HttpOrigin("origin")
+    port = free_port()
+    cfg = tmp_path / "site.cfg"
+    sock = tmp_path / "master.sock"
+    write_cfg(cfg, port, origin.port)
+    try:
+        with master(sluice_bin, cfg, port, ["-S", str(sock)]) as (proc, log):
+            [worker] = children(proc.pid)
+            shown = cli(sock, "show proc").splitlines()
+            assert shown[0].split() == ["#<PID>", "<type>", "<reloads>", "<uptime>", "<version>"]
+            assert shown[1].split()[:5] == [str(proc.pid), "master", "0", "[failed:", "0]"]
+            assert shown[2] == "# workers"
+            assert shown[3].split()[:3] == [str(worker), "worker", "0"]
+            assert re.fullmatch(r"\d+d\d\dh\d\dm\d\ds", shown[3].split()[3])
+
+            write_cfg(cfg, port, origin.port, header="v2")
+            answer = cli(sock, "reload")
+            assert answer.startswith("Success=1\n--\n"), answer
+            assert "Loading success." in answer
+            shown = cli(sock, "show proc")
+            assert re.search(rf"^{proc.pid} +master +1 \[failed: 0\]", shown, re.M), shown
+            assert re.search(r"^# workers\n\d+ +worker +0 ", shown, re.M), shown
+
+            cfg.write_text(cfg.read_text() + "    balanec rr\n")
+            answer = cli(sock, "reload")
+            assert answer.startswith("Success=0\n--\n"), answer
+            assert re.search(rf"{re.escape(str(cfg))}:16:5: error: unknown keyword 'balanec'",
+                             answer), answer
+            assert "Reload failed: the configuration is invalid" in answer
+            assert re.search(r"1 \[failed: 1\]", cli(sock, "show proc")) is None
+            assert re.search(r"2 \[failed: 1\]", cli(sock, "show proc"))
+
+            assert "show proc" in cli(sock, "help")
+            assert cli(sock, "bogus") == ("Unknown command: 'bogus'. Type 'help' for the valid "
+                                          "commands.\n")
+        assert not sock.exists()  # the master removes its socket when it stops
+    finally:
+        origin.close()
+
+
+def test_systemd_notifications(sluice_bin, tmp_path):
+    """-Ws under systemd (Type=notify): READY=1 once the worker serves, RELOADING=1 then
+    READY=1 around a reload, STOPPING=1 at the end."""
+    origin = HttpOrigin("origin")
+    port = free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port)
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(DEADLINE)
+    try:
+        with master(sluice_bin, cfg, port, ["-Ws"],
+                    env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")}) as (proc, log):
+            ready = notify.recv(4096).decode()
+            assert ready.startswith("READY=1\n") and f"MAINPID={proc.pid}" in ready, ready
+            proc.send_signal(signal.SIGUSR2)
+            reloading = notify.recv(4096).decode()
+            assert re.fullmatch(r"RELOADING=1\nMONOTONIC_USEC=\d+\nSTATUS=Reloading\.", reloading)
+            assert notify.recv(4096).decode() == "READY=1\nSTATUS=Reload succeeded."
+        assert notify.recv(4096).decode() == "STOPPING=1"
+    finally:
+        notify.close()
+        origin.close()
+
+
+def test_the_shipped_systemd_unit_runs_sluice_commands_that_parse(sluice_bin, tmp_path):
+    """conf/sluice.service: ExecStartPre, ExecStart and ExecReload's sluice command lines,
+    with -c added, accept the example configuration (the unit stays true to the CLI)."""
+    unit = (pathlib.Path(__file__).resolve().parents[2] / "conf" / "sluice.service").read_text()
+    quickstart = pathlib.Path(__file__).resolve().parents[2] / "conf" / "quickstart.cfg"
+    commands = [line.split("=", 1)[1] for line in unit.splitlines()
+                if line.split("=", 1)[0] in ("ExecStartPre", "ExecStart", "ExecReload")
+                and "/usr/sbin/sluice" in line]
+    assert len(commands) == 3 and any("-Ws" in c for c in commands), commands
+    assert "ExecReload=/bin/kill -USR2 $MAINPID" in unit and "Type=notify" in unit
+    for command in commands:
+        argv = command.replace("$CONFIG", str(quickstart)).replace(
+            "$PIDFILE", str(tmp_path / "pid")).replace("/run/", f"{tmp_path}/").split()
+        argv = [str(sluice_bin), *argv[1:], *([] if "-c" in argv else ["-c"])]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=DEADLINE)
+        assert result.returncode == 0, (argv, result.stderr)

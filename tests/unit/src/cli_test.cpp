@@ -30,3 +30,14 @@ TEST_CASE("command line errors") {
   CHECK_FALSE(parse({"-st", "abc"}, error));
   CHECK(error.message == "'-st' expects process ids, got 'abc'");
 }
+
+TEST_CASE("command line: -Ws and the master CLI socket") {
+  ParseError error;
+  auto line = parse({"-Ws", "-S", "/run/sluice-master.sock", "-f", "a.cfg"}, error);
+  REQUIRE(line);
+  CHECK(line->master_worker);
+  CHECK(line->master_cli == "/run/sluice-master.sock");
+  CHECK_FALSE(parse({"-S", "/run/m.sock,mode,600"}, error));
+  CHECK(error.message ==
+        "'-S /run/m.sock,mode,600': bind options after the path are not supported by sluice");
+}
