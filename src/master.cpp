@@ -107,8 +107,9 @@ class Master {
   std::vector<WorkerProcess> workers_;
   io::Fd signals_;
   MasterCli cli_;
-  std::vector<MasterCli::ClientId> reload_waiters_;  // answered when the reload ends
-  bool cli_reload_ = false;                          // asked on the CLI, not started yet
+  // CLI clients answered when the running reload ends, and those of the next one.
+  std::vector<MasterCli::ClientId> reload_waiters_, next_reload_waiters_;
+  bool cli_reload_ = false;  // asked on the CLI, not started yet
   std::int64_t started_ms_ = io::monotonic_ms();
   int generation_ = 0;
   int reloads_ = 0, failed_reloads_ = 0;
@@ -188,7 +189,10 @@ int Master::run() {
   // Reap what is left (a failed start leaves nothing else running).
   while (waitpid(-1, nullptr, WNOHANG) > 0) {
   }
-  return first_failed_ ? 1 : 0;
+  // 0: stopped by a signal; 1: the first worker could not start.
+  const int status = first_failed_ ? 1 : 0;
+  notice("WARNING", fmt::format("All workers exited. Exiting... ({})", status));
+  return status;
 }
 
 int Master::poll_timeout() const {
@@ -344,6 +348,9 @@ void Master::reload() {
     return;
   }
   ++reloads_;
+  reload_waiters_.insert(reload_waiters_.end(), next_reload_waiters_.begin(),
+                         next_reload_waiters_.end());
+  next_reload_waiters_.clear();
   notify::send(
       fmt::format("RELOADING=1\nMONOTONIC_USEC={}\nSTATUS=Reloading.", io::monotonic_ms() * 1000));
   std::string messages = notice("NOTICE", "Reloading sluice");
@@ -471,7 +478,7 @@ std::optional<std::string> Master::command(std::string_view command, MasterCli::
   if (command == "show proc") return show_proc();
   if (command == "reload") {
     // Run once the CLI is done reading: the answer comes when the reload ends.
-    reload_waiters_.push_back(client);
+    next_reload_waiters_.push_back(client);
     cli_reload_ = true;
     return std::nullopt;
   }

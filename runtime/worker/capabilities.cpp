@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace sluice::worker {
 
 namespace {
@@ -25,12 +27,8 @@ void check_frontend(const config::Frontend& f, Report& r) {
 }
 
 bool speaks_h2(std::string_view alpn) {
-  while (!alpn.empty()) {
-    const std::size_t comma = alpn.find(',');
-    if (alpn.substr(0, comma) == "h2") return true;
-    alpn = comma == std::string_view::npos ? std::string_view() : alpn.substr(comma + 1);
-  }
-  return false;
+  const auto protocols = alpn_list(alpn);
+  return std::find(protocols.begin(), protocols.end(), "h2") != protocols.end();
 }
 
 void check_backend(const config::Backend& b, Report& r) {
@@ -44,6 +42,16 @@ void check_backend(const config::Backend& b, Report& r) {
 }
 
 }  // namespace
+
+std::vector<std::string> alpn_list(std::string_view alpn) {
+  std::vector<std::string> out;
+  while (!alpn.empty()) {
+    const std::size_t comma = alpn.find(',');
+    out.emplace_back(alpn.substr(0, comma));
+    alpn = comma == std::string_view::npos ? std::string_view() : alpn.substr(comma + 1);
+  }
+  return out;
+}
 
 std::vector<std::string> unserved_features(const config::Config& config) {
   Report r;

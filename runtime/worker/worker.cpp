@@ -1,4 +1,5 @@
 #include "runtime/worker/worker.hpp"
+#include "runtime/worker/capabilities.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -64,16 +65,6 @@ tls::VersionRange version_range(const config::TlsVersionRange& v) {
                        (v.no_tls1_2 ? SSL_OP_NO_TLSv1_2 : 0) |
                        (v.no_tls1_3 ? SSL_OP_NO_TLSv1_3 : 0);
   return r;
-}
-
-std::vector<std::string> alpn_list(std::string_view alpn) {
-  std::vector<std::string> out;
-  while (!alpn.empty()) {
-    const std::size_t comma = alpn.find(',');
-    out.emplace_back(alpn.substr(0, comma));
-    alpn = comma == std::string_view::npos ? std::string_view() : alpn.substr(comma + 1);
-  }
-  return out;
 }
 
 tls::ServerSettings::Verify verify_of(config::Verify v) {

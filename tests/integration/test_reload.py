@@ -78,8 +78,19 @@ def reload(proc, log, outcome=r"Loading success\."):
                f"one more {outcome!r}; the lines: {log.lines}")
 
 
-def config_of(response):
-    return response.getheader("X-Config")
+def get(port):
+    """GET / on a new connection: (status, X-Config header, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        return response.status, response.getheader("X-Config"), response.read()
+    finally:
+        conn.close()
+
+
+def config_of(port):
+    return get(port)[1]
 
 
 class Load:
@@ -186,9 +197,7 @@ def test_three_reloads_under_load_lose_no_request(sluice_bin, tmp_path):
             finally:
                 load.stop()
             assert load.failures == [], load.failures
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
-            conn.request("GET", "/")
-            assert config_of(conn.getresponse()) == f"v{reloads + 1}"
+            assert config_of(port) == f"v{reloads + 1}"
             assert len(children(proc.pid)) == 1
     finally:
         origin.close()
@@ -200,15 +209,10 @@ def test_invalid_reload_keeps_the_old_worker_and_a_later_valid_one_works(sluice_
     cfg = tmp_path / "site.cfg"
     write_cfg(cfg, port, origin.port)
 
-    def answer():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
-        conn.request("GET", "/")
-        return config_of(conn.getresponse())
-
     try:
         with master(sluice_bin, cfg, port) as (proc, log):
             worker = children(proc.pid)
-            assert answer() == "v1"
+            assert config_of(port) == "v1"
             cfg.write_text(cfg.read_text() + "    server s2 127.0.0.1:bogus\n    balanec rr\n")
             reload(proc, log, r"Reload failed: the configuration is invalid; the current "
                               r"workers keep serving\.")
@@ -217,10 +221,10 @@ def test_invalid_reload_keeps_the_old_worker_and_a_later_valid_one_works(sluice_
             assert any(":16:" in l and "invalid port 'bogus'" in l for l in errors), errors
             assert any(":17:5:" in l and "unknown keyword 'balanec'" in l for l in errors), errors
             assert proc.poll() is None and children(proc.pid) == worker
-            assert answer() == "v1"
+            assert config_of(port) == "v1"
             write_cfg(cfg, port, origin.port, header="v2")
             reload(proc, log)
-            wait_until(lambda: answer() == "v2", "the new configuration serving")
+            wait_until(lambda: config_of(port) == "v2", "the new configuration serving")
             wait_until(lambda: len(children(proc.pid)) == 1 and children(proc.pid) != worker,
                        "only the new worker left")
     finally:
@@ -273,9 +277,7 @@ def test_killed_worker_is_replaced(sluice_bin, tmp_path):
                          r"one starts in \d+ms\.")
             wait_until(lambda: len([l for l in log.lines if "Loading success." in l]) == 2,
                        "a new worker serving")
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
-            conn.request("GET", "/")
-            assert conn.getresponse().status == 200
+            assert get(port)[0] == 200
             assert children(proc.pid) not in ([], [worker])
     finally:
         origin.close()
@@ -296,9 +298,7 @@ def test_binds_added_and_removed_by_reloads(sluice_bin, tmp_path):
                 f"    bind 127.0.0.1:{port}\n",
                 f"    bind 127.0.0.1:{port}\n    bind 127.0.0.1:{added}\n"))
             reload(proc, log)
-            conn = http.client.HTTPConnection("127.0.0.1", added, timeout=DEADLINE)
-            conn.request("GET", "/")
-            assert conn.getresponse().status == 200
+            assert get(added)[0] == 200
             write_cfg(cfg, port, origin.port)
             reload(proc, log)
             wait_until(lambda: len([l for l in log.lines if "Former worker" in l]) == 2,
@@ -324,12 +324,7 @@ def test_reload_signals_in_a_row_are_not_lost(sluice_bin, tmp_path):
             write_cfg(cfg, port, origin.port, header="v3")
             proc.send_signal(signal.SIGUSR2)
 
-            def serves_v3():
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
-                conn.request("GET", "/")
-                return config_of(conn.getresponse()) == "v3"
-
-            wait_until(serves_v3, "v3 served")
+            wait_until(lambda: config_of(port) == "v3", "v3 served")
             wait_until(lambda: len(children(proc.pid)) == 1, "one worker left")
     finally:
         origin.close()
@@ -411,12 +406,7 @@ def test_a_down_server_stays_down_across_a_reload(sluice_bin, tmp_path):
     cfg.write_text(text)
 
     def bodies(n):
-        out = []
-        for _ in range(n):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
-            conn.request("GET", "/")
-            out.append(conn.getresponse().read())
-        return out
+        return [get(port)[2] for _ in range(n)]
 
     try:
         with master(sluice_bin, cfg, port) as (proc, log):
@@ -458,9 +448,7 @@ def test_sf_hands_over_to_a_new_process_without_a_master(sluice_bin, tmp_path):
                                stderr=subprocess.PIPE, text=True)
 
         def new_config_serves():
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
-            conn.request("GET", "/")
-            return config_of(conn.getresponse()) == "v2"
+            return config_of(port) == "v2"
 
         wait_until(new_config_serves, "the new process serving")
         assert old.poll() is None  # still finishing /slow
