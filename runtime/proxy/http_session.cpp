@@ -3,6 +3,7 @@
 // http_session_log.cpp; what an exchange holds in http_exchange.hpp.
 #include "runtime/proxy/http_session.hpp"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -150,8 +151,20 @@ void HttpSession::on_soft_stop() {
       (x_ == nullptr || (x_->client_in.empty() && x_->client_out.empty()));
   // A connection that has not sent its first request yet stays: the request may be on its
   // way, and a client does not retry a new connection's request (HAProxy keeps it too).
-  if (between_requests && requests_ > 0) close();
+  // A kept-alive one gets a short grace: a busy client's next request, often on its way
+  // already, is answered with a close rather than cut; an idle client's connection
+  // closes when the grace ends.
+  if (between_requests && requests_ > 0) {
+    const std::int64_t grace = share_.loop().now_ms() + kSoftStopGraceMs;
+    if (head_deadline_ms_ == 0 || head_deadline_ms_ > grace) head_deadline_ms_ = grace;
+    rearm();
+  }
   // Otherwise: finish_exchange sees share_.stopping() and closes after this exchange.
+}
+
+bool HttpSession::client_input_waiting() const {
+  int bytes = 0;
+  return client_.pending() || (ioctl(client_.fd(), FIONREAD, &bytes) == 0 && bytes > 0);
 }
 
 // ---- events -----------------------------------------------------------------------------
@@ -656,6 +669,11 @@ void HttpSession::on_timer() {
   }
   if (request_state_ == RequestState::head && response_state_ == ResponseState::none) {
     const bool idle = requests_ > 0 && (x_ == nullptr || x_->client_in.empty());
+    if (idle && client_input_waiting()) {
+      // The next request came with this very timeout: its event follows, not a reset.
+      share_.loop().arm(*this, 1);
+      return;
+    }
     if (idle) {
       close();  // a kept-alive connection nobody used again
       return;

@@ -33,6 +33,10 @@ namespace sluice::proxy {
 
 enum class ReuseMode : std::uint8_t { never, safe, always };
 
+// At a soft stop, how long a kept-alive client connection between requests may still
+// bring its next request (answered with a close) before it is closed.
+inline constexpr std::int64_t kSoftStopGraceMs = 500;
+
 // A backend as HTTP sessions use it, compiled once per worker.
 struct HttpBackend {
   BackendState* state = nullptr;
@@ -194,6 +198,8 @@ class HttpSession final : public io::Owned,
 
   // Closes the session if it sits between requests; otherwise it closes after this one.
   void on_soft_stop();
+  // Bytes from the client the session has not read yet (in the socket or inside TLS).
+  bool client_input_waiting() const;
 
   HttpLoopShare& share_;
   HttpSession* prev_session_ = nullptr;

@@ -289,8 +289,9 @@ def test_soft_stop_exits_soon_after_the_last_response_with_a_poolable_server_con
 
 
 def test_soft_stop_closes_an_idle_keep_alive_client_at_once_and_exits(serve, origin):
-    """A client between requests when SIGUSR1 comes: the proxy closes it at once and exits
-    without waiting for it, while the client keeps its socket open."""
+    """A client between requests when SIGUSR1 comes: the proxy closes it once the soft-stop
+    grace (0.5 s) is over and exits without waiting for it, while the client keeps its
+    socket open."""
     o = origin("s1")
     port = free_port()
     with serve(port, [("s1", o.port)], defaults=["timeout client 30s"]) as proc:
@@ -316,6 +317,27 @@ def test_soft_stop_closes_an_idle_keep_alive_client_at_once_and_exits(serve, ori
         assert code == 0
         assert took < 2.0, f"exited {took:.2f}s after SIGUSR1"
     assert len(o.requests) == 1
+
+
+def test_soft_stop_answers_a_kept_alive_clients_next_request_with_a_close(serve, origin):
+    """A busy keep-alive client's next request, sent just after SIGUSR1 (within the 0.5 s
+    grace), is answered with `connection: close` rather than cut by the close of an idle
+    connection: no request fails at a reload."""
+    o = origin("s1")
+    port = free_port()
+    with serve(port, [("s1", o.port)], defaults=["timeout client 30s"]) as proc:
+        with RawClient(port) as c:
+            r = c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").response()
+            assert (r.status, r.header("connection")) == (200, [])
+            client_port = c.sock.getsockname()[1]
+            wait_until(lambda: holds_connection_from(proc.pid, client_port),
+                       "the proxy to accept the client")
+            proc.send_signal(signal.SIGUSR1)
+            wait_until(lambda: not accepts(port), "the listener to close")
+            r = c.send(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n").response()
+            assert (r.status, r.body, r.header("connection")) == (200, b"s1", ["close"])
+            assert c.closed()
+        assert proc.wait(timeout=DEADLINE) == 0
 
 
 def test_soft_stop_still_serves_a_connection_whose_request_is_on_its_way(serve, origin):
