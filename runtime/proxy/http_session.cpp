@@ -3,7 +3,6 @@
 // http_session_log.cpp; what an exchange holds in http_exchange.hpp.
 #include "runtime/proxy/http_session.hpp"
 
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -83,7 +82,7 @@ void HttpSession::start(HttpLoopShare& share, AcceptedClient client, ConnectionS
   session->next_session_ = share.sessions_;
   if (share.sessions_) share.sessions_->prev_session_ = session;
   share.sessions_ = session;
-  const int fd = session->client_.fd();
+  const int fd = session->own_client_.fd();
   if (!(registered ? share.loop().modify(fd, *session) : share.loop().add(fd, *session))) {
     session->close();
     return;
@@ -100,10 +99,10 @@ HttpSession::HttpSession(HttpLoopShare& share, AcceptedClient client, Connection
     : share_(share),
       frontend_(frontend),
       slot_(std::move(slot)),
-      client_(std::move(client.fd), std::move(tls)),
+      own_client_(std::move(client.fd), std::move(tls)),
       client_address_(client.peer),
       local_address_(client.local) {
-  client_readable_ = client_.pending();
+  client_readable_ = client_->pending();
   if (frontend_.log_kind != log::TrafficLog::connect) {
     logger_ = share_.logger(frontend_.index);
     if (logger_ && logger_->empty()) logger_ = nullptr;
@@ -136,7 +135,7 @@ void HttpSession::close() {
     log_exchange();
   }
   drop_server(false);
-  client_.reset();
+  client_->detach();
   if (x_) {
     share_.release(x_);
     x_ = nullptr;
@@ -162,20 +161,12 @@ void HttpSession::on_soft_stop() {
   // Otherwise: finish_exchange sees share_.stopping() and closes after this exchange.
 }
 
-bool HttpSession::client_input_waiting() const {
-  int bytes = 0;
-  return client_.pending() || (ioctl(client_.fd(), FIONREAD, &bytes) == 0 && bytes > 0);
-}
-
 // ---- events -----------------------------------------------------------------------------
 
 void HttpSession::on_events(std::uint32_t events) {
   if (closed_) return;
-  events = client_.translate(events);
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-    client_readable_ = true;
-    client_.readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
-  }
+  events = client_->on_events(events);
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hangup_ = true;
   if (events & EPOLLOUT) client_writable_ = true;
   advance();
@@ -247,7 +238,7 @@ void HttpSession::advance() {
     // shutdown() wakes the socket again (a new EPOLLOUT edge).
     if (!client_fin_) {
       if (!client_shut_) {
-        client_.shutdown_write();
+        client_->shutdown_write();
         client_shut_ = true;
         share_.loop().arm(*this, kLingerMs);
       }
@@ -279,7 +270,7 @@ bool HttpSession::read_client() {
     char sink[4096];
     std::size_t n = 0;
     bool drained = false;
-    Io r = client_.receive(sink, n, drained);
+    Io r = client_->receive(sink, n, drained);
     if (r == Io::blocked) client_readable_ = false;
     if (r == Io::closed || r == Io::failed) client_fin_ = true;
     return r == Io::moved || client_fin_;
@@ -288,7 +279,7 @@ bool HttpSession::read_client() {
   if (space.empty()) return false;
   std::size_t n = 0;
   bool drained = false;
-  switch (client_.receive(space, n, drained)) {
+  switch (client_->receive(space, n, drained)) {
     case Io::moved:
       if (request_state_ == RequestState::head && x_->client_in.empty() && requests_ > 0 &&
           response_state_ == ResponseState::none) {
@@ -326,7 +317,7 @@ bool HttpSession::read_client() {
 bool HttpSession::write_client() {
   if (x_ == nullptr || x_->client_out.empty() || !client_writable_) return false;
   std::size_t n = 0;
-  switch (client_.transmit(x_->client_out.view(), n)) {
+  switch (client_->transmit(x_->client_out.view(), n)) {
     case Io::moved:
       // A short write filled the socket: EPOLLOUT says when there is room again.
       if (n < x_->client_out.size()) client_writable_ = false;
@@ -438,7 +429,7 @@ void HttpSession::process_request_head() {
   server_answered_ = false;
 
   HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
-                  {client_.tls() != nullptr, client_.tls()});
+                  {client_->tls() != nullptr, client_->tls()});
   facts.set_request(&request);
   RuleContext ctx{facts, x.arena, share_.scratch(), x.reply_headers};
 
@@ -669,7 +660,7 @@ void HttpSession::on_timer() {
   }
   if (request_state_ == RequestState::head && response_state_ == ResponseState::none) {
     const bool idle = requests_ > 0 && (x_ == nullptr || x_->client_in.empty());
-    if (idle && client_input_waiting()) {
+    if (idle && client_->input_waiting()) {
       // The next request came with this very timeout: its event follows, not a reset.
       share_.loop().arm(*this, 1);
       return;

@@ -16,6 +16,7 @@
 #include "runtime/log/logger.hpp"
 #include "runtime/log/traffic_log.hpp"
 #include "runtime/proxy/backend_state.hpp"
+#include "runtime/proxy/client_side.hpp"
 #include "runtime/proxy/connection_slot.hpp"
 #include "runtime/proxy/http_facts.hpp"
 #include "runtime/proxy/http_reply.hpp"
@@ -198,8 +199,6 @@ class HttpSession final : public io::Owned,
 
   // Closes the session if it sits between requests; otherwise it closes after this one.
   void on_soft_stop();
-  // Bytes from the client the session has not read yet (in the socket or inside TLS).
-  bool client_input_waiting() const;
 
   HttpLoopShare& share_;
   HttpSession* prev_session_ = nullptr;
@@ -207,7 +206,8 @@ class HttpSession final : public io::Owned,
   const HttpFrontend& frontend_;
   log::Logger* logger_ = nullptr;  // set when the frontend logs each exchange
   ConnectionSlot slot_;
-  Link client_;
+  LinkClient own_client_;  // the client connection, when the session has one
+  ClientSide* client_ = &own_client_;
   io::SocketAddress client_address_;
   io::SocketAddress local_address_;
   HttpLoopShare::Exchange* x_ = nullptr;  // buffers and messages; none while idle

@@ -47,7 +47,7 @@ void HttpSession::log_exchange() {
     r.frontend_address = local_address_;
     r.accept_date = log.date;
     r.frontend = frontend_.config->name;
-    r.frontend_tls = client_.tls() != nullptr;
+    r.frontend_tls = client_->tls() != nullptr;
     r.mode = config::Mode::http;
     if (backend_) {
       r.backend = backend_->state->config().name;

@@ -115,7 +115,7 @@ ConnectSpec HttpSession::connect_spec(std::uint32_t server, ConnectBuffers& buff
       // Rendered while the head is readable; a later connect (retry, queue) to a server
       // with another expression renders without it (header fetches find nothing).
       HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
-                      {client_.tls() != nullptr, client_.tls()});
+                      {client_->tls() != nullptr, client_->tls()});
       if (request_state_ == RequestState::head) facts.set_request(&x.request);
       x.sni_length = options.sni->render(facts, x.sni).size;
       x.sni_format = options.sni;
@@ -352,7 +352,7 @@ void HttpSession::process_response_head(std::size_t head_size) {
   x.log.response = share_.loop().now_ms();
   x.log.status = response.status;
   HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
-                  {client_.tls() != nullptr, client_.tls()});
+                  {client_->tls() != nullptr, client_->tls()});
   facts.set_response(&response);
   facts.set_backend(backend_->state->config().name);
   x.arena.reset();

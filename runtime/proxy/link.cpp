@@ -1,5 +1,9 @@
 #include "runtime/proxy/link.hpp"
 
+#include <sys/ioctl.h>
+
+#include "runtime/proxy/client_side.hpp"
+
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -67,6 +71,22 @@ void Link::shutdown_write() {
 std::uint32_t Link::translate(std::uint32_t events) const {
   if (read_waits_for_write_ && (events & EPOLLOUT)) events |= EPOLLIN;
   if (write_waits_for_read_ && (events & EPOLLIN)) events |= EPOLLOUT;
+  return events;
+}
+
+}  // namespace sluice::proxy
+
+namespace sluice::proxy {
+
+bool LinkClient::input_waiting() const {
+  int bytes = 0;
+  return link_.pending() || (ioctl(link_.fd(), FIONREAD, &bytes) == 0 && bytes > 0);
+}
+
+std::uint32_t LinkClient::on_events(std::uint32_t events) {
+  events = link_.translate(events);
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+    link_.readable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
   return events;
 }
 
