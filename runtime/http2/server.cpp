@@ -271,6 +271,10 @@ void Server::reset(std::int32_t stream, std::uint32_t error) {
   nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream, error);
 }
 
+void Server::shutdown_notice() {
+  nghttp2_submit_shutdown_notice(session_);
+}
+
 void Server::shutdown() {
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(session_), kNoError, nullptr, 0);

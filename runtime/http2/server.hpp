@@ -84,7 +84,10 @@ class Server {
   void consume(std::int32_t stream, std::size_t n);
   // Ends `stream` with RST_STREAM `error`.
   void reset(std::int32_t stream, std::uint32_t error);
-  // No new stream after the last one opened (soft stop); those in flight finish.
+  // A soft stop's first GOAWAY (RFC 9113 6.8): last stream 2^31-1, so that streams the
+  // client opened meanwhile still count; shutdown() follows.
+  void shutdown_notice();
+  // No new stream after the last one opened; those in flight finish.
   void shutdown();
   // Streams still open.
   std::size_t open_streams() const;

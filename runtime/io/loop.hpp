@@ -53,6 +53,8 @@ class Loop {
   void arm(Timer& timer, std::int64_t delay_ms) { timers_.arm(timer, now_ms_ + delay_ms); }
   void cancel(Timer& timer) { timers_.cancel(timer); }
   std::int64_t now_ms() const { return now_ms_; }
+  // For a long-lived reader of the loop's clock (it moves once per batch of events).
+  const std::int64_t& now_ms_ref() const { return now_ms_; }
 
   // Runs until stop(); each turn: wait for events or the next timer, dispatch, fire timers.
   void run();

@@ -32,6 +32,13 @@ class ClientSide {
   virtual const tls::Stream* tls() const = 0;
   // The session is done with it (a socket closes).
   virtual void detach() = 0;
+  // After shutdown_write(), whether the session waits a moment for the client's own end
+  // (a connection's FIN, so that unread request bytes cause no reset) before closing.
+  virtual bool lingers() const { return true; }
+  // The client speaks HTTP/2 (logs say "HTTP/2.0").
+  virtual bool http2() const { return false; }
+  // What the log puts before the path: HTTP/2's "https://authority", as HAProxy shows it.
+  virtual std::string_view uri_prefix() const { return {}; }
 };
 
 // A client connection of its own: the socket, with TLS when the bind says `ssl`.

@@ -69,6 +69,27 @@ void HttpLoopShare::soft_stop() {
     s->on_soft_stop();
     s = next;
   }
+  for (StopListener* l = listeners_; l != nullptr;) {
+    StopListener* next = l->next_listener_;
+    l->on_soft_stop();
+    l = next;
+  }
+}
+
+void HttpLoopShare::listen_for_stop(StopListener& listener) {
+  listener.next_listener_ = listeners_;
+  if (listeners_) listeners_->prev_listener_ = &listener;
+  listeners_ = &listener;
+  if (stopping_) listener.on_soft_stop();
+}
+
+void HttpLoopShare::forget(StopListener& listener) {
+  if (listener.prev_listener_)
+    listener.prev_listener_->next_listener_ = listener.next_listener_;
+  else if (listeners_ == &listener)
+    listeners_ = listener.next_listener_;
+  if (listener.next_listener_) listener.next_listener_->prev_listener_ = listener.prev_listener_;
+  listener.prev_listener_ = listener.next_listener_ = nullptr;
 }
 
 // ---- lifetime -------------------------------------------------------------------------
@@ -78,10 +99,7 @@ void HttpSession::start(HttpLoopShare& share, AcceptedClient client, ConnectionS
   const bool registered = static_cast<bool>(tls);
   auto* session =
       new HttpSession(share, std::move(client), std::move(slot), frontend, std::move(tls));
-  share.loop().adopt(*session);
-  session->next_session_ = share.sessions_;
-  if (share.sessions_) share.sessions_->prev_session_ = session;
-  share.sessions_ = session;
+  session->join(share);
   const int fd = session->own_client_.fd();
   if (!(registered ? share.loop().modify(fd, *session) : share.loop().add(fd, *session))) {
     session->close();
@@ -92,6 +110,28 @@ void HttpSession::start(HttpLoopShare& share, AcceptedClient client, ConnectionS
     return;
   }
   session->rearm();
+}
+
+void HttpSession::join(HttpLoopShare& share) {
+  share.loop().adopt(*this);
+  next_session_ = share.sessions_;
+  if (share.sessions_) share.sessions_->prev_session_ = this;
+  share.sessions_ = this;
+}
+
+HttpSession* HttpSession::start_stream(HttpLoopShare& share, ClientSide& client,
+                                       const io::SocketAddress& peer,
+                                       const io::SocketAddress& local,
+                                       const HttpFrontend& frontend) {
+  AcceptedClient none;
+  none.peer = peer;
+  none.local = local;
+  auto* session = new HttpSession(share, std::move(none), ConnectionSlot(), frontend, {});
+  session->client_ = &client;
+  session->client_readable_ = client.pending();
+  session->join(share);
+  session->rearm();
+  return session;
 }
 
 HttpSession::HttpSession(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
@@ -240,6 +280,10 @@ void HttpSession::advance() {
       if (!client_shut_) {
         client_->shutdown_write();
         client_shut_ = true;
+        if (!client_->lingers()) {
+          close();
+          return;
+        }
         share_.loop().arm(*this, kLingerMs);
       }
       return;

@@ -74,6 +74,21 @@ struct HttpFrontend {
 // next, the idle server connections, scratch space for rules.
 class HttpSession;
 
+// A client connection that is not a session of its own (HTTP/2 carries many): told of a
+// soft stop.
+class StopListener {
+ public:
+  virtual void on_soft_stop() = 0;
+
+ protected:
+  ~StopListener() = default;
+
+ private:
+  friend class HttpLoopShare;
+  StopListener* prev_listener_ = nullptr;
+  StopListener* next_listener_ = nullptr;
+};
+
 class HttpLoopShare {
  public:
   // `index`: the loop's among the worker's (for BackendState's queues).
@@ -98,12 +113,16 @@ class HttpLoopShare {
   // current exchange.
   void soft_stop();
   bool stopping() const { return stopping_; }
+  // Until forget(): told of the soft stop (at once when it has begun already).
+  void listen_for_stop(StopListener& listener);
+  void forget(StopListener& listener);
 
  private:
   friend class HttpSession;
   io::Loop& loop_;
   std::size_t index_;
   HttpSession* sessions_ = nullptr;  // every open session of the loop, for soft_stop
+  StopListener* listeners_ = nullptr;
   bool stopping_ = false;
   ServerPool pool_;
   std::size_t bufsize_;
@@ -122,9 +141,17 @@ class HttpSession final : public io::Owned,
   // socket with the loop); empty on a plain connection.
   static void start(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
                     const HttpFrontend& frontend, tls::Stream tls = {});
+  // A session over `client`, which is not a connection of its own (an HTTP/2 stream): its
+  // owner feeds it events with on_events() until the session calls client.detach().
+  // `peer`/`local`: the connection's addresses.
+  static HttpSession* start_stream(HttpLoopShare& share, ClientSide& client,
+                                   const io::SocketAddress& peer, const io::SocketAddress& local,
+                                   const HttpFrontend& frontend);
   ~HttpSession() override;
 
   void on_events(std::uint32_t events) override;  // the client side
+  // Ends the session now (its client side went away: an HTTP/2 connection closing).
+  void abort() { close(); }
 
  private:
   friend class HttpLoopShare;
@@ -135,6 +162,7 @@ class HttpSession final : public io::Owned,
 
   HttpSession(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
               const HttpFrontend& frontend, tls::Stream tls);
+  void join(HttpLoopShare& share);
   void on_server_events(std::uint32_t events) override;
   void on_timer() override;
   void on_server_slot(const ServerTarget& server) override;

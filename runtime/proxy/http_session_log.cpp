@@ -22,14 +22,18 @@ void HttpSession::capture_request_line() {
   log.head = share_.loop().now_ms();
   const std::string_view method =
       request.method_token.empty() ? http::method_name(request.method) : request.method_token;
-  const std::string_view version =
-      request.version == http::Version::http_1_0 ? "HTTP/1.0" : "HTTP/1.1";
+  const std::string_view version = client_->http2()                             ? "HTTP/2.0"
+                                   : request.version == http::Version::http_1_0 ? "HTTP/1.0"
+                                                                                : "HTTP/1.1";
+  const std::string_view prefix = client_->uri_prefix();
   const std::size_t cap = log.line.size();
   const std::size_t m = std::min(method.size(), cap);
-  const std::size_t t = std::min(request.target.size(), cap - m);
+  const std::size_t p = std::min(prefix.size(), cap - m);
+  const std::size_t t = std::min(request.target.size(), cap - m - p) + p;
   const std::size_t v = std::min(version.size(), cap - m - t);
   std::copy_n(method.data(), m, log.line.data());
-  std::copy_n(request.target.data(), t, log.line.data() + m);
+  std::copy_n(prefix.data(), p, log.line.data() + m);
+  std::copy_n(request.target.data(), t - p, log.line.data() + m + p);
   std::copy_n(version.data(), v, log.line.data() + m + t);
   log.method_length = static_cast<std::uint16_t>(m);
   log.target_length = static_cast<std::uint16_t>(t);

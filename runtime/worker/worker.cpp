@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "runtime/proxy/proxy_handshake.hpp"
+#include "runtime/proxy/h2_connection.hpp"
 #include "runtime/proxy/tcp_relay.hpp"
 #include "runtime/proxy/tls_handshake.hpp"
 
@@ -74,13 +75,10 @@ tls::ServerSettings::Verify verify_of(config::Verify v) {
                                          : Verify::none;
 }
 
-// In mode http only the protocols sluice speaks are offered (h2 comes with its own issue);
-// mode tcp relays whatever was agreed.
-std::vector<std::string> served_alpn(std::string_view alpn, config::Mode mode) {
-  std::vector<std::string> out;
-  for (auto& protocol : alpn_list(alpn))
-    if (mode == config::Mode::tcp || protocol != "h2") out.push_back(std::move(protocol));
-  return out;
+// The bind's protocols, as written: mode http speaks h2 and http/1.1, mode tcp relays
+// whatever was agreed.
+std::vector<std::string> served_alpn(std::string_view alpn, config::Mode) {
+  return alpn_list(alpn);
 }
 
 // A crt-list line's options over its bind's settings; nullptr when it has none.
@@ -205,8 +203,12 @@ class Worker::Acceptor final : public io::Pollable,
   void secured(proxy::AcceptedClient client, proxy::ConnectionSlot slot,
                tls::Stream stream) override {
     if (listening_.http) {
-      proxy::HttpSession::start(http_, std::move(client), std::move(slot), *listening_.http,
-                                std::move(stream));
+      if (stream && stream.alpn() == "h2")
+        proxy::H2Connection::start(http_, std::move(client), std::move(slot), *listening_.http,
+                                   std::move(stream));
+      else
+        proxy::HttpSession::start(http_, std::move(client), std::move(slot), *listening_.http,
+                                  std::move(stream));
       return;
     }
     const proxy::TcpRouting& routing = *listening_.routing;

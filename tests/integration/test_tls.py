@@ -291,17 +291,23 @@ def alpn_of(port, offer):
 
 
 @pytest.mark.skipif(UNDER_HAPROXY, reason="HAProxy serves h2: it selects it")
-def test_alpn_selects_only_what_sluice_speaks(sluice_bin, tmp_path, pki):
+def test_alpn_selects_the_binds_protocols_in_its_order(sluice_bin, tmp_path, pki):
+    """`alpn h2,http/1.1`: h2 for a client offering both (the bind's order wins), http/1.1
+    for one offering only that; a bind saying `alpn http/1.1` gives an h2-only client
+    none."""
     origin = HttpOrigin("s1", reply(body=b"ok"))
-    port = free_port()
+    port, plain_port = free_port(), free_port()
     cfg = tls_cfg(tmp_path, port, f"crt {pki}/ecdsa.pem alpn h2,http/1.1", [("s1", origin.port)],
-                  frontend=["http-request set-header X-ALPN %[ssl_fc_alpn]"])
+                  frontend=["http-request set-header X-ALPN %[ssl_fc_alpn]",
+                            f"bind 127.0.0.1:{plain_port} ssl crt {pki}/ecdsa.pem alpn http/1.1"])
     try:
         with sluice_serving(sluice_bin, cfg, port):
-            assert alpn_of(port, "h2,http/1.1") == "http/1.1"
-            assert alpn_of(port, "h2") is None  # h2 is not served yet: no ALPN at all
+            assert alpn_of(port, "http/1.1,h2") == "h2"
+            assert alpn_of(port, "h2") == "h2"
+            assert alpn_of(port, "http/1.1") == "http/1.1"
+            assert alpn_of(plain_port, "h2") is None
             ctx = client_context(pki)
-            ctx.set_alpn_protocols(["h2", "http/1.1"])
+            ctx.set_alpn_protocols(["http/1.1"])
             r, body = https_get(port, ctx)
             assert (r.status, body) == (200, b"ok")
             assert origin.requests[-1].header("x-alpn") == ["http/1.1"]

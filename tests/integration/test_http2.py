@@ -1,0 +1,289 @@
+"""HTTP/2 to clients (ALPN h2 on TLS binds), HTTP/1.1 to servers, through the real binary:
+curl --http2 and the Python `h2` library as clients, origins the tests start. The same
+rules serve both protocols. SLUICE_TEST_PROXY=haproxy runs them against HAProxy 2.6."""
+import socket
+import re
+import signal
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.errors
+
+from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, LogReader, accepts, echo_body,
+                     free_port, gated, reply, sluice_serving, wait_until)
+from test_health import self_signed
+
+
+def write_cfg(tmp_path, port, origin_port, pem, extra_frontend=()):
+    lines = ["global", "    nbthread 1", "    log stdout format raw local0",
+             "defaults", "    mode http", "    timeout connect 1s", "    timeout client 5s",
+             "    timeout server 5s", "    log global", "    option httplog",
+             "frontend fe", f"    bind 127.0.0.1:{port} ssl crt {pem} alpn h2,http/1.1",
+             "    http-request set-header X-Seen-Alpn %[ssl_fc_alpn]",
+             "    http-response set-header X-Proxy sluice-test",
+             *(f"    {l}" for l in extra_frontend),
+             "    default_backend be",
+             "backend be", f"    server s1 127.0.0.1:{origin_port}"]
+    cfg = tmp_path / "h2.cfg"
+    cfg.write_text("\n".join(lines) + "\n")
+    return cfg
+
+
+class H2Client:
+    """A Python h2 client connection over TLS (ALPN h2)."""
+
+    def __init__(self, port):
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        context.set_alpn_protocols(["h2"])
+        raw = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        self.sock = context.wrap_socket(raw, server_hostname="h2.test")
+        assert self.sock.selected_alpn_protocol() == "h2"
+        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        self.conn.initiate_connection()
+        self.flush()
+        self.responses = {}  # stream -> {"headers": …, "body": b"", "ended": bool}
+        self.resets = {}
+        self.goaway = None
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def request(self, path, method="GET", body=None, headers=()):
+        stream = self.conn.get_next_available_stream_id()
+        fields = [(":method", method), (":scheme", "https"), (":authority", "h2.test"),
+                  (":path", path), *headers]
+        self.conn.send_headers(stream, fields, end_stream=body is None)
+        self.flush()
+        if body is not None:
+            self.send_body(stream, body)
+        return stream
+
+    def send_body(self, stream, body):
+        """The body as the proxy's windows allow, then END_STREAM."""
+        while body:
+            room = min(self.conn.local_flow_control_window(stream),
+                       self.conn.max_outbound_frame_size, len(body))
+            if room == 0:
+                self.receive_once()
+                continue
+            self.conn.send_data(stream, body[:room], end_stream=room == len(body))
+            body = body[room:]
+            self.flush()
+
+    def receive_once(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("closed by the proxy")
+        for event in self.conn.receive_data(data):
+            self.on_event(event)
+        self.flush()
+
+    def pump(self, until, what):
+        deadline = time.monotonic() + DEADLINE
+        while not until():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            self.receive_once()
+
+    def on_event(self, event):
+        if isinstance(event, h2.events.ResponseReceived):
+            self.responses[event.stream_id] = {"headers": dict(event.headers), "body": b"",
+                                               "ended": False}
+        elif isinstance(event, h2.events.DataReceived):
+            self.responses[event.stream_id]["body"] += event.data
+            self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+        elif isinstance(event, h2.events.StreamEnded):
+            self.responses[event.stream_id]["ended"] = True
+        elif isinstance(event, h2.events.StreamReset):
+            self.resets[event.stream_id] = event.error_code
+        elif isinstance(event, h2.events.ConnectionTerminated):
+            self.goaway = event.error_code
+
+    def response(self, stream):
+        self.pump(lambda: stream in self.resets or self.responses.get(stream, {}).get("ended"),
+                  f"stream {stream}")
+        return self.responses[stream]
+
+    def close(self):
+        self.sock.close()
+
+
+def path_origin(ex):
+    """200 naming the path, so each stream's answer can be told apart."""
+    return reply(200, ex.request.target.encode())(ex)
+
+
+def test_curl_http2_get_runs_the_same_rules(sluice_bin, tmp_path):
+    origin = HttpOrigin("origin", path_origin)
+    pem = self_signed(tmp_path, "h2.test")
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, origin.port, pem)
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            log = LogReader(proc)
+            r = subprocess.run(["curl", "-sk", "--http2", "-D", "-",
+                                f"https://127.0.0.1:{port}/index?x=1"],
+                               capture_output=True, timeout=DEADLINE, check=True)
+            head, body = r.stdout.split(b"\r\n\r\n", 1)
+            assert head.startswith(b"HTTP/2 200")
+            assert b"x-proxy: sluice-test" in head
+            assert body == b"/index?x=1"
+            [seen] = origin.requests
+            assert (seen.method, seen.target, seen.version) == ("GET", "/index?x=1", "HTTP/1.1")
+            assert seen.header("host") == [f"127.0.0.1:{port}"]
+            assert seen.header("x-seen-alpn") == ["h2"]
+            # An HTTP/1.1 client of the same bind still gets HTTP/1.1.
+            r = subprocess.run(["curl", "-sk", "--http1.1", "-o", "/dev/null", "-w",
+                                "%{http_version}", f"https://127.0.0.1:{port}/"],
+                               capture_output=True, timeout=DEADLINE, check=True)
+            assert r.stdout == b"1.1"
+            # The log names the client's protocol.
+            log.wait_for(rf'"GET https://127\.0\.0\.1:{port}/index\?x=1 HTTP/2\.0"$')
+            log.wait_for(r'"GET / HTTP/1\.1"$')
+    finally:
+        origin.close()
+
+
+def test_many_concurrent_streams_on_one_connection(sluice_bin, tmp_path):
+    origin = HttpOrigin("origin", path_origin, max_connections=64)
+    pem = self_signed(tmp_path, "h2.test")
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, origin.port, pem)
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            c = H2Client(port)
+            streams = {c.request(f"/s{i}"): f"/s{i}".encode() for i in range(40)}
+            for stream, path in streams.items():
+                r = c.response(stream)
+                assert r["headers"][b":status"] == b"200"
+                assert r["headers"][b"x-proxy"] == b"sluice-test"
+                assert r["body"] == path
+            assert not c.resets
+            c.close()
+    finally:
+        origin.close()
+
+
+def test_request_bodies_with_and_without_a_length(sluice_bin, tmp_path):
+    origin = HttpOrigin("origin", echo_body)
+    pem = self_signed(tmp_path, "h2.test")
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, origin.port, pem)
+    payload = bytes(range(256)) * 1200  # 300 KiB: past the stream's first window
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            c = H2Client(port)
+            chunked = c.request("/up", "POST", payload)
+            assert c.response(chunked)["body"] == payload
+            sized = c.request("/up", "POST", b"hello",
+                              headers=[("content-length", "5")])
+            assert c.response(sized)["body"] == b"hello"
+            c.close()
+            assert [r.body for r in origin.requests] == [payload, b"hello"]
+            assert origin.requests[0].header("transfer-encoding") == ["chunked"]
+            assert origin.requests[1].header("content-length") == ["5"]
+    finally:
+        origin.close()
+
+
+def test_a_stream_reset_mid_body_leaves_the_others_served(sluice_bin, tmp_path):
+    origin = HttpOrigin("origin", echo_body)
+    pem = self_signed(tmp_path, "h2.test")
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, origin.port, pem)
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            c = H2Client(port)
+            cut = c.conn.get_next_available_stream_id()
+            c.conn.send_headers(cut, [(":method", "POST"), (":scheme", "https"),
+                                      (":authority", "h2.test"), (":path", "/cut")])
+            c.conn.send_data(cut, b"x" * 1000)
+            c.flush()
+            wait_until(lambda: any(r.target == "/cut" for r in origin.requests),
+                       "the cut request at the origin")
+            c.conn.reset_stream(cut, h2.errors.ErrorCodes.CANCEL)
+            c.flush()
+            after = c.request("/after", "POST", b"still here")
+            assert c.response(after)["body"] == b"still here"
+            assert c.goaway is None
+            c.close()
+    finally:
+        origin.close()
+
+
+@pytest.mark.skipif(UNDER_HAPROXY, reason="HAProxy 2.6.12 lets the flood run until "
+                    "`timeout client` ends both connections (GOAWAY NO_ERROR after 5 s)")
+def test_a_flood_of_resets_is_cut_off_while_other_clients_are_served(sluice_bin, tmp_path):
+    """CVE-2023-44487: a client opening and resetting streams at once gets GOAWAY
+    ENHANCE_YOUR_CALM at once; a well-behaved client on another connection is served
+    meanwhile."""
+    origin = HttpOrigin("origin", path_origin, max_connections=64)
+    pem = self_signed(tmp_path, "h2.test")
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, origin.port, pem)
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            good = H2Client(port)
+            flooder = H2Client(port)
+            for _ in range(1000):
+                s = flooder.conn.get_next_available_stream_id()
+                flooder.conn.send_headers(s, [(":method", "GET"), (":scheme", "https"),
+                                              (":authority", "h2.test"), (":path", "/flood")])
+                flooder.conn.reset_stream(s, h2.errors.ErrorCodes.CANCEL)
+            try:
+                flooder.flush()
+                flooder.pump(lambda: flooder.goaway is not None, "the GOAWAY")
+            except (ConnectionError, OSError):
+                pass
+            assert flooder.goaway == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+            stream = good.request("/good")
+            assert good.response(stream)["body"] == b"/good"
+            good.close()
+            flooder.close()
+    finally:
+        origin.close()
+
+
+def test_soft_stop_sends_goaway_and_finishes_the_stream_in_flight(sluice_bin, tmp_path):
+    """SIGUSR1: the h2 client gets a GOAWAY notice, its stream still completes, then the
+    process exits. (nghttp shows the frames; Python h2 stops at a GOAWAY.)"""
+    gate = threading.Event()
+    origin = HttpOrigin("origin", gated(gate, reply(200, b"late")))
+    pem = self_signed(tmp_path, "h2.test")
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, origin.port, pem)
+    try:
+        with sluice_serving(sluice_bin, cfg, port) as proc:
+            client = subprocess.Popen(["nghttp", "-v", f"https://127.0.0.1:{port}/slow"],
+                                      stdout=subprocess.PIPE, text=True)
+            try:
+                wait_until(lambda: origin.requests, "the request at the origin")
+                proc.send_signal(signal.SIGUSR1)
+                wait_until(lambda: not accepts(port), "the soft stop under way")
+                gate.set()  # the answer comes only now, after the GOAWAY
+                out, _ = client.communicate(timeout=DEADLINE)
+            finally:
+                if client.poll() is None:
+                    client.kill()
+            # The first GOAWAY is the RFC 9113 notice (last stream 2^31-1), as HAProxy's.
+            goaway = re.search(r"recv GOAWAY frame <length=8, flags=0x00, stream_id=0>\s+"
+                               r"\(last_stream_id=2147483647, error_code=NO_ERROR\(0x00\)", out)
+            status = re.search(r"recv \(stream_id=13\) :status: 200", out)
+            assert goaway and status and goaway.start() < status.start(), out
+            # nghttp prints the body before the DATA frame that carried it.
+            assert re.search(r"\nlate\[[ .0-9]+\] recv DATA frame <length=4, flags=0x01, "
+                             r"stream_id=13>", out), out
+            assert proc.wait(timeout=DEADLINE) == 0
+    finally:
+        gate.set()
+        origin.close()
