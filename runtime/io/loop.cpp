@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 namespace sluice::io {
 
@@ -106,10 +107,41 @@ void Loop::stop() {
   [[maybe_unused]] auto n = write(event_fd_, &one, sizeof one);
 }
 
+void Loop::defer(Deferred& d) {
+  if (d.queued_) return;
+  d.queued_ = true;
+  d.next_deferred_ = deferred_;
+  deferred_ = &d;
+}
+
+void Loop::cancel(Deferred& d) {
+  if (!d.queued_) return;
+  for (Deferred** p = &deferred_; *p != nullptr; p = &(*p)->next_deferred_) {
+    if (*p == &d) {
+      *p = d.next_deferred_;
+      break;
+    }
+  }
+  d.queued_ = false;
+}
+
+void Loop::run_deferred() {
+  // What a deferred call defers again runs in this turn too, within reason.
+  for (int round = 0; round < 16 && deferred_ != nullptr; ++round) {
+    Deferred* list = std::exchange(deferred_, nullptr);
+    while (list != nullptr) {
+      Deferred* d = list;
+      list = d->next_deferred_;
+      d->queued_ = false;
+      d->on_deferred();
+    }
+  }
+}
+
 void Loop::run() {
   std::array<epoll_event, 256> events;
   while (!stopping_.load(std::memory_order_acquire)) {
-    const int timeout = timers_.next_timeout(now_ms_);
+    const int timeout = deferred_ ? 0 : timers_.next_timeout(now_ms_);
     const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout);
     now_ms_ = monotonic_ms();
     if (n < 0 && errno != EINTR)
@@ -117,7 +149,9 @@ void Loop::run() {
     for (int i = 0; i < n; ++i)
       static_cast<Pollable*>(events[static_cast<std::size_t>(i)].data.ptr)
           ->on_events(events[static_cast<std::size_t>(i)].events);
+    run_deferred();
     timers_.advance(now_ms_);
+    run_deferred();  // what timers deferred
     delete_retired();
     // Draining (soft stop): done once the last connection has finished.
     if (draining_ && owned_count_ == 0) break;

@@ -32,6 +32,21 @@ class Owned : public Pollable {
   Owned* next_ = nullptr;
 };
 
+// Work gathered during a batch of events and done once after it (a connection writing
+// the frames several of its streams produced): see Loop::defer().
+class Deferred {
+ public:
+  virtual void on_deferred() = 0;
+
+ protected:
+  ~Deferred() = default;
+
+ private:
+  friend class Loop;
+  Deferred* next_deferred_ = nullptr;
+  bool queued_ = false;
+};
+
 class Loop {
  public:
   Loop();
@@ -66,6 +81,12 @@ class Loop {
   // messages such as soft-stop), so a mutex-protected queue is fine here.
   void post(std::function<void()> task);
 
+  // Calls `d.on_deferred()` once the current batch of events has been dispatched (before
+  // the timers), once however often it is deferred meanwhile.
+  void defer(Deferred& d);
+  // Takes `d` off the list (it is going away).
+  void cancel(Deferred& d);
+
   // Takes ownership of a new object (allocated with new).
   void adopt(Owned& owned);
   // Deletes it once the current batch of events has been dispatched: a later event of the
@@ -96,7 +117,9 @@ class Loop {
   Sentinel retired_;  // of those waiting for the end of the batch
   std::size_t owned_count_ = 0;
   bool draining_ = false;
+  Deferred* deferred_ = nullptr;
   void delete_retired();
+  void run_deferred();
 };
 
 }  // namespace sluice::io

@@ -361,7 +361,7 @@ void H2Connection::on_request(std::int32_t stream, http2::RequestHead head, bool
     return;
   }
   if (end_stream) s.end_body();
-  s.session_ = HttpSession::start_stream(share_, s, peer_, local_, frontend_);
+  s.session_ = HttpSession::start_stream(share_, s, peer_, local_, frontend_, requests_++);
   s.wake_in_ = true;
   again_ = true;
 }
@@ -419,14 +419,14 @@ void H2Connection::advance_soon() {
   if (in_advance_)
     again_ = true;
   else if (!closed_)
-    share_.loop().arm(deferred_, 0);
+    share_.loop().defer(*this);
 }
 
 void H2Connection::close() {
   if (closed_) return;
   closed_ = true;
-  share_.loop().cancel(*this);
-  share_.loop().cancel(deferred_);
+  share_.loop().cancel(static_cast<io::Timer&>(*this));
+  share_.loop().cancel(static_cast<io::Deferred&>(*this));
   share_.forget(*this);
   for (const auto& s : streams_) {
     s->reset_ = true;

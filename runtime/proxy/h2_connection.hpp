@@ -71,6 +71,7 @@ class H2Stream final : public ClientSide {
 class H2Connection final : public io::Owned,
                            public StopListener,
                            private io::Timer,
+                           private io::Deferred,
                            private http2::Events {
  public:
   // `tls`: the client's TLS, its handshake done and "h2" chosen (registered with the loop).
@@ -99,15 +100,10 @@ class H2Connection final : public io::Owned,
   void wake_streams();
   void forget_finished();
   // From a stream, inside a session's step: the frames go out, and finished streams are
-  // forgotten, once that step is over (a zero-delay timer: same loop iteration).
+  // forgotten, once the loop's batch of events is done (one write for many streams).
   void advance_soon();
+  void on_deferred() override { advance(); }
   void close();
-
-  struct Deferred final : io::Timer {
-    explicit Deferred(H2Connection& c) : connection(c) {}
-    void on_timer() override { connection.advance(); }
-    H2Connection& connection;
-  };
 
   HttpLoopShare& share_;
   const HttpFrontend& frontend_;
@@ -116,8 +112,8 @@ class H2Connection final : public io::Owned,
   io::SocketAddress peer_, local_;
   http2::Server codec_;
   std::vector<std::unique_ptr<H2Stream>> streams_;
-  std::string out_;  // frames not yet written
-  Deferred deferred_{*this};
+  std::string out_;             // frames not yet written
+  std::uint32_t requests_ = 0;  // streams started
   bool readable_ = true, writable_ = true, hangup_ = false;
   bool in_advance_ = false, again_ = false;
   // All said (a GOAWAY last): our FIN went out, and what the client still sends is read

@@ -121,13 +121,14 @@ void HttpSession::join(HttpLoopShare& share) {
 
 HttpSession* HttpSession::start_stream(HttpLoopShare& share, ClientSide& client,
                                        const io::SocketAddress& peer,
-                                       const io::SocketAddress& local,
-                                       const HttpFrontend& frontend) {
+                                       const io::SocketAddress& local, const HttpFrontend& frontend,
+                                       std::uint32_t prior_requests) {
   AcceptedClient none;
   none.peer = peer;
   none.local = local;
   auto* session = new HttpSession(share, std::move(none), ConnectionSlot(), frontend, {});
   session->client_ = &client;
+  session->requests_ = prior_requests;
   session->client_readable_ = client.pending();
   session->join(share);
   session->rearm();

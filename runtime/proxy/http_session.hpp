@@ -143,10 +143,11 @@ class HttpSession final : public io::Owned,
                     const HttpFrontend& frontend, tls::Stream tls = {});
   // A session over `client`, which is not a connection of its own (an HTTP/2 stream): its
   // owner feeds it events with on_events() until the session calls client.detach().
-  // `peer`/`local`: the connection's addresses.
+  // `peer`/`local`: the connection's addresses; `prior_requests`: streams it carried before
+  // (http-reuse safe shares pooled server connections from a client's second request on).
   static HttpSession* start_stream(HttpLoopShare& share, ClientSide& client,
                                    const io::SocketAddress& peer, const io::SocketAddress& local,
-                                   const HttpFrontend& frontend);
+                                   const HttpFrontend& frontend, std::uint32_t prior_requests);
   ~HttpSession() override;
 
   void on_events(std::uint32_t events) override;  // the client side

@@ -91,3 +91,56 @@ TEST_CASE("listen, connect and resolve on loopback") {
   CHECK(err == 0);
   CHECK(bound.to_string().starts_with("127.0.0.1:"));
 }
+
+TEST_CASE("deferred work runs once after the batch of events, before the loop sleeps") {
+  Loop loop;
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair) == 0);
+  Fd a(pair[0]), b(pair[1]);
+
+  struct Flush final : Deferred {
+    int calls = 0;
+    int again = 0;  // defers itself once more from inside
+    Loop* loop = nullptr;
+    void on_deferred() override {
+      ++calls;
+      if (again-- > 0)
+        loop->defer(*this);
+      else
+        loop->stop();
+    }
+  } flush;
+  flush.loop = &loop;
+  flush.again = 1;
+
+  struct Cancelled final : Deferred {
+    bool ran = false;
+    void on_deferred() override { ran = true; }
+  } cancelled;
+
+  struct Reader final : Pollable {
+    Loop* loop = nullptr;
+    Flush* flush = nullptr;
+    Cancelled* cancelled = nullptr;
+    void on_events(std::uint32_t events) override {
+      if ((events & EPOLLIN) == 0) return;
+      // Three defers in one batch: one call; a cancelled one: none.
+      loop->defer(*flush);
+      loop->defer(*flush);
+      loop->defer(*cancelled);
+      loop->defer(*flush);
+      loop->cancel(*cancelled);
+    }
+  } reader;
+  reader.loop = &loop;
+  reader.flush = &flush;
+  reader.cancelled = &cancelled;
+  REQUIRE(loop.add(b.get(), reader));
+  REQUIRE(write(a.get(), "x", 1) == 1);
+  const auto start = std::chrono::steady_clock::now();
+  loop.run();
+  // Once for the batch, once more as it asked: no timer, no wait in between.
+  CHECK(flush.calls == 2);
+  CHECK_FALSE(cancelled.ran);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(1));
+}
