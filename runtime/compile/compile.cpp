@@ -83,6 +83,10 @@ class Compiler {
                 g.max_headers = v;
               else if (k == "tune.ssl.cachesize")
                 g.ssl_cachesize = v;
+              else if (k == "tune.h2.initial-window-size")
+                g.h2_initial_window_size = v;
+              else if (k == "tune.h2.max-concurrent-streams")
+                g.h2_max_concurrent_streams = v;
             } else if constexpr (std::is_same_v<T, ast::Duration>) {
               const config::Millis ms((p.us + 999) / 1000);
               if (k == "hard-stop-after")

@@ -354,6 +354,8 @@ struct Global {
   int maxrewrite = 1024;
   int max_headers = 101;
   int ssl_cachesize = 20000;
+  int h2_initial_window_size = 65535;   // tune.h2.initial-window-size
+  int h2_max_concurrent_streams = 100;  // tune.h2.max-concurrent-streams (0: no limit)
   int spread_checks = 0;  // percent, each check interval randomized by +/- this much
   Millis ssl_lifetime{300000};
   std::string dh_param_file;

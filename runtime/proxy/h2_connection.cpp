@@ -214,7 +214,7 @@ H2Connection::H2Connection(HttpLoopShare& share, AcceptedClient client, Connecti
       link_(std::move(client.fd), std::move(tls)),
       peer_(client.peer),
       local_(client.local),
-      codec_(*this, http2::Settings{}, share.loop().now_ms_ref()) {}
+      codec_(*this, frontend.h2, share.loop().now_ms_ref()) {}
 
 H2Connection::~H2Connection() {
   share_.forget(*this);  // the loop deletes what is still open when it ends

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/http/parser.hpp"
+#include "runtime/http2/server.hpp"
 #include "runtime/io/loop.hpp"
 #include "runtime/log/logger.hpp"
 #include "runtime/log/traffic_log.hpp"
@@ -58,6 +59,7 @@ struct HttpFrontend {
   const config::Frontend* config = nullptr;
   std::size_t index = 0;  // in config::Config::frontends
   log::TrafficLog log_kind = log::TrafficLog::connect;
+  http2::Settings h2;  // its HTTP/2 clients' (tune.h2.*)
   std::vector<TcpRule> content_rules;  // `tcp-request content`, once per request
   HttpRuleSet request_rules, redirect_rules, response_rules;
   BackendRoutes<HttpBackend> backends;

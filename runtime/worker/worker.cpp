@@ -7,8 +7,8 @@
 #include <fmt/format.h>
 #include <cerrno>
 
-#include "runtime/proxy/proxy_handshake.hpp"
 #include "runtime/proxy/h2_connection.hpp"
+#include "runtime/proxy/proxy_handshake.hpp"
 #include "runtime/proxy/tcp_relay.hpp"
 #include "runtime/proxy/tls_handshake.hpp"
 
@@ -385,6 +385,12 @@ void Worker::build_http(rules::Compiler& conditions) {
     h.config = &f;
     h.index = http_frontends_.size() - 1;
     h.log_kind = log::traffic_log_of(f);
+    h.h2.initial_window_size = static_cast<std::uint32_t>(config_->global.h2_initial_window_size);
+    // 0: no limit (HAProxy); HTTP/2's own ceiling then.
+    h.h2.max_concurrent_streams =
+        config_->global.h2_max_concurrent_streams > 0
+            ? static_cast<std::uint32_t>(config_->global.h2_max_concurrent_streams)
+            : 0x7fffffffu;
     h.content_rules = proxy::compile_tcp_rules(f.tcp_request, true, conditions);
     h.request_rules = proxy::HttpRuleSet::compile(f.http_request, rules::Side::request, conditions);
     h.redirect_rules = proxy::HttpRuleSet::compile(f.redirects, rules::Side::request, conditions);

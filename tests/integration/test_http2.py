@@ -21,8 +21,9 @@ from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, LogReader, accepts, ec
 from test_health import self_signed
 
 
-def write_cfg(tmp_path, port, origin_port, pem, extra_frontend=()):
+def write_cfg(tmp_path, port, origin_port, pem, extra_frontend=(), extra_global=()):
     lines = ["global", "    nbthread 1", "    log stdout format raw local0",
+             *(f"    {l}" for l in extra_global),
              "defaults", "    mode http", "    timeout connect 1s", "    timeout client 5s",
              "    timeout server 5s", "    log global", "    option httplog",
              "frontend fe", f"    bind 127.0.0.1:{port} ssl crt {pem} alpn h2,http/1.1",
@@ -286,4 +287,23 @@ def test_soft_stop_sends_goaway_and_finishes_the_stream_in_flight(sluice_bin, tm
             assert proc.wait(timeout=DEADLINE) == 0
     finally:
         gate.set()
+        origin.close()
+
+
+def test_tune_h2_settings_reach_the_client(sluice_bin, tmp_path):
+    origin = HttpOrigin("origin", path_origin)
+    pem = self_signed(tmp_path, "h2.test")
+    port = free_port()
+    cfg = write_cfg(tmp_path, port, origin.port, pem,
+                    extra_global=["tune.h2.max-concurrent-streams 5",
+                                  "tune.h2.initial-window-size 1000"])
+    try:
+        with sluice_serving(sluice_bin, cfg, port):
+            c = H2Client(port)
+            stream = c.request("/s")
+            assert c.response(stream)["body"] == b"/s"
+            assert c.conn.remote_settings.max_concurrent_streams == 5
+            assert c.conn.remote_settings.initial_window_size == 1000
+            c.close()
+    finally:
         origin.close()
