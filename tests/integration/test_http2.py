@@ -2,6 +2,7 @@
 curl --http2 and the Python `h2` library as clients, origins the tests start. The same
 rules serve both protocols. SLUICE_TEST_PROXY=haproxy runs them against HAProxy 2.6."""
 import socket
+import contextlib
 import re
 import signal
 import ssl
@@ -35,6 +36,21 @@ def write_cfg(tmp_path, port, origin_port, pem, extra_frontend=(), extra_global=
     cfg = tmp_path / "h2.cfg"
     cfg.write_text("\n".join(lines) + "\n")
     return cfg
+
+
+@contextlib.contextmanager
+def h2_proxy(sluice_bin, tmp_path, handler, max_connections=32, **cfg):
+    """An origin answering with `handler` and the proxy in front of it on a TLS bind with
+    `alpn h2,http/1.1`; yields (proxy process, port, origin)."""
+    origin = HttpOrigin("origin", handler, max_connections=max_connections)
+    pem = self_signed(tmp_path, "h2.test")
+    port = free_port()
+    try:
+        with sluice_serving(sluice_bin, write_cfg(tmp_path, port, origin.port, pem, **cfg),
+                            port) as proc:
+            yield proc, port, origin
+    finally:
+        origin.close()
 
 
 class H2Client:
@@ -125,101 +141,73 @@ def path_origin(ex):
 
 
 def test_curl_http2_get_runs_the_same_rules(sluice_bin, tmp_path):
-    origin = HttpOrigin("origin", path_origin)
-    pem = self_signed(tmp_path, "h2.test")
-    port = free_port()
-    cfg = write_cfg(tmp_path, port, origin.port, pem)
-    try:
-        with sluice_serving(sluice_bin, cfg, port) as proc:
-            log = LogReader(proc)
-            r = subprocess.run(["curl", "-sk", "--http2", "-D", "-",
-                                f"https://127.0.0.1:{port}/index?x=1"],
-                               capture_output=True, timeout=DEADLINE, check=True)
-            head, body = r.stdout.split(b"\r\n\r\n", 1)
-            assert head.startswith(b"HTTP/2 200")
-            assert b"x-proxy: sluice-test" in head
-            assert body == b"/index?x=1"
-            [seen] = origin.requests
-            assert (seen.method, seen.target, seen.version) == ("GET", "/index?x=1", "HTTP/1.1")
-            assert seen.header("host") == [f"127.0.0.1:{port}"]
-            assert seen.header("x-seen-alpn") == ["h2"]
-            # An HTTP/1.1 client of the same bind still gets HTTP/1.1.
-            r = subprocess.run(["curl", "-sk", "--http1.1", "-o", "/dev/null", "-w",
-                                "%{http_version}", f"https://127.0.0.1:{port}/"],
-                               capture_output=True, timeout=DEADLINE, check=True)
-            assert r.stdout == b"1.1"
-            # The log names the client's protocol.
-            log.wait_for(rf'"GET https://127\.0\.0\.1:{port}/index\?x=1 HTTP/2\.0"$')
-            log.wait_for(r'"GET / HTTP/1\.1"$')
-    finally:
-        origin.close()
+    with h2_proxy(sluice_bin, tmp_path, path_origin) as (proc, port, origin):
+        log = LogReader(proc)
+        r = subprocess.run(["curl", "-sk", "--http2", "-D", "-",
+                            f"https://127.0.0.1:{port}/index?x=1"],
+                           capture_output=True, timeout=DEADLINE, check=True)
+        head, body = r.stdout.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/2 200")
+        assert b"x-proxy: sluice-test" in head
+        assert body == b"/index?x=1"
+        [seen] = origin.requests
+        assert (seen.method, seen.target, seen.version) == ("GET", "/index?x=1", "HTTP/1.1")
+        assert seen.header("host") == [f"127.0.0.1:{port}"]
+        assert seen.header("x-seen-alpn") == ["h2"]
+        # An HTTP/1.1 client of the same bind still gets HTTP/1.1.
+        r = subprocess.run(["curl", "-sk", "--http1.1", "-o", "/dev/null", "-w",
+                            "%{http_version}", f"https://127.0.0.1:{port}/"],
+                           capture_output=True, timeout=DEADLINE, check=True)
+        assert r.stdout == b"1.1"
+        # The log names the client's protocol.
+        log.wait_for(rf'"GET https://127\.0\.0\.1:{port}/index\?x=1 HTTP/2\.0"$')
+        log.wait_for(r'"GET / HTTP/1\.1"$')
 
 
 def test_many_concurrent_streams_on_one_connection(sluice_bin, tmp_path):
-    origin = HttpOrigin("origin", path_origin, max_connections=64)
-    pem = self_signed(tmp_path, "h2.test")
-    port = free_port()
-    cfg = write_cfg(tmp_path, port, origin.port, pem)
-    try:
-        with sluice_serving(sluice_bin, cfg, port):
-            c = H2Client(port)
-            streams = {c.request(f"/s{i}"): f"/s{i}".encode() for i in range(40)}
-            for stream, path in streams.items():
-                r = c.response(stream)
-                assert r["headers"][b":status"] == b"200"
-                assert r["headers"][b"x-proxy"] == b"sluice-test"
-                assert r["body"] == path
-            assert not c.resets
-            c.close()
-    finally:
-        origin.close()
+    with h2_proxy(sluice_bin, tmp_path, path_origin, 64) as (proc, port, origin):
+        c = H2Client(port)
+        streams = {c.request(f"/s{i}"): f"/s{i}".encode() for i in range(40)}
+        for stream, path in streams.items():
+            r = c.response(stream)
+            assert r["headers"][b":status"] == b"200"
+            assert r["headers"][b"x-proxy"] == b"sluice-test"
+            assert r["body"] == path
+        assert not c.resets
+        c.close()
 
 
 def test_request_bodies_with_and_without_a_length(sluice_bin, tmp_path):
-    origin = HttpOrigin("origin", echo_body)
-    pem = self_signed(tmp_path, "h2.test")
-    port = free_port()
-    cfg = write_cfg(tmp_path, port, origin.port, pem)
     payload = bytes(range(256)) * 1200  # 300 KiB: past the stream's first window
-    try:
-        with sluice_serving(sluice_bin, cfg, port):
-            c = H2Client(port)
-            chunked = c.request("/up", "POST", payload)
-            assert c.response(chunked)["body"] == payload
-            sized = c.request("/up", "POST", b"hello",
-                              headers=[("content-length", "5")])
-            assert c.response(sized)["body"] == b"hello"
-            c.close()
-            assert [r.body for r in origin.requests] == [payload, b"hello"]
-            assert origin.requests[0].header("transfer-encoding") == ["chunked"]
-            assert origin.requests[1].header("content-length") == ["5"]
-    finally:
-        origin.close()
+    with h2_proxy(sluice_bin, tmp_path, echo_body) as (proc, port, origin):
+        c = H2Client(port)
+        chunked = c.request("/up", "POST", payload)
+        assert c.response(chunked)["body"] == payload
+        sized = c.request("/up", "POST", b"hello",
+                          headers=[("content-length", "5")])
+        assert c.response(sized)["body"] == b"hello"
+        c.close()
+        assert [r.body for r in origin.requests] == [payload, b"hello"]
+        assert origin.requests[0].header("transfer-encoding") == ["chunked"]
+        assert origin.requests[1].header("content-length") == ["5"]
 
 
 def test_a_stream_reset_mid_body_leaves_the_others_served(sluice_bin, tmp_path):
-    origin = HttpOrigin("origin", echo_body)
-    pem = self_signed(tmp_path, "h2.test")
-    port = free_port()
-    cfg = write_cfg(tmp_path, port, origin.port, pem)
-    try:
-        with sluice_serving(sluice_bin, cfg, port):
-            c = H2Client(port)
-            cut = c.conn.get_next_available_stream_id()
-            c.conn.send_headers(cut, [(":method", "POST"), (":scheme", "https"),
-                                      (":authority", "h2.test"), (":path", "/cut")])
-            c.conn.send_data(cut, b"x" * 1000)
-            c.flush()
-            wait_until(lambda: any(r.target == "/cut" for r in origin.requests),
-                       "the cut request at the origin")
-            c.conn.reset_stream(cut, h2.errors.ErrorCodes.CANCEL)
-            c.flush()
-            after = c.request("/after", "POST", b"still here")
-            assert c.response(after)["body"] == b"still here"
-            assert c.goaway is None
-            c.close()
-    finally:
-        origin.close()
+    with h2_proxy(sluice_bin, tmp_path, echo_body) as (proc, port, origin):
+        c = H2Client(port)
+        cut = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(cut, [(":method", "POST"), (":scheme", "https"),
+                                  (":authority", "h2.test"), (":path", "/cut")])
+        c.conn.send_data(cut, b"x" * 1000)
+        c.flush()
+        wait_until(lambda: any(r.target == "/cut" for r in origin.requests),
+                   "the cut request at the origin")
+        c.conn.reset_stream(cut, h2.errors.ErrorCodes.CANCEL)
+        c.flush()
+        after = c.request("/after", "POST", b"still here")
+        assert c.response(after)["body"] == b"still here"
+        assert c.goaway is None
+        c.close()
 
 
 @pytest.mark.skipif(UNDER_HAPROXY, reason="HAProxy 2.6.12 lets the flood run until "
@@ -228,43 +216,33 @@ def test_a_flood_of_resets_is_cut_off_while_other_clients_are_served(sluice_bin,
     """CVE-2023-44487: a client opening and resetting streams at once gets GOAWAY
     ENHANCE_YOUR_CALM at once; a well-behaved client on another connection is served
     meanwhile."""
-    origin = HttpOrigin("origin", path_origin, max_connections=64)
-    pem = self_signed(tmp_path, "h2.test")
-    port = free_port()
-    cfg = write_cfg(tmp_path, port, origin.port, pem)
-    try:
-        with sluice_serving(sluice_bin, cfg, port):
-            good = H2Client(port)
-            flooder = H2Client(port)
-            for _ in range(1000):
-                s = flooder.conn.get_next_available_stream_id()
-                flooder.conn.send_headers(s, [(":method", "GET"), (":scheme", "https"),
-                                              (":authority", "h2.test"), (":path", "/flood")])
-                flooder.conn.reset_stream(s, h2.errors.ErrorCodes.CANCEL)
-            try:
-                flooder.flush()
-                flooder.pump(lambda: flooder.goaway is not None, "the GOAWAY")
-            except (ConnectionError, OSError):
-                pass
-            assert flooder.goaway == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
-            stream = good.request("/good")
-            assert good.response(stream)["body"] == b"/good"
-            good.close()
-            flooder.close()
-    finally:
-        origin.close()
+    with h2_proxy(sluice_bin, tmp_path, path_origin, 64) as (proc, port, origin):
+        good = H2Client(port)
+        flooder = H2Client(port)
+        for _ in range(1000):
+            s = flooder.conn.get_next_available_stream_id()
+            flooder.conn.send_headers(s, [(":method", "GET"), (":scheme", "https"),
+                                          (":authority", "h2.test"), (":path", "/flood")])
+            flooder.conn.reset_stream(s, h2.errors.ErrorCodes.CANCEL)
+        try:
+            flooder.flush()
+            flooder.pump(lambda: flooder.goaway is not None, "the GOAWAY")
+        except (ConnectionError, OSError):
+            pass
+        assert flooder.goaway == h2.errors.ErrorCodes.ENHANCE_YOUR_CALM
+        stream = good.request("/good")
+        assert good.response(stream)["body"] == b"/good"
+        good.close()
+        flooder.close()
 
 
 def test_soft_stop_sends_goaway_and_finishes_the_stream_in_flight(sluice_bin, tmp_path):
     """SIGUSR1: the h2 client gets a GOAWAY notice, its stream still completes, then the
     process exits. (nghttp shows the frames; Python h2 stops at a GOAWAY.)"""
     gate = threading.Event()
-    origin = HttpOrigin("origin", gated(gate, reply(200, b"late")))
-    pem = self_signed(tmp_path, "h2.test")
-    port = free_port()
-    cfg = write_cfg(tmp_path, port, origin.port, pem)
     try:
-        with sluice_serving(sluice_bin, cfg, port) as proc:
+        late = gated(gate, reply(200, b"late"))
+        with h2_proxy(sluice_bin, tmp_path, late) as (proc, port, origin):
             client = subprocess.Popen(["nghttp", "-v", f"https://127.0.0.1:{port}/slow"],
                                       stdout=subprocess.PIPE, text=True)
             try:
@@ -287,23 +265,14 @@ def test_soft_stop_sends_goaway_and_finishes_the_stream_in_flight(sluice_bin, tm
             assert proc.wait(timeout=DEADLINE) == 0
     finally:
         gate.set()
-        origin.close()
 
 
 def test_tune_h2_settings_reach_the_client(sluice_bin, tmp_path):
-    origin = HttpOrigin("origin", path_origin)
-    pem = self_signed(tmp_path, "h2.test")
-    port = free_port()
-    cfg = write_cfg(tmp_path, port, origin.port, pem,
-                    extra_global=["tune.h2.max-concurrent-streams 5",
-                                  "tune.h2.initial-window-size 1000"])
-    try:
-        with sluice_serving(sluice_bin, cfg, port):
-            c = H2Client(port)
-            stream = c.request("/s")
-            assert c.response(stream)["body"] == b"/s"
-            assert c.conn.remote_settings.max_concurrent_streams == 5
-            assert c.conn.remote_settings.initial_window_size == 1000
-            c.close()
-    finally:
-        origin.close()
+    tune = ["tune.h2.max-concurrent-streams 5", "tune.h2.initial-window-size 1000"]
+    with h2_proxy(sluice_bin, tmp_path, path_origin, extra_global=tune) as (proc, port, origin):
+        c = H2Client(port)
+        stream = c.request("/s")
+        assert c.response(stream)["body"] == b"/s"
+        assert c.conn.remote_settings.max_concurrent_streams == 5
+        assert c.conn.remote_settings.initial_window_size == 1000
+        c.close()
