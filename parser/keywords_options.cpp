@@ -244,6 +244,7 @@ constexpr SettingRow bind_rows[] = {
     {"no-tlsv11", ArgKind::none},
     {"no-tlsv12", ArgKind::none},
     {"no-tlsv13", ArgKind::none},
+    {"proto", ArgKind::choice, 0, 0, "h1 h2"},
     {"ssl", ArgKind::none},
     {"ssl-max-ver", ArgKind::choice, 0, 0, tls_versions},
     {"ssl-min-ver", ArgKind::choice, 0, 0, tls_versions},

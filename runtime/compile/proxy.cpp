@@ -575,6 +575,13 @@ void ProxyBuilder::apply_tcp_check(const ast::TcpCheck& rule, Location where) {
 }
 
 void ProxyBuilder::finish() {
+  if (frontend_ && frontend_->mode == config::Mode::tcp)
+    for (const auto& b : h2_binds_)
+      ctx_.diags.error(b.where,
+                       fmt::format("frontend '{}': MUX protocol 'h2' is not usable for "
+                                   "'bind {}' in mode tcp",
+                                   frontend_->name, b.address),
+                       "'proto h2' needs 'mode http'");
   if (!backend_) return;
   // Checks that open TLS themselves (`tcp-check connect ssl`) verify the server as its
   // traffic would.

@@ -126,8 +126,13 @@ class ProxyBuilder {
   AclScope* scope_ = &acls_;
   std::vector<parser::ast::Setting> default_server_;
   std::vector<parser::Location> server_at_;  // by server: its name on its line
-  bool from_defaults_ = false;   // the statement being applied is the defaults section's
-  bool own_tcp_checks_ = false;  // the section has tcp-check rules of its own
+  struct H2Bind {
+    parser::Location where;
+    std::string address;
+  };
+  std::vector<H2Bind> h2_binds_;  // `proto h2` binds, checked against the final mode
+  bool from_defaults_ = false;    // the statement being applied is the defaults section's
+  bool own_tcp_checks_ = false;   // the section has tcp-check rules of its own
   // The first check rule of each kind, for the warning when the check type ignores them.
   std::optional<parser::Location> tcp_check_rule_at_, http_check_rule_at_;
 };

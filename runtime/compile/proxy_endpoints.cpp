@@ -115,7 +115,10 @@ config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
       tls.no_tls_tickets = true;
     else if (n == "accept-proxy")
       out.accept_proxy = true;
-    else if (n == "name")
+    else if (n == "proto") {
+      out.http2 = arg0(s) == "h2";
+      if (out.http2) h2_binds_.push_back({where, bind.address_text.text});
+    } else if (n == "name")
       out.name = arg0(s);
     else if (n == "v4v6")
       out.v4v6 = true;

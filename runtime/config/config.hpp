@@ -81,6 +81,7 @@ struct Bind {
   std::optional<BindTls> tls;
   std::string name;
   bool accept_proxy = false;
+  bool http2 = false;  // `proto h2`: every connection speaks HTTP/2 (h2c on a plain bind)
   bool v4v6 = false;
   bool v6only = false;
 };

@@ -196,10 +196,12 @@ void H2Stream::detach() {
 
 void H2Connection::start(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
                          const HttpFrontend& frontend, tls::Stream tls) {
+  const bool registered = static_cast<bool>(tls);
   auto* c = new H2Connection(share, std::move(client), std::move(slot), frontend, std::move(tls));
   share.loop().adopt(*c);
   share.listen_for_stop(*c);
-  if (!share.loop().modify(c->link_.fd(), *c)) {
+  const int fd = c->link_.fd();
+  if (!(registered ? share.loop().modify(fd, *c) : share.loop().add(fd, *c))) {
     c->close();
     return;
   }

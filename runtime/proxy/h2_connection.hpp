@@ -74,7 +74,8 @@ class H2Connection final : public io::Owned,
                            private io::Deferred,
                            private http2::Events {
  public:
-  // `tls`: the client's TLS, its handshake done and "h2" chosen (registered with the loop).
+  // `tls`: the client's TLS, its handshake done (the handshake registered the socket with
+  // the loop); empty on a plain `proto h2` bind (h2c with prior knowledge).
   static void start(HttpLoopShare& share, AcceptedClient client, ConnectionSlot slot,
                     const HttpFrontend& frontend, tls::Stream tls);
   ~H2Connection() override;

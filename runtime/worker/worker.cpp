@@ -203,7 +203,7 @@ class Worker::Acceptor final : public io::Pollable,
   void secured(proxy::AcceptedClient client, proxy::ConnectionSlot slot,
                tls::Stream stream) override {
     if (listening_.http) {
-      if (stream && stream.alpn() == "h2")
+      if (listening_.http2 || (stream && stream.alpn() == "h2"))
         proxy::H2Connection::start(http_, std::move(client), std::move(slot), *listening_.http,
                                    std::move(stream));
       else
@@ -544,6 +544,7 @@ bool Worker::open(std::string& error, const Inheritance* inherited) {
     l.http = http_frontends_[b.frontend].get();
     l.tls = contexts;
     l.accept_proxy = bind.accept_proxy;
+    l.http2 = bind.http2;
     l.listener = bind.name.empty() ? std::to_string(listener_ids[b.frontend]) : bind.name;
     l.address.length = sizeof l.address.storage;
     getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage), &l.address.length);

@@ -73,6 +73,7 @@ class Worker {
     const tls::ServerContexts* tls = nullptr;   // `ssl` binds: the handshake comes first
     std::string listener;                       // the bind's name, else its id (logs)
     bool accept_proxy = false;                  // a PROXY protocol header comes first
+    bool http2 = false;                         // `proto h2`: HTTP/2 whatever ALPN says
     io::SocketAddress address;
   };
   class Acceptor;

@@ -276,3 +276,15 @@ def test_tune_h2_settings_reach_the_client(sluice_bin, tmp_path):
         assert c.conn.remote_settings.max_concurrent_streams == 5
         assert c.conn.remote_settings.initial_window_size == 1000
         c.close()
+
+
+def test_h2c_with_prior_knowledge_on_a_proto_h2_bind(sluice_bin, tmp_path):
+    """`bind … proto h2` on a plain bind: clients speak HTTP/2 from their first byte."""
+    plain = free_port()
+    with h2_proxy(sluice_bin, tmp_path, path_origin,
+                  extra_frontend=[f"bind 127.0.0.1:{plain} proto h2"]) as (proc, port, origin):
+        r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-o", "-", "-w",
+                            " %{http_version}", f"http://127.0.0.1:{plain}/clear"],
+                           capture_output=True, timeout=DEADLINE, check=True)
+        assert r.stdout == b"/clear 2"
+        assert origin.requests[-1].header("x-seen-alpn") == [""]  # no TLS, no ALPN
