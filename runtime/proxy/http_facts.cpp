@@ -56,4 +56,12 @@ rules::HeaderField HttpFacts::header(rules::Message which, std::size_t index) {
   return {h.name, h.value};
 }
 
+rules::Value HttpFacts::log_var(rules::LogVar var) {
+  if (var != rules::LogVar::http_version) return {};
+  if (http2_) return rules::Value::text_of("HTTP/2.0");
+  if (request_ == nullptr) return {};
+  return rules::Value::text_of(request_->version == http::Version::http_1_0 ? "HTTP/1.0"
+                                                                            : "HTTP/1.1");
+}
+
 }  // namespace sluice::proxy

@@ -13,9 +13,13 @@ namespace sluice::proxy {
 
 class HttpFacts final : public rules::Facts {
  public:
+  // `http2`: the client speaks HTTP/2 (%HV says "HTTP/2.0").
   HttpFacts(const io::SocketAddress& client, const io::SocketAddress& local,
-            const ConnectionFacts::ServerCount* usable_servers, ConnectionFacts::Tls tls = {})
-      : connection_(client, local, usable_servers, tls), usable_servers_(usable_servers) {}
+            const ConnectionFacts::ServerCount* usable_servers, ConnectionFacts::Tls tls = {},
+            bool http2 = false)
+      : connection_(client, local, usable_servers, tls),
+        usable_servers_(usable_servers),
+        http2_(http2) {}
 
   // nullptr: no such message (a response rule cannot read the request, as in HAProxy once
   // the request has been forwarded; no response before one arrived).
@@ -27,6 +31,7 @@ class HttpFacts final : public rules::Facts {
   rules::Value fetch(rules::FetchId id, std::span<const std::string_view> args) override;
   std::optional<std::size_t> header_count(rules::Message message) override;
   rules::HeaderField header(rules::Message message, std::size_t index) override;
+  rules::Value log_var(rules::LogVar var) override;
 
  private:
   const http::Message* message(rules::Message which) const {
@@ -38,6 +43,7 @@ class HttpFacts final : public rules::Facts {
   const http::Message* request_ = nullptr;
   const http::Message* response_ = nullptr;
   std::string_view backend_;
+  bool http2_ = false;
 };
 
 }  // namespace sluice::proxy

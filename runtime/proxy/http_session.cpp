@@ -473,8 +473,7 @@ void HttpSession::process_request_head() {
   dechunk_ = false;
   server_answered_ = false;
 
-  HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
-                  {client_->tls() != nullptr, client_->tls()});
+  HttpFacts facts = client_facts();
   facts.set_request(&request);
   RuleContext ctx{facts, x.arena, share_.scratch(), x.reply_headers};
 

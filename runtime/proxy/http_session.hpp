@@ -59,7 +59,7 @@ struct HttpFrontend {
   const config::Frontend* config = nullptr;
   std::size_t index = 0;  // in config::Config::frontends
   log::TrafficLog log_kind = log::TrafficLog::connect;
-  http2::Settings h2;  // its HTTP/2 clients' (tune.h2.*)
+  http2::Settings h2;                  // its HTTP/2 clients' (tune.h2.*)
   std::vector<TcpRule> content_rules;  // `tcp-request content`, once per request
   HttpRuleSet request_rules, redirect_rules, response_rules;
   BackendRoutes<HttpBackend> backends;
@@ -228,6 +228,11 @@ class HttpSession final : public io::Owned,
   void rearm();
   void close();
 
+  // What rules read of this client (addresses, TLS, protocol); messages are set after.
+  HttpFacts client_facts() const {
+    return HttpFacts(client_address_, local_address_, frontend_.usable_servers,
+                     {client_->tls() != nullptr, client_->tls()}, client_->http2());
+  }
   // Closes the session if it sits between requests; otherwise it closes after this one.
   void on_soft_stop();
 

@@ -114,8 +114,7 @@ ConnectSpec HttpSession::connect_spec(std::uint32_t server, ConnectBuffers& buff
     if (options.sni && x.sni_format != options.sni) {
       // Rendered while the head is readable; a later connect (retry, queue) to a server
       // with another expression renders without it (header fetches find nothing).
-      HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
-                      {client_->tls() != nullptr, client_->tls()});
+      HttpFacts facts = client_facts();
       if (request_state_ == RequestState::head) facts.set_request(&x.request);
       x.sni_length = options.sni->render(facts, x.sni).size;
       x.sni_format = options.sni;
@@ -351,8 +350,7 @@ void HttpSession::process_response_head(std::size_t head_size) {
   http::Message& response = x.response;
   x.log.response = share_.loop().now_ms();
   x.log.status = response.status;
-  HttpFacts facts(client_address_, local_address_, frontend_.usable_servers,
-                  {client_->tls() != nullptr, client_->tls()});
+  HttpFacts facts = client_facts();
   facts.set_response(&response);
   facts.set_backend(backend_->state->config().name);
   x.arena.reset();

@@ -29,6 +29,7 @@ def write_cfg(tmp_path, port, origin_port, pem, extra_frontend=(), extra_global=
              "    timeout server 5s", "    log global", "    option httplog",
              "frontend fe", f"    bind 127.0.0.1:{port} ssl crt {pem} alpn h2,http/1.1",
              "    http-request set-header X-Seen-Alpn %[ssl_fc_alpn]",
+             "    http-request set-header X-Version %HV",
              "    http-response set-header X-Proxy sluice-test",
              *(f"    {l}" for l in extra_frontend),
              "    default_backend be",
@@ -154,11 +155,13 @@ def test_curl_http2_get_runs_the_same_rules(sluice_bin, tmp_path):
         assert (seen.method, seen.target, seen.version) == ("GET", "/index?x=1", "HTTP/1.1")
         assert seen.header("host") == [f"127.0.0.1:{port}"]
         assert seen.header("x-seen-alpn") == ["h2"]
+        assert seen.header("x-version") == ["HTTP/2.0"]
         # An HTTP/1.1 client of the same bind still gets HTTP/1.1.
         r = subprocess.run(["curl", "-sk", "--http1.1", "-o", "/dev/null", "-w",
                             "%{http_version}", f"https://127.0.0.1:{port}/"],
                            capture_output=True, timeout=DEADLINE, check=True)
         assert r.stdout == b"1.1"
+        assert origin.requests[-1].header("x-version") == ["HTTP/1.1"]
         # The log names the client's protocol.
         log.wait_for(rf'"GET https://127\.0\.0\.1:{port}/index\?x=1 HTTP/2\.0"$')
         log.wait_for(r'"GET / HTTP/1\.1"$')
