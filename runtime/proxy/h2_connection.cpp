@@ -74,6 +74,7 @@ bool H2Stream::write_request(const http2::RequestHead& head, bool end_stream) {
 
 void H2Stream::add_body(std::span<const char> data) {
   if (data.empty()) return;
+  unconsumed_ += data.size();
   if (chunked_) in_ += fmt::format("{:x}\r\n", data.size());
   in_.append(data.data(), data.size());
   if (chunked_) in_ += "\r\n";
@@ -96,8 +97,11 @@ Io H2Stream::receive(std::span<char> into, std::size_t& n, bool& drained) {
   n = std::min(available, into.size());
   std::copy_n(in_.data() + taken_, n, into.data());
   taken_ += n;
-  // The client may send as much again: the body moves on at the session's pace.
-  connection_.codec_.consume(id_, n);
+  // The client may send as much again: the body moves on at the session's pace (framing
+  // bytes are counted as body, never more than came).
+  const std::size_t body = std::min(n, unconsumed_);
+  unconsumed_ -= body;
+  if (body) connection_.codec_.consume(id_, body);
   if (taken_ == in_.size()) {
     in_.clear();
     taken_ = 0;
@@ -121,15 +125,13 @@ Io H2Stream::transmit(std::span<const char> from, std::size_t& n) {
 
 bool H2Stream::take_response(std::span<const char> bytes) {
   auto& codec = connection_.codec_;
-  std::span<const char> rest = bytes;
   if (!head_done_) {
+    if (head_.empty() && response_.status == 0)
+      parser_.start_response(head_request_ ? http::Method::head : http::Method::get, false);
     head_.append(bytes.data(), bytes.size());
-    rest = {};
+    bytes = {};
     for (;;) {
       if (head_.size() > kHeadLimit) return false;
-      if (response_.status == 0 && head_.size() == bytes.size()) {
-        parser_.start_response(head_request_ ? http::Method::head : http::Method::get, false);
-      }
       const auto r = parser_.parse(head_, response_);
       if (r.status == http::ParseStatus::need_more) return true;
       if (r.status == http::ParseStatus::error) return false;
@@ -152,22 +154,31 @@ bool H2Stream::take_response(std::span<const char> bytes) {
       head_done_ = true;
       response_ended_ = !has_body;
       if (has_body) body_.start(response_);
-      rest_storage_ = head_.substr(r.consumed);
-      rest = rest_storage_;
+      body_in_ = head_.substr(r.consumed);  // body bytes that came with the head
       break;
     }
   }
-  while (!response_ended_ && !rest.empty()) {
-    const auto r = body_.decode(rest);
+  // Decoded where the bytes are; what the decoder could not take yet (a chunk size cut in
+  // two) waits in body_in_ for the rest.
+  std::span<const char> input = bytes;
+  if (!body_in_.empty()) {
+    body_in_.append(bytes.data(), bytes.size());
+    input = body_in_;
+  }
+  std::size_t taken = 0;
+  while (!response_ended_ && taken < input.size()) {
+    const auto r = body_.decode(input.subspan(taken));
     if (r.status == http::BodyStatus::error) return false;
     if (!r.data.empty()) codec.data(id_, r.data, false);
-    rest = rest.subspan(r.consumed);
+    taken += r.consumed;
     if (r.status == http::BodyStatus::done) {
       codec.data(id_, {}, true);
       response_ended_ = true;
     }
     if (r.status == http::BodyStatus::need_more || r.consumed == 0) break;
   }
+  const std::string rest(input.begin() + static_cast<std::ptrdiff_t>(taken), input.end());
+  body_in_ = response_ended_ ? std::string() : rest;
   return true;
 }
 

@@ -53,7 +53,8 @@ class H2Stream final : public ClientSide {
   std::string in_;                  // the request as HTTP/1.1, read by the session
   std::string uri_prefix_;          // "scheme://authority"
   std::size_t taken_ = 0;
-  bool chunked_ = false;  // the body goes to the session chunked
+  std::size_t unconsumed_ = 0;  // request body bytes not yet given back to the window
+  bool chunked_ = false;        // the body goes to the session chunked
   bool head_request_ = false;
   bool reset_ = false;   // the client (or a protocol error) ended the stream
   bool closed_ = false;  // http2::Server is done with the stream
@@ -63,7 +64,7 @@ class H2Stream final : public ClientSide {
   http::HeadParser parser_;
   http::Message response_;
   http::BodyDecoder body_;
-  std::string rest_storage_;  // body bytes that came with the head
+  std::string body_in_;  // response body bytes the decoder has not taken yet
   bool head_done_ = false;
   bool response_ended_ = false;
 };

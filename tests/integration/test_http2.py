@@ -291,3 +291,26 @@ def test_h2c_with_prior_knowledge_on_a_proto_h2_bind(sluice_bin, tmp_path):
                            capture_output=True, timeout=DEADLINE, check=True)
         assert r.stdout == b"/clear 2"
         assert origin.requests[-1].header("x-seen-alpn") == [""]  # no TLS, no ALPN
+
+
+def test_a_chunked_response_cut_anywhere_arrives_whole(sluice_bin, tmp_path):
+    """The server's chunked body comes in pieces that cut a chunk's size line and its CRLF
+    in two: the client gets the data, whole, in DATA frames."""
+    pieces = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1", b"0\r\n0123456789",
+              b"abcdef\r", b"\n5\r\nhello\r\n0\r", b"\n\r\n"]
+
+    def slow_chunks(ex):
+        ex.read_body()
+        for piece in pieces:
+            ex.send(piece)
+            time.sleep(0.05)  # each piece its own read at the proxy
+        return False
+
+    with h2_proxy(sluice_bin, tmp_path, slow_chunks) as (proc, port, origin):
+        c = H2Client(port)
+        stream = c.request("/chunks")
+        r = c.response(stream)
+        assert r["headers"][b":status"] == b"200"
+        assert b"transfer-encoding" not in r["headers"]
+        assert r["body"] == b"0123456789abcdefhello"
+        c.close()
