@@ -314,3 +314,16 @@ def test_a_chunked_response_cut_anywhere_arrives_whole(sluice_bin, tmp_path):
         assert b"transfer-encoding" not in r["headers"]
         assert r["body"] == b"0123456789abcdefhello"
         c.close()
+
+
+def test_a_large_response_follows_the_clients_window(sluice_bin, tmp_path):
+    """1 MiB down each of two streams whose window is 64 KiB: the proxy sends as the client's
+    WINDOW_UPDATEs allow and holds the rest back from the server (bounded queue)."""
+    body = bytes(range(256)) * 4096
+    with h2_proxy(sluice_bin, tmp_path, reply(200, body)) as (proc, port, origin):
+        c = H2Client(port)
+        streams = [c.request(f"/big{i}") for i in range(2)]
+        for s in streams:
+            r = c.response(s)
+            assert len(r["body"]) == len(body) and r["body"] == body
+        c.close()
