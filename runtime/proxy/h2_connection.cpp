@@ -314,12 +314,11 @@ bool H2Connection::read() {
 }
 
 void H2Connection::wake_streams() {
-  std::vector<std::int32_t> ids;
-  for (const auto& s : streams_)
-    if (s->session_ && (s->wake_in_ || s->wake_out_)) ids.push_back(s->id_);
-  for (auto id : ids) {
-    H2Stream* s = find(id);
-    if (s == nullptr || s->session_ == nullptr) continue;
+  // Sessions woken here neither open nor forget streams (those happen in read() and
+  // forget_finished()), so the list holds still.
+  for (const auto& stream : streams_) {
+    H2Stream* s = stream.get();
+    if (s->session_ == nullptr || !(s->wake_in_ || s->wake_out_)) continue;
     std::uint32_t events = 0;
     if (s->wake_in_) events |= s->reset_ ? EPOLLIN | EPOLLERR : EPOLLIN;
     if (s->wake_out_) events |= EPOLLOUT;
