@@ -327,3 +327,47 @@ def test_a_large_response_follows_the_clients_window(sluice_bin, tmp_path):
             r = c.response(s)
             assert len(r["body"]) == len(body) and r["body"] == body
         c.close()
+
+
+def frame(kind, flags, stream, payload):
+    """One HTTP/2 frame, for what the h2 library will not send."""
+    return (len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big")
+            + payload)
+
+
+def literal(name, value):
+    """An HPACK literal field without indexing, new name (RFC 7541 6.2.2), short strings."""
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+def test_a_continuation_flood_ends_that_connection_only(sluice_bin, tmp_path):
+    """A header block that never ends (HEADERS, then CONTINUATION after CONTINUATION) is
+    cut off with a GOAWAY once past the header list limit; another client is served."""
+    with h2_proxy(sluice_bin, tmp_path, path_origin) as (proc, port, origin):
+        good = H2Client(port)
+        flooder = H2Client(port)  # its h2 state is not used past the preface
+        flooder.sock.sendall(frame(1, 0, 1, b"\x82\x87\x84" + literal(b":authority", b"x")))
+        goaway = None
+        try:
+            for _ in range(400):
+                flooder.sock.sendall(frame(9, 0, 1, literal(b"x-flood", b"a" * 100) * 8))
+        except OSError:
+            pass  # the proxy stopped reading: the GOAWAY is in our buffer
+        data = b""
+        flooder.sock.settimeout(DEADLINE)
+        try:
+            while chunk := flooder.sock.recv(65536):
+                data += chunk
+        except OSError:
+            pass
+        at = 0
+        while at + 9 <= len(data):
+            length, kind = int.from_bytes(data[at:at + 3], "big"), data[at + 3]
+            if kind == 7:  # GOAWAY
+                goaway = int.from_bytes(data[at + 13:at + 17], "big")
+            at += 9 + length
+        assert goaway is not None and goaway != 0, data[:200]
+        stream = good.request("/good")
+        assert good.response(stream)["body"] == b"/good"
+        good.close()
+        flooder.close()
