@@ -22,7 +22,8 @@ from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, LogReader, accepts, ec
 from test_health import self_signed
 
 
-def write_cfg(tmp_path, port, origin_port, pem, extra_frontend=(), extra_global=()):
+def write_cfg(tmp_path, port, origin_port, pem, extra_frontend=(), extra_global=(),
+              tail=()):
     lines = ["global", "    nbthread 1", "    log stdout format raw local0",
              *(f"    {l}" for l in extra_global),
              "defaults", "    mode http", "    timeout connect 1s", "    timeout client 5s",
@@ -33,7 +34,7 @@ def write_cfg(tmp_path, port, origin_port, pem, extra_frontend=(), extra_global=
              "    http-response set-header X-Proxy sluice-test",
              *(f"    {l}" for l in extra_frontend),
              "    default_backend be",
-             "backend be", f"    server s1 127.0.0.1:{origin_port}"]
+             "backend be", f"    server s1 127.0.0.1:{origin_port}", *tail]
     cfg = tmp_path / "h2.cfg"
     cfg.write_text("\n".join(lines) + "\n")
     return cfg
@@ -371,3 +372,25 @@ def test_a_continuation_flood_ends_that_connection_only(sluice_bin, tmp_path):
         assert good.response(stream)["body"] == b"/good"
         good.close()
         flooder.close()
+
+
+def test_redirects_and_use_backend_route_h2_requests(sluice_bin, tmp_path):
+    """ACLs on the path pick a redirect or another backend for HTTP/2 requests as for
+    HTTP/1.1 ones."""
+    other = HttpOrigin("other")
+    try:
+        routing = ["http-request redirect location /moved code 301 if { path /old }",
+                   "use_backend two if { path_beg /two }"]
+        tail = ["backend two", f"    server s2 127.0.0.1:{other.port}"]
+        with h2_proxy(sluice_bin, tmp_path, path_origin, extra_frontend=routing,
+                      tail=tail) as (proc, port, origin):
+            c = H2Client(port)
+            moved, two, one = c.request("/old"), c.request("/two/x"), c.request("/one")
+            r = c.response(moved)
+            assert (r["headers"][b":status"], r["headers"][b"location"]) == (b"301", b"/moved")
+            assert c.response(two)["body"] == b"other"
+            assert c.response(one)["body"] == b"/one"
+            c.close()
+            assert [r.target for r in origin.requests] == ["/one"]
+    finally:
+        other.close()
