@@ -1,6 +1,7 @@
 // HttpSession: lifetime, events, the client side, request processing, local replies and
 // timeouts. The server side is in http_session_server.cpp, the traffic log in
-// http_session_log.cpp; what an exchange holds in http_exchange.hpp.
+// http_session_log.cpp, what every session of a loop shares in http_loop_share.cpp; what
+// an exchange holds in http_exchange.hpp.
 #include "runtime/proxy/http_session.hpp"
 
 #include <sys/socket.h>
@@ -17,80 +18,8 @@ namespace {
 // How long a closing connection waits for the client's FIN after ours (lingering, so the
 // client reads our response rather than a reset).
 constexpr std::int64_t kLingerMs = 1000;
-// Idle server connections older than this are closed (HAProxy's pool-purge-delay).
-constexpr std::int64_t kPoolPurgeMs = 5000;
-// Free exchanges kept per loop for the next requests.
-constexpr std::size_t kSpareExchanges = 64;
 
 }  // namespace
-
-HttpLoopShare::HttpLoopShare(io::Loop& loop, std::size_t index,
-                             const std::vector<std::uint32_t>& servers, std::size_t bufsize,
-                             std::size_t max_headers)
-    : loop_(loop),
-      index_(index),
-      pool_(loop, servers, kPoolPurgeMs),
-      bufsize_(bufsize),
-      max_headers_(max_headers),
-      scratch_(new char[bufsize]) {}
-
-HttpLoopShare::~HttpLoopShare() {
-  for (Exchange* x : free_)
-    delete x;
-}
-
-HttpLoopShare::Exchange* HttpLoopShare::acquire() {
-  if (free_.empty()) return new Exchange(bufsize_, max_headers_);
-  Exchange* x = free_.back();
-  free_.pop_back();
-  return x;
-}
-
-void HttpLoopShare::release(Exchange* x) {
-  x->client_in.clear();
-  x->client_out.clear();
-  x->server_in.clear();
-  x->server_out.clear();
-  x->server_sent = 0;
-  x->hold = false;
-  x->sni_format = nullptr;
-  x->log.reset(0);
-  if (free_.size() < kSpareExchanges)
-    free_.push_back(x);
-  else
-    delete x;
-}
-
-void HttpLoopShare::soft_stop() {
-  stopping_ = true;
-  pool_.close_all();
-  for (HttpSession* s = sessions_; s != nullptr;) {
-    HttpSession* next = s->next_session_;
-    s->on_soft_stop();
-    s = next;
-  }
-  for (StopListener* l = listeners_; l != nullptr;) {
-    StopListener* next = l->next_listener_;
-    l->on_soft_stop();
-    l = next;
-  }
-}
-
-void HttpLoopShare::listen_for_stop(StopListener& listener) {
-  listener.next_listener_ = listeners_;
-  if (listeners_) listeners_->prev_listener_ = &listener;
-  listeners_ = &listener;
-  if (stopping_) listener.on_soft_stop();
-}
-
-void HttpLoopShare::forget(StopListener& listener) {
-  if (listener.prev_listener_)
-    listener.prev_listener_->next_listener_ = listener.next_listener_;
-  else if (listeners_ == &listener)
-    listeners_ = listener.next_listener_;
-  if (listener.next_listener_) listener.next_listener_->prev_listener_ = listener.prev_listener_;
-  listener.prev_listener_ = listener.next_listener_ = nullptr;
-}
 
 // ---- lifetime -------------------------------------------------------------------------
 
@@ -114,9 +43,7 @@ void HttpSession::start(HttpLoopShare& share, AcceptedClient client, ConnectionS
 
 void HttpSession::join(HttpLoopShare& share) {
   share.loop().adopt(*this);
-  next_session_ = share.sessions_;
-  if (share.sessions_) share.sessions_->prev_session_ = this;
-  share.sessions_ = this;
+  share.listen_for_stop(*this);
 }
 
 HttpSession* HttpSession::start_stream(HttpLoopShare& share, ClientSide& client,
@@ -165,11 +92,7 @@ HttpSession::~HttpSession() {
 void HttpSession::close() {
   if (closed_) return;
   closed_ = true;
-  if (prev_session_)
-    prev_session_->next_session_ = next_session_;
-  else
-    share_.sessions_ = next_session_;
-  if (next_session_) next_session_->prev_session_ = prev_session_;
+  share_.forget(*this);
   share_.loop().cancel(*this);
   if (x_ && x_->log.start >= 0) {
     terminated(client_fin_ ? 'C' : 'S', request_state_ == RequestState::head ? 'R' : 'D');

@@ -76,8 +76,8 @@ struct HttpFrontend {
 // next, the idle server connections, scratch space for rules.
 class HttpSession;
 
-// A client connection that is not a session of its own (HTTP/2 carries many): told of a
-// soft stop.
+// What a loop's soft stop reaches: every HTTP session, and every HTTP/2 connection (which
+// carries several).
 class StopListener {
  public:
   virtual void on_soft_stop() = 0;
@@ -120,11 +120,9 @@ class HttpLoopShare {
   void forget(StopListener& listener);
 
  private:
-  friend class HttpSession;
   io::Loop& loop_;
   std::size_t index_;
-  HttpSession* sessions_ = nullptr;  // every open session of the loop, for soft_stop
-  StopListener* listeners_ = nullptr;
+  StopListener* listeners_ = nullptr;  // every open session and HTTP/2 connection
   bool stopping_ = false;
   ServerPool pool_;
   std::size_t bufsize_;
@@ -135,6 +133,7 @@ class HttpLoopShare {
 };
 
 class HttpSession final : public io::Owned,
+                          private StopListener,
                           private io::Timer,
                           private ServerConnectionUser,
                           private QueueWaiter {
@@ -157,7 +156,6 @@ class HttpSession final : public io::Owned,
   void abort() { close(); }
 
  private:
-  friend class HttpLoopShare;
   enum class RequestState : std::uint8_t { head, body, done };
   // queued: waiting for a server slot (server maxconn) or for the pause before retrying
   // the same server; the request head is already edited.
@@ -234,11 +232,9 @@ class HttpSession final : public io::Owned,
                      {client_->tls() != nullptr, client_->tls()}, client_->http2());
   }
   // Closes the session if it sits between requests; otherwise it closes after this one.
-  void on_soft_stop();
+  void on_soft_stop() override;
 
   HttpLoopShare& share_;
-  HttpSession* prev_session_ = nullptr;
-  HttpSession* next_session_ = nullptr;
   const HttpFrontend& frontend_;
   log::Logger* logger_ = nullptr;  // set when the frontend logs each exchange
   ConnectionSlot slot_;
