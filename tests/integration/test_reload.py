@@ -62,6 +62,21 @@ def master(sluice_bin, cfg, port, args=(), env=None):
             wait_until(lambda: not os.path.exists(f"/proc/{pid}"), f"worker {pid} gone")
 
 
+@contextlib.contextmanager
+def served(sluice_bin, tmp_path, args=()):
+    """An origin, `site.cfg` (write_cfg) in front of it, and the master serving it; yields
+    (master process, its log, port, cfg, origin)."""
+    origin = HttpOrigin("origin")
+    port = free_port()
+    cfg = tmp_path / "site.cfg"
+    write_cfg(cfg, port, origin.port)
+    try:
+        with master(sluice_bin, cfg, port, args) as (proc, log):
+            yield proc, log, port, cfg, origin
+    finally:
+        origin.close()
+
+
 def children(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -204,31 +219,23 @@ def test_three_reloads_under_load_lose_no_request(sluice_bin, tmp_path):
 
 
 def test_invalid_reload_keeps_the_old_worker_and_a_later_valid_one_works(sluice_bin, tmp_path):
-    origin = HttpOrigin("origin")
-    port = free_port()
-    cfg = tmp_path / "site.cfg"
-    write_cfg(cfg, port, origin.port)
-
-    try:
-        with master(sluice_bin, cfg, port) as (proc, log):
-            worker = children(proc.pid)
-            assert config_of(port) == "v1"
-            cfg.write_text(cfg.read_text() + "    server s2 127.0.0.1:bogus\n    balanec rr\n")
-            reload(proc, log, r"Reload failed: the configuration is invalid; the current "
-                              r"workers keep serving\.")
-            errors = [l for l in log.lines if re.match(rf"{re.escape(str(cfg))}:\d+:\d+: error", l)]
-            assert len(errors) == 2, log.lines
-            assert any(":16:" in l and "invalid port 'bogus'" in l for l in errors), errors
-            assert any(":17:5:" in l and "unknown keyword 'balanec'" in l for l in errors), errors
-            assert proc.poll() is None and children(proc.pid) == worker
-            assert config_of(port) == "v1"
-            write_cfg(cfg, port, origin.port, header="v2")
-            reload(proc, log)
-            wait_until(lambda: config_of(port) == "v2", "the new configuration serving")
-            wait_until(lambda: len(children(proc.pid)) == 1 and children(proc.pid) != worker,
-                       "only the new worker left")
-    finally:
-        origin.close()
+    with served(sluice_bin, tmp_path) as (proc, log, port, cfg, origin):
+        worker = children(proc.pid)
+        assert config_of(port) == "v1"
+        cfg.write_text(cfg.read_text() + "    server s2 127.0.0.1:bogus\n    balanec rr\n")
+        reload(proc, log, r"Reload failed: the configuration is invalid; the current "
+                          r"workers keep serving\.")
+        errors = [l for l in log.lines if re.match(rf"{re.escape(str(cfg))}:\d+:\d+: error", l)]
+        assert len(errors) == 2, log.lines
+        assert any(":16:" in l and "invalid port 'bogus'" in l for l in errors), errors
+        assert any(":17:5:" in l and "unknown keyword 'balanec'" in l for l in errors), errors
+        assert proc.poll() is None and children(proc.pid) == worker
+        assert config_of(port) == "v1"
+        write_cfg(cfg, port, origin.port, header="v2")
+        reload(proc, log)
+        wait_until(lambda: config_of(port) == "v2", "the new configuration serving")
+        wait_until(lambda: len(children(proc.pid)) == 1 and children(proc.pid) != worker,
+                   "only the new worker left")
 
 
 def test_renewed_certificate_is_served_after_a_reload(sluice_bin, tmp_path):
@@ -265,22 +272,15 @@ def test_renewed_certificate_is_served_after_a_reload(sluice_bin, tmp_path):
 
 
 def test_killed_worker_is_replaced(sluice_bin, tmp_path):
-    origin = HttpOrigin("origin")
-    port = free_port()
-    cfg = tmp_path / "site.cfg"
-    write_cfg(cfg, port, origin.port)
-    try:
-        with master(sluice_bin, cfg, port) as (proc, log):
-            [worker] = children(proc.pid)
-            os.kill(worker, signal.SIGKILL)
-            log.wait_for(rf"Current worker \({worker}\) exited with signal 9 \(Killed\); a new "
-                         r"one starts in \d+ms\.")
-            wait_until(lambda: len([l for l in log.lines if "Loading success." in l]) == 2,
-                       "a new worker serving")
-            assert get(port)[0] == 200
-            assert children(proc.pid) not in ([], [worker])
-    finally:
-        origin.close()
+    with served(sluice_bin, tmp_path) as (proc, log, port, cfg, origin):
+        [worker] = children(proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        log.wait_for(rf"Current worker \({worker}\) exited with signal 9 \(Killed\); a new "
+                     r"one starts in \d+ms\.")
+        wait_until(lambda: len([l for l in log.lines if "Loading success." in l]) == 2,
+                   "a new worker serving")
+        assert get(port)[0] == 200
+        assert children(proc.pid) not in ([], [worker])
 
 
 def test_binds_added_and_removed_by_reloads(sluice_bin, tmp_path):
@@ -312,22 +312,15 @@ def test_binds_added_and_removed_by_reloads(sluice_bin, tmp_path):
 def test_reload_signals_in_a_row_are_not_lost(sluice_bin, tmp_path):
     """A second SIGUSR2 arriving while the first reload's worker is starting runs after it:
     the last configuration written is the one served."""
-    origin = HttpOrigin("origin")
-    port = free_port()
-    cfg = tmp_path / "site.cfg"
-    write_cfg(cfg, port, origin.port)
-    try:
-        with master(sluice_bin, cfg, port) as (proc, log):
-            write_cfg(cfg, port, origin.port, header="v2")
-            proc.send_signal(signal.SIGUSR2)
-            log.wait_for(r"Reloading sluice")
-            write_cfg(cfg, port, origin.port, header="v3")
-            proc.send_signal(signal.SIGUSR2)
+    with served(sluice_bin, tmp_path) as (proc, log, port, cfg, origin):
+        write_cfg(cfg, port, origin.port, header="v2")
+        proc.send_signal(signal.SIGUSR2)
+        log.wait_for(r"Reloading sluice")
+        write_cfg(cfg, port, origin.port, header="v3")
+        proc.send_signal(signal.SIGUSR2)
 
-            wait_until(lambda: config_of(port) == "v3", "v3 served")
-            wait_until(lambda: len(children(proc.pid)) == 1, "one worker left")
-    finally:
-        origin.close()
+        wait_until(lambda: config_of(port) == "v3", "v3 served")
+        wait_until(lambda: len(children(proc.pid)) == 1, "one worker left")
 
 
 def test_hard_stop_after_bounds_an_old_worker(sluice_bin, tmp_path):
