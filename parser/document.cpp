@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "parser/directive_condition.hpp"
 #include "parser/keywords.hpp"
 #include "parser/suggest.hpp"
 #include "parser/vocabulary.hpp"
@@ -54,7 +55,8 @@ constexpr std::string_view section_names[] = {"backend", "defaults", "frontend",
 
 class FileParser {
  public:
-  FileParser(ast::Document& doc, Diagnostics& diags) : doc_(doc), diags_(diags) {}
+  FileParser(ast::Document& doc, Diagnostics& diags, const ParseOptions& options)
+      : doc_(doc), diags_(diags), options_(options) {}
 
   void line(const Line& line) {
     const auto& words = line.words;
@@ -62,7 +64,7 @@ class FileParser {
       directive(words);
       return;
     }
-    if (skipped_blocks_ > 0) return;  // inside an `.if` block sluice cannot evaluate yet
+    if (!reading()) return;  // inside a block whose condition is false
     if (auto kind = section_kind(words[0].text); kind && !words[0].quoted) {
       open_section(*kind, words);
       return;
@@ -74,6 +76,7 @@ class FileParser {
           "sluice supports global, defaults, frontend, backend and listen sections");
       current_ = nullptr;
       skipping_ = true;
+      section_name_ = words.size() > 1 ? words[1].text : words[0].text;
       return;
     }
     if (skipping_) return;  // inside an unsupported section: its error was already given
@@ -120,6 +123,7 @@ class FileParser {
     if (i < words.size())
       diags_.error(words[i].loc, fmt::format("unexpected '{}' after the '{}' section header",
                                              words[i].text, words[0].text));
+    section_name_ = section.name ? section.name->text : words[0].text;
     doc_.sections.push_back(std::move(section));
     current_ = &doc_.sections.back();
   }
@@ -204,46 +208,112 @@ class FileParser {
     return false;
   }
 
-  // HAProxy's `.if/.elif/.else/.endif` and `.diag/.notice/.warning/.alert` lines. The
-  // messages work; conditions are refused once per block, whose lines are then skipped.
+  // HAProxy's `.if/.elif/.else/.endif` and `.diag/.notice/.warning/.alert` lines. A
+  // condition is evaluated only where its value matters: not inside a block that is
+  // skipped, not after a branch was taken (as HAProxy).
   void directive(const std::vector<Word>& words) {
     const std::string& name = words[0].text;
-    if (name == ".if") {
-      if (skipped_blocks_++ == 0)
-        diags_.error(words[0].loc,
-                     "conditional blocks ('.if') are valid HAProxy but not supported by sluice",
-                     "select the lines for this machine before handing the file to sluice");
+    if (name == ".if" || name == ".elif" || name == ".else" || name == ".endif") {
+      block_directive(words);
       return;
     }
-    if (name == ".elif" || name == ".else" || name == ".endif") {
-      if (skipped_blocks_ == 0) {
-        diags_.error(words[0].loc, fmt::format("'{}' without a matching '.if'", name));
-        return;
-      }
-      if (name == ".endif") --skipped_blocks_;
-      return;
-    }
-    if (skipped_blocks_ > 0) return;
-    std::string message;
-    for (std::size_t i = 1; i < words.size(); ++i) {
-      if (i > 1) message += ' ';
-      message += words[i].text;
-    }
-    if (name == ".alert")
-      diags_.error(words[0].loc, message);
-    else if (name == ".warning")
-      diags_.warning(words[0].loc, message);
-    else if (name == ".notice" || name == ".diag")
-      diags_.note(words[0].loc, message);
-    else
+    if (!reading()) return;
+    const bool message =
+        name == ".alert" || name == ".warning" || name == ".notice" || name == ".diag";
+    if (!message) {
       diags_.error(words[0].loc, fmt::format("unknown directive '{}'", name),
                    "directives: .if .elif .else .endif .diag .notice .warning .alert");
+      return;
+    }
+    if (words.size() > 2) {
+      diags_.error(words[2].loc,
+                   fmt::format("unexpected argument '{}' for '{}'", words[2].text, name),
+                   "quote the message if it contains spaces");
+      return;
+    }
+    const std::string text = words.size() > 1 ? words[1].text : std::string();
+    if (name == ".alert")
+      diags_.error(words[0].loc, text);
+    else if (name == ".warning")
+      diags_.warning(words[0].loc, text);
+    else if (name == ".notice" || options_.diagnostic_mode)
+      diags_.note(words[0].loc, text);
   }
+
+  void block_directive(const std::vector<Word>& words) {
+    const std::string& name = words[0].text;
+    if (name == ".if") {
+      const bool enclosing = reading();
+      const bool value = enclosing && condition(words);
+      blocks_.push_back({words[0].loc, value, !enclosing || value, false});
+      return;
+    }
+    if (blocks_.empty()) {
+      diags_.error(words[0].loc, fmt::format("lone '{}' with no matching '.if'", name));
+      return;
+    }
+    Block& block = blocks_.back();
+    if (name == ".endif") {
+      blocks_.pop_back();
+      return;
+    }
+    if (block.in_else) {
+      diags_.error(words[0].loc, fmt::format("'{}' after '.else' is not permitted", name),
+                   "a block has one '.else', after its '.if' and '.elif' lines");
+      return;
+    }
+    if (name == ".else") {
+      block.in_else = true;
+      block.reading = !block.decided;
+      block.decided = true;
+      return;
+    }
+    block.reading = !block.decided && condition(words);
+    block.decided = block.decided || block.reading;
+  }
+
+  // The words after `.if`/`.elif` joined by one space, as HAProxy re-merges them.
+  bool condition(const std::vector<Word>& words) {
+    std::string text;
+    for (std::size_t i = 1; i < words.size(); ++i) {
+      if (i > 1) text += ' ';
+      text += words[i].text;
+    }
+    auto result = evaluate_directive_condition(text, options_.env, options_.build);
+    if (auto* value = std::get_if<bool>(&result)) return *value;
+    const auto& error = std::get<ConditionError>(result);
+    // Point at the word holding the offset (a word's text may differ from its source).
+    std::size_t offset = error.offset;
+    std::size_t i = 1;
+    while (i + 1 < words.size() && offset > words[i].text.size())
+      offset -= words[i++].text.size() + 1;
+    Location at = words[0].loc;
+    if (i < words.size()) {
+      at = words[i].loc;
+      at.col += static_cast<std::uint32_t>(std::min<std::size_t>(offset, at.length - 1));
+      at.length = 1;
+    }
+    diags_.error(at, fmt::format("{} in '{}'", error.message, words[0].text));
+    return false;
+  }
+
+  bool reading() const { return blocks_.empty() || blocks_.back().reading; }
 
  public:
   // Called at the end of the file: an `.if` must close in the file that opened it.
-  void finish(const Location& end) {
-    if (skipped_blocks_ > 0) diags_.error(end, "missing '.endif' at end of file");
+  void finish() {
+    for (const Block& block : blocks_)
+      diags_.error(block.opened, "non-terminated '.if' block",
+                   "close it with '.endif' in the same file");
+  }
+
+  // `.FILE`, `.LINE`, `.SECTION` (configuration.txt 2.3); nullopt for any other name.
+  std::optional<std::string> pseudo_variable(std::string_view name, const std::string& file,
+                                             std::uint32_t line) const {
+    if (name == ".FILE") return file;
+    if (name == ".LINE") return std::to_string(line);
+    if (name == ".SECTION") return section_name_;
+    return std::nullopt;
   }
 
  private:
@@ -347,24 +417,52 @@ class FileParser {
   Diagnostics& diags_;
   ast::Section* current_ = nullptr;
   bool skipping_ = false;
-  int skipped_blocks_ = 0;
+  const ParseOptions& options_;
+  std::string section_name_;  // `.SECTION`: the name, else the kind, of the current section
+  struct Block {
+    Location opened;
+    bool reading = false;  // the current branch's lines are read
+    bool decided = false;  // a branch was taken, or the enclosing lines are skipped
+    bool in_else = false;
+  };
+  std::vector<Block> blocks_;
 };
+
+// HAProxy's keywords stop at the first empty argument (`""`, an empty variable): what
+// follows it is ignored. So does sluice, saying so when something was dropped.
+void end_at_empty_word(Line& line, Diagnostics& diags) {
+  auto& words = line.words;
+  const auto empty =
+      std::find_if(words.begin(), words.end(), [](const Word& w) { return w.text.empty(); });
+  if (empty == words.end()) return;
+  if (empty != words.begin() && std::next(empty) != words.end())
+    diags.warning(std::next(empty)->loc,
+                  "ignored: it follows an empty argument, which ends the line for HAProxy",
+                  "remove the empty argument, or the words after it");
+  words.erase(empty, words.end());
+}
 
 }  // namespace
 
 void parse_file(const SourceSet& sources, std::uint32_t file, const ParseOptions& options,
                 ast::Document& doc, Diagnostics& diags) {
   // Sections never span files, as in HAProxy: each file starts outside any section.
-  FileParser parser(doc, diags);
+  FileParser parser(doc, diags, options);
   const SourceFile& source = sources.file(file);
   const std::uint32_t count = source.line_count();
-  for (std::uint32_t n = 1; n <= count; ++n) {
+  std::uint32_t n = 1;
+  const EnvironmentLookup env = [&](std::string_view name) -> std::optional<std::string> {
+    if (name.starts_with('.')) return parser.pseudo_variable(name, source.name(), n);
+    return options.env(name);
+  };
+  for (; n <= count; ++n) {
     std::string_view text = source.line(n);
     if (text.empty()) continue;
-    Line line = lex_line(text, file, n, options.env, diags);
+    Line line = lex_line(text, file, n, env, diags);
+    end_at_empty_word(line, diags);
     if (!line.words.empty()) parser.line(line);
   }
-  parser.finish({file, count, 1, 1});
+  parser.finish();
 }
 
 }  // namespace sluice::parser

@@ -75,6 +75,12 @@ std::optional<ast::Payload> parse_ssl_server_verify(Args& a) {
   return ast::Text{a.words[0]};
 }
 
+// `log-send-hostname [NAME]`.
+std::optional<ast::Payload> parse_optional_word(Args& a) {
+  if (!a.count(0, 1)) return std::nullopt;
+  return ast::Words{{a.words.begin(), a.words.end()}};
+}
+
 constexpr unsigned G = in_global;
 
 constexpr KeywordRow rows[] = {
@@ -86,6 +92,9 @@ constexpr KeywordRow rows[] = {
     {"hard-stop-after", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_duration},
     {"log", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_log},
+    {"log-send-hostname", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
+     parse_optional_word},
+    {"log-tag", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_text},
     {"master-worker", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_flag},
     {"maxconn", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_bounded_integer<1, INT32_MAX>},
@@ -132,6 +141,7 @@ constexpr KeywordRow rows[] = {
     {"tune.ssl.lifetime", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_duration},
     {"user", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_text},
+    {"zero-warning", G, Side::any, WrongSide::warn_ignored, false, Support::enforced, parse_flag},
 };
 
 static_assert(std::is_sorted(std::begin(rows), std::end(rows),

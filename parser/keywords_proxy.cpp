@@ -293,6 +293,7 @@ constexpr KeywordRow rows[] = {
     {"http-response", DFLB, Side::any, W, true, Support::enforced, parse_http_response_rule},
     {"http-reuse", D | L | B, Side::backend, W, false, Support::enforced, parse_http_reuse},
     {"log", DFLB, Side::any, W, false, Support::enforced, parse_log_keyword},
+    {"log-tag", DFLB, Side::any, W, false, Support::enforced, parse_text},
     {"maxconn", D | F | L | B, Side::frontend, W, false, Support::enforced,
      parse_bounded_integer<0, INT32_MAX>},
     {"mode", DFLB, Side::any, W, false, Support::enforced, parse_mode},

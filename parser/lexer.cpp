@@ -106,7 +106,10 @@ const auto default_char = [](auto& ctx) { *builder(ctx).var_default += x3::_attr
 const auto begin_default = [](auto& ctx) { builder(ctx).var_default.emplace(); };
 const auto mark_list = [](auto& ctx) { builder(ctx).var_list = true; };
 const auto expand = [](auto& ctx) { builder(ctx).expand(); };
-const auto dollar = [](auto& ctx) { builder(ctx).current += '$'; };
+const auto dollar = [](auto& ctx) {
+  builder(ctx).var_name.clear();  // what a partial `${` match collected
+  builder(ctx).current += '$';
+};
 
 const auto ident_char = char_("a-zA-Z0-9_");
 const auto backslash = [](auto& ctx) { builder(ctx).current += '\\'; };
@@ -118,10 +121,12 @@ const auto escape = lit('\\') >> (hex_escape | char_("nrt")[append_escape] |
                                   char_(" \\#'\"")[append] | x3::eps[backslash]);
 const auto quoted_escape = lit('\\') >> (hex_escape | char_("nrt")[append_escape] |
                                          char_(" \\#'\"$")[append] | x3::eps[backslash]);
-const auto braced_var = lit("${") >> +(ident_char[name_char]) >> -(lit("[*]")[mark_list]) >>
+// A leading dot names a pseudo-variable (`.FILE`, `.LINE`, `.SECTION`).
+const auto braced_var = lit("${") >> -(char_('.')[name_char]) >> +(ident_char[name_char]) >>
+                        -(lit("[*]")[mark_list]) >>
                         -(lit('-')[begin_default] >> *((char_ - '}')[default_char])) >>
                         (lit('}') | (*(char_ - '}') >> lit('}')));
-const auto bare_var = lit('$') >> char_("a-zA-Z_")[name_char] >> *(ident_char[name_char]);
+const auto bare_var = lit('$') >> char_("a-zA-Z_.")[name_char] >> *(ident_char[name_char]);
 const auto variable = (braced_var | bare_var)[expand] | lit('$')[dollar];
 const auto double_quoted = lit('"')[mark_quoted] >>
                            *(quoted_escape | variable | (char_ - '"' - '\\' - '$')[append]) >>
@@ -138,7 +143,7 @@ const auto comment = lit('#') >> *char_;
 }  // namespace
 
 Line lex_line(std::string_view text, std::uint32_t file, std::uint32_t number,
-              const EnvironmentLookup& env, Diagnostics& diags) {
+              const EnvironmentLookup& env, Diagnostics& diags, Comments comments) {
   Line line{number, {}};
   LineBuilder b{env, {}, false, false, false, nullptr, {}, {}, false, {}};
   const char* const line_begin = text.data();
@@ -174,6 +179,11 @@ Line lex_line(std::string_view text, std::uint32_t file, std::uint32_t number,
     const char* const word_end = first;
     if (x3::parse(first, last, blank)) {
       finish_word(word_end);
+      continue;
+    }
+    if (*first == '#' && comments == Comments::are_text) {
+      b.start(first);
+      b.current += *first++;
       continue;
     }
     if (x3::parse(first, last, comment)) {

@@ -29,8 +29,11 @@ struct Line {
 using EnvironmentLookup = std::function<std::optional<std::string>(std::string_view name)>;
 EnvironmentLookup process_environment();
 
-// Splits one line into words. Errors (an unterminated quote) go to `diags`.
+// Splits one line into words. Errors (an unterminated quote) go to `diags`. `-cc` reads its
+// argument without comments: there `#` is a character like any other, as in HAProxy.
+enum class Comments : bool { end_the_line, are_text };
 Line lex_line(std::string_view text, std::uint32_t file, std::uint32_t number,
-              const EnvironmentLookup& env, Diagnostics& diags);
+              const EnvironmentLookup& env, Diagnostics& diags,
+              Comments comments = Comments::end_the_line);
 
 }  // namespace sluice::parser

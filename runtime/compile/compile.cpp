@@ -1,7 +1,10 @@
 #include "runtime/compile/compile.hpp"
+
+#include "runtime/compile/build_facts.hpp"
 #include "runtime/tls/ticket_keys.hpp"
 
 #include <netdb.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -20,6 +23,13 @@ namespace ast = parser::ast;
 using parser::Location;
 
 namespace {
+
+// `log-send-hostname` without a name sends the system's, read once at load as HAProxy does.
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
 
 config::TlsVersionRange versions_of(const std::vector<parser::Word>& words) {
   config::TlsVersionRange range;
@@ -67,6 +77,7 @@ class Compiler {
               if (k == "daemon") g.daemon = true;
               if (k == "master-worker") g.master_worker = true;
               if (k == "noreuseport") g.noreuseport = true;
+              if (k == "zero-warning") g.zero_warning = true;
             } else if constexpr (std::is_same_v<T, ast::Integer>) {
               const int v = static_cast<int>(p.value);
               if (k == "nbthread")
@@ -97,6 +108,8 @@ class Compiler {
               const auto& v = p.value.text;
               if (k == "pidfile")
                 g.pidfile = v;
+              else if (k == "log-tag")
+                g.log_tag = v;
               else if (k == "ca-base")
                 ca_base_ = v;
               else if (k == "crt-base")
@@ -110,7 +123,9 @@ class Compiler {
                 apply_global_tls_setting(k, v, p.value.loc);
               }
             } else if constexpr (std::is_same_v<T, ast::Words>) {
-              if (k == "ssl-default-bind-options") {
+              if (k == "log-send-hostname") {
+                g.log_hostname = p.words.empty() ? host_name() : p.words[0].text;
+              } else if (k == "ssl-default-bind-options") {
                 g.bind_versions = versions_of(p.words);
                 for (const auto& w : p.words)
                   if (w.text == "no-tls-tickets") g.bind_no_tls_tickets = true;
@@ -554,6 +569,12 @@ class Compiler {
   std::vector<const ast::Section*> section_of_backend_;
 };
 
+// Conditions ask about this binary unless a caller (a test) says otherwise.
+parser::ParseOptions with_build_facts(parser::ParseOptions options) {
+  if (options.build.version.empty()) options.build = build_facts();
+  return options;
+}
+
 void compile_document(CompileResult& result, const ast::Document& doc, bool check_files) {
   Compiler(result, check_files).run(doc);
 }
@@ -561,7 +582,8 @@ void compile_document(CompileResult& result, const ast::Document& doc, bool chec
 }  // namespace
 
 CompileResult compile_files(const std::vector<std::string>& paths,
-                            const parser::ParseOptions& options) {
+                            const parser::ParseOptions& given) {
+  const parser::ParseOptions options = with_build_facts(given);
   CompileResult result;
   ast::Document doc;
   std::vector<std::string> files;
@@ -598,7 +620,7 @@ CompileResult compile_text(std::string name, std::string text, const parser::Par
   CompileResult result;
   ast::Document doc;
   const auto index = result.sources.add(std::move(name), std::move(text));
-  parser::parse_file(result.sources, index, options, doc, result.diags);
+  parser::parse_file(result.sources, index, with_build_facts(options), doc, result.diags);
   compile_document(result, doc, check_files);
   return result;
 }

@@ -370,6 +370,8 @@ void ProxyBuilder::apply_frontend(const ast::Statement& st) {
           apply_option(p);
         } else if constexpr (std::is_same_v<T, ast::Log>) {
           apply_log(p, frontend_->logs);
+        } else if constexpr (std::is_same_v<T, ast::Text>) {
+          if (st.keyword == "log-tag") frontend_->log_tag = p.value.text;
         }
       },
       st.payload);
@@ -443,6 +445,7 @@ void ProxyBuilder::apply_backend(const ast::Statement& st) {
           if (st.keyword == "retries") backend_->retries = static_cast<int>(p.value);
         } else if constexpr (std::is_same_v<T, ast::Text>) {
           if (st.keyword == "http-reuse") backend_->http_reuse = p.value.text;
+          if (st.keyword == "log-tag") backend_->log_tag = p.value.text;
         } else if constexpr (std::is_same_v<T, ast::Words>) {
           if (st.keyword == "hash-type") {
             backend_->hash_type.clear();

@@ -312,6 +312,7 @@ struct Backend {
   std::vector<TcpCheckRule> tcp_checks;  // used when check_type is tcp_check
   bool log_health_checks = false;
   std::vector<LogTarget> logs;  // where server state changes go
+  std::string log_tag;          // `log-tag`; empty: the global one
   std::vector<HttpRule> http_request, http_response;
   std::vector<TcpRule> tcp_request;
   // A backend's own `tcp-request inspect-delay`, with where it was set.
@@ -340,12 +341,16 @@ struct Frontend {
   bool httplog = false, tcplog = false, dontlognull = false;
   std::optional<HttpConnectionMode> connection_mode;
   std::vector<LogTarget> logs;
+  std::string log_tag;  // `log-tag`; empty: the global one
   std::vector<ErrorFile> errorfiles;
 };
 
 struct Global {
   bool daemon = false;
-  bool noreuseport = false;  // listening sockets without SO_REUSEPORT
+  bool zero_warning = false;        // a warning makes the configuration invalid (-dW)
+  std::string log_tag = "haproxy";  // syslog tag, `log-tag`
+  std::string log_hostname;         // `log-send-hostname`; empty: none sent
+  bool noreuseport = false;         // listening sockets without SO_REUSEPORT
   bool master_worker = false;
   int nbthread = 0;  // 0: one per CPU
   int maxconn = 0;
@@ -357,7 +362,7 @@ struct Global {
   int ssl_cachesize = 20000;
   int h2_initial_window_size = 65535;   // tune.h2.initial-window-size
   int h2_max_concurrent_streams = 100;  // tune.h2.max-concurrent-streams (0: no limit)
-  int spread_checks = 0;  // percent, each check interval randomized by +/- this much
+  int spread_checks = 0;                // percent, each check interval randomized by +/- this much
   Millis ssl_lifetime{300000};
   std::string dh_param_file;
   std::string bind_ciphers, bind_ciphersuites, bind_curves;

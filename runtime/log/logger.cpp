@@ -119,7 +119,8 @@ std::optional<Logger::Sink> Logger::open_sink(const config::LogTarget& target, s
     sink.fd = *descriptor;
     struct stat st {};
     sink.descriptor_is_socket = fstat(sink.fd, &st) == 0 && S_ISSOCK(st.st_mode);
-    sink.framing.max_length = frame_length_of(target.max_length, Transport::descriptor);
+    sink.framing.max_length =
+        frame_length_of(target.max_length, Transport::descriptor, sink.framing.format);
     return sink;
   }
 
@@ -154,7 +155,8 @@ std::optional<Logger::Sink> Logger::open_sink(const config::LogTarget& target, s
       return std::nullopt;
     }
     sink.fd = sink.socket.get();
-    sink.framing.max_length = frame_length_of(target.max_length, Transport::socket);
+    sink.framing.max_length =
+        frame_length_of(target.max_length, Transport::socket, sink.framing.format);
     return sink;
   }
 
@@ -189,7 +191,8 @@ std::optional<Logger::Sink> Logger::open_sink(const config::LogTarget& target, s
     return std::nullopt;
   }
   sink.fd = sink.socket.get();
-  sink.framing.max_length = frame_length_of(target.max_length, Transport::socket);
+  sink.framing.max_length =
+      frame_length_of(target.max_length, Transport::socket, sink.framing.format);
   return sink;
 }
 

@@ -46,9 +46,9 @@ std::optional<SyslogFormat> syslog_format_named(std::string_view name);
 
 // What a syslog header says about the sender.
 struct SyslogIdentity {
-  std::string tag = "sluice";  // HAProxy's `log-tag`, "haproxy" there by default
-  int pid = 0;                 // 0: the calling process's pid, taken when a Logger is built
-  std::string hostname;        // HAProxy's `log-send-hostname`; empty when not configured
+  std::string tag = "haproxy";  // `log-tag`
+  int pid = 0;                  // 0: the calling process's pid, taken when a Logger is built
+  std::string hostname;         // HAProxy's `log-send-hostname`; empty when not configured
 };
 
 // A wall-clock instant broken down in the local time zone, as logs print it.
@@ -77,9 +77,11 @@ struct Framing {
 };
 
 enum class Transport : std::uint8_t { descriptor, socket };
-constexpr std::size_t frame_length_of(int len, Transport transport) {
+constexpr std::size_t frame_length_of(int len, Transport transport,
+                                      SyslogFormat format = SyslogFormat::unset) {
   const std::size_t bytes = len > 0 ? static_cast<std::size_t>(len) : 1;
-  return transport == Transport::socket ? bytes + 1 : bytes;
+  // `raw` (no header) keeps `len` on a socket too (observed on 2.6.12).
+  return transport == Transport::socket && format != SyslogFormat::raw ? bytes + 1 : bytes;
 }
 
 // Writes the header `framing` puts before a message logged at `severity` at instant `now`.

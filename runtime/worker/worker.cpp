@@ -190,6 +190,7 @@ class Worker::Acceptor final : public io::Pollable,
   // on `ssl` binds, then its HTTP session or TCP relay.
   void dispatch(proxy::AcceptedClient client, proxy::ConnectionSlot slot) override {
     log_connect(client);
+    if (listening_.event_ids) print_accept(client);
     if (listening_.tls) {
       handshake_.logger = tcp_.loggers[listening_.routing->frontend_index];
       proxy::TlsHandshake::start(loop_, std::move(client), std::move(slot), *listening_.tls, *this,
@@ -227,6 +228,15 @@ class Worker::Acceptor final : public io::Pollable,
   static constexpr std::int64_t retry_ms = 5;
 
   // Without option httplog/tcplog, HAProxy logs each accepted connection.
+  // HAProxy's `-d` line: `00000000:fe.accept(0004)=000b from [127.0.0.1:40932] ALPN=<none>`
+  // (the ALPN is not negotiated yet here, as in HAProxy for plain binds).
+  void print_accept(const proxy::AcceptedClient& client) {
+    fmt::print(stderr, "{:08x}:{}.accept({:04x})={:04x} from [{}] ALPN=<none>\n",
+               listening_.event_ids->fetch_add(1, std::memory_order_relaxed),
+               listening_.frontend->name, listening_.fd.get(), client.fd.get(),
+               client.peer.to_string());
+  }
+
   void log_connect(const proxy::AcceptedClient& client) {
     const proxy::TcpRouting& routing = *listening_.routing;
     if (routing.log_kind != log::TrafficLog::connect) return;
@@ -417,10 +427,12 @@ bool Worker::build_loggers(std::size_t loop, std::string& error) {
   loggers.reserve(config_->frontends.size());  // the pointers below must stay valid
   log::SyslogIdentity identity;
   identity.pid = static_cast<int>(getpid());
+  identity.hostname = config_->global.log_hostname;
   std::vector<log::Logger*> by_frontend;
   for (const auto& f : config_->frontends) {
     auto& logger = loggers.emplace_back();
     if (!f.logs.empty()) {
+      identity.tag = f.log_tag.empty() ? config_->global.log_tag : f.log_tag;
       logger = log::Logger::create(f.logs, config_->global.logs, identity, error);
       if (!logger) {
         error = fmt::format("frontend '{}': log: {}", f.name, error);
@@ -545,6 +557,7 @@ bool Worker::open(std::string& error, const Inheritance* inherited) {
     l.tls = contexts;
     l.accept_proxy = bind.accept_proxy;
     l.http2 = bind.http2;
+    l.event_ids = debug_events_ ? &event_ids_ : nullptr;
     l.listener = bind.name.empty() ? std::to_string(listener_ids[b.frontend]) : bind.name;
     l.address.length = sizeof l.address.storage;
     getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage), &l.address.length);
@@ -606,6 +619,7 @@ bool Worker::build_checker(std::string& error, const Inheritance* inherited) {
   std::vector<std::optional<log::Logger>> loggers;
   log::SyslogIdentity identity;
   identity.pid = static_cast<int>(getpid());
+  identity.hostname = config_->global.log_hostname;
   bool any = false;
   for (std::size_t i = 0; i < config_->backends.size(); ++i) {
     const auto& b = config_->backends[i];
@@ -614,6 +628,7 @@ bool Worker::build_checker(std::string& error, const Inheritance* inherited) {
     for (const auto& s : b.servers)
       any = any || (s.check && !s.disabled);
     if (!b.logs.empty()) {
+      identity.tag = b.log_tag.empty() ? config_->global.log_tag : b.log_tag;
       logger = log::Logger::create(b.logs, config_->global.logs, identity, error);
       if (!logger) {
         error = fmt::format("backend '{}': log: {}", b.name, error);

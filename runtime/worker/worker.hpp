@@ -60,6 +60,9 @@ class Worker {
   // (HAProxy's soft stop, SIGUSR1). `stop()` still ends everything at once.
   void soft_stop();
 
+  // -d: one line on stderr per accepted connection, in HAProxy's debug layout. Before open().
+  void print_events() { debug_events_ = true; }
+
   // The addresses actually bound, in bind order (port 0 resolved), for logs and tests.
   std::vector<std::string> bound_addresses() const;
 
@@ -75,6 +78,7 @@ class Worker {
     bool accept_proxy = false;                  // a PROXY protocol header comes first
     bool http2 = false;                         // `proto h2`: HTTP/2 whatever ALPN says
     io::SocketAddress address;
+    std::atomic<unsigned>* event_ids = nullptr;  // -d: numbers the events printed; null: none
   };
   class Acceptor;
 
@@ -107,6 +111,8 @@ class Worker {
   std::vector<std::vector<const tls::ClientContext*>> check_tls_;
   std::vector<std::pair<config::Sample, std::unique_ptr<rules::CompiledFormat>>> sni_formats_;
   std::vector<Listening> listening_;
+  bool debug_events_ = false;
+  std::atomic<unsigned> event_ids_{0};
   // Declared before the loops: a loop deletes its leftover sessions while the shares live.
   std::vector<std::unique_ptr<proxy::HttpLoopShare>> http_shares_;  // by loop
   std::vector<std::unique_ptr<proxy::TcpLoopShare>> tcp_shares_;    // by loop

@@ -101,6 +101,7 @@ TEST_SUITE("log") {
     TimeZone utc("UTC");
     CHECK(frame_length_of(80, Transport::descriptor) == 80);
     CHECK(frame_length_of(80, Transport::socket) == 81);
+    CHECK(frame_length_of(80, Transport::socket, SyslogFormat::raw) == 80);
     const SyslogIdentity id{"mytag", 10445, "myhost"};
     const auto now = at(2026, 12, 4, 19, 5, 5);
     // UDP `log 127.0.0.1:15141 len 80 format rfc3164 local1 info`: 80 bytes and the newline.
@@ -290,8 +291,9 @@ TEST_SUITE("log") {
     logger->emit(Severity::info,
                  "127.0.0.1:46446 [04/Dec/2026:19:17:03.490] fe fe/<NOSRV> 0/-1/-1/-1/0 200 49 - "
                  "- LR-- 1/1/0/0/0 0/0 \"GET /abcdefghijklmnopqrstuvwxyz HTTP/1.1\"");
+    // raw: `len` bytes on UDP too; a format with a header: `len` + 1 (haproxy 2.6.12).
     CHECK(receive(receiver.get()) ==
-          "127.0.0.1:46446 [04/Dec/2026:19:17:03.490] fe fe/<NOSRV> 0/-1/-1/-1/0 200 49 - -\n");
+          "127.0.0.1:46446 [04/Dec/2026:19:17:03.490] fe fe/<NOSRV> 0/-1/-1/-1/0 200 49 - \n");
     CHECK(receive(receiver.get()) ==
           "<6>127.0.0.1:46446 [04/Dec/2026:19:17:03.490] fe fe/<NOSRV> 0/-1/-1/-1/0 200 49 \n");
     auto lines = read_lines(pipe.read_end);
