@@ -1,5 +1,5 @@
-// The command line, as HAProxy's: -f, -c, -W, -D, -p, -q, -db, -sf/-st, -v/-vv, -h.
-// Pure parsing into CommandLine; no side effect.
+// The command line, as HAProxy's (management.txt section 3): -f, -c, -cc, -W/-Ws, -S, -D,
+// -p, -q, -V, -C, -L, the -d family, -sf/-st, -v/-vv, -h. Pure parsing into CommandLine.
 #pragma once
 
 #include <optional>
@@ -21,6 +21,14 @@ struct CommandLine {
   std::string master_cli;                 // -S: the master CLI socket's path
   std::vector<int> soft_stop_pids;        // -sf
   std::vector<int> hard_stop_pids;        // -st
+  std::optional<std::string> condition;   // -cc: evaluate it and exit
+  bool debug = false;                     // -d: foreground, events on stderr
+  bool zero_warning = false;              // -dW: a warning refuses the configuration
+  bool diagnostic_mode = false;           // -dD: `.diag` lines and extra warnings
+  std::optional<int> poison_byte;         // -dM[BYTE]: fill allocations with BYTE
+  std::vector<std::string> notes;         // what sluice does differently with a flag
+  std::string local_peer;                 // -L: $HAPROXY_LOCALPEER
+  std::string directory;                  // -C: chdir before reading the files
 };
 
 struct ParseError {

@@ -13,23 +13,53 @@
 #include <optional>
 #include <thread>
 
+#include <malloc.h>
+
+#include "runtime/compile/build_facts.hpp"
 #include "runtime/compile/compile.hpp"
+#include "runtime/config/version.hpp"
 #include "runtime/worker/worker.hpp"
 #include "src/cli.hpp"
 #include "src/master.hpp"
 #include "src/serve.hpp"
+#include "src/version.hpp"
 
 namespace {
 
-constexpr const char* haproxy_version = "2.6";
-
-void print_version(int level) {
-  fmt::print("sluice version {} - implements HAProxy {} configuration\n", sluice::serve::kVersion,
-             haproxy_version);
-  if (level > 1) {
-    fmt::print("Build options : C++20, Boost.Spirit X3 configuration grammar\n");
-    fmt::print("Built with OpenSSL version : {}\n", OPENSSL_VERSION_TEXT);
+// The variables HAProxy defines before reading its configuration (configuration.txt 2.3).
+void export_startup_variables(const sluice::cli::CommandLine& line) {
+  std::string peer = line.local_peer;
+  if (peer.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) peer = host;
   }
+  setenv("HAPROXY_LOCALPEER", peer.c_str(), 1);
+  setenv("HAPROXY_STARTUP_VERSION", std::string(sluice::config::kVersionString).c_str(), 1);
+}
+
+// Those HAProxy defines once the configuration is read: a reload's configuration sees them
+// (HAProxy re-executes itself; sluice's master reads the files again in the same process).
+void export_loaded_variables(const sluice::compile::CompileResult& result,
+                             const sluice::cli::CommandLine& line) {
+  std::string files;
+  for (std::uint32_t i = 1; i < result.sources.size(); ++i)
+    files += (files.empty() ? "" : ";") + result.sources.file(i).name();
+  setenv("HAPROXY_CFGFILES", files.c_str(), 1);
+  if (line.master_worker || result.config->global.master_worker) {
+    setenv("HAPROXY_MWORKER", "1", 1);
+    if (!line.master_cli.empty())
+      setenv("HAPROXY_MASTER_CLI", ("unix@" + line.master_cli).c_str(), 1);
+  }
+}
+
+// -cc: 0 true, 1 false, 2 malformed (management.txt section 3).
+int evaluate_condition(const std::string& line) {
+  const auto result = sluice::parser::evaluate_condition_line(
+      line, sluice::parser::process_environment(), sluice::compile::build_facts());
+  if (const bool* value = std::get_if<bool>(&result)) return *value ? 0 : 1;
+  fmt::print(stderr, "sluice: failed to evaluate condition: {}\n",
+             std::get<sluice::parser::ConditionError>(result).message);
+  return 2;
 }
 
 // -D / `daemon`: the parent reports bind errors itself (they happen before the fork),
@@ -83,13 +113,13 @@ std::optional<int> detach(const sluice::config::Config& config,
 }
 
 int serve(std::shared_ptr<const sluice::config::Config> config,
-          const sluice::cli::CommandLine& line) {
+          const sluice::cli::CommandLine& line, const sluice::serve::LoadSettings& settings) {
   if (auto status = sluice::serve::refuse_unserved(*config)) return *status;
   std::signal(SIGPIPE, SIG_IGN);
   if (line.master_worker || config->global.master_worker) {
     sluice::master::Options options;
-    options.config_paths = line.config_paths;
-    options.quiet = line.quiet;
+    options.load = settings;
+    options.debug = line.debug;
     options.cli_path = line.master_cli;
     options.detach = [&config, &line] { return detach(*config, line); };
     return sluice::master::run(options, config);
@@ -99,6 +129,7 @@ int serve(std::shared_ptr<const sluice::config::Config> config,
   const auto hard_stop_after = config->global.hard_stop_after;
   const auto& cfg = *config;
   sluice::worker::Worker worker(std::move(config));
+  if (line.debug) worker.print_events();
   std::string error;
   if (!worker.open(error)) {
     fmt::print(stderr, "sluice: {}\n", error);
@@ -119,22 +150,37 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "sluice: {}\n{}", error.message, sluice::cli::usage(program));
     return 1;
   }
+  if (line->poison_byte) {
+    // glibc fills each allocation with the complement of M_PERTURB, each freed block with it.
+    mallopt(M_PERTURB, *line->poison_byte ^ 0xff);
+  }
+  if (!line->quiet)
+    for (const auto& note : line->notes)
+      fmt::print(stderr, "sluice: note: {}\n", note);
   if (line->help) {
     fmt::print("{}", sluice::cli::usage(program));
     return 0;
   }
   if (line->version_level > 0) {
-    print_version(line->version_level);
+    fmt::print("{}", sluice::version::report(line->version_level));
     return 0;
+  }
+  if (line->condition) return evaluate_condition(*line->condition);
+  if (!line->directory.empty() && chdir(line->directory.c_str()) != 0) {
+    fmt::print(stderr, "sluice: cannot change to directory '{}': {}\n", line->directory,
+               std::strerror(errno));
+    return 1;
   }
   if (line->config_paths.empty()) {
     fmt::print(stderr, "sluice: no configuration file given (use -f)\n{}",
                sluice::cli::usage(program));
     return 1;
   }
-  auto result = sluice::compile::compile_files(line->config_paths);
-  const int status = sluice::serve::report(result, line->quiet);
-  if (status != 0) return status;
+  export_startup_variables(*line);
+  const sluice::serve::LoadSettings settings{line->config_paths, line->quiet, line->zero_warning,
+                                             line->diagnostic_mode};
+  auto result = sluice::serve::load(settings);
+  if (sluice::serve::report(result, settings) != 0) return 1;
   if (!result.has_listener) {
     fmt::print(stderr, "sluice: configuration has no error but will not start (no listener)\n");
     return 2;
@@ -143,5 +189,7 @@ int main(int argc, char** argv) {
     if (!line->quiet) fmt::print("Configuration file is valid\n");
     return 0;
   }
-  return serve(result.config, *line);
+  export_loaded_variables(result, *line);
+  if (line->debug) fmt::print(stderr, "Using epoll() as the polling mechanism.\n");
+  return serve(result.config, *line, settings);
 }

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "runtime/compile/compile.hpp"
+#include "runtime/config/version.hpp"
 #include "runtime/io/timer.hpp"
 #include "runtime/tls/ticket_keys.hpp"
 #include "runtime/worker/listeners.hpp"
@@ -252,6 +253,7 @@ void Master::serve_in_child(io::Fd ready) {
   int status = 1;
   {
     worker::Worker w(config_);
+    if (options_.debug) w.print_events();
     worker::Inheritance inherited;
     inherited.listeners = &listeners_;
     inherited.ticket_keys = &ticket_keys_;
@@ -359,11 +361,11 @@ void Master::reload() {
         notice("ALERT", fmt::format("Reload failed: {}; the current workers keep serving.", why));
     reload_finished(false, messages);
   };
-  auto result = compile::compile_files(options_.config_paths);
-  const std::string diagnostics = serve::render(result, options_.quiet);
+  auto result = serve::load(options_.load);
+  const std::string diagnostics = serve::render(result, options_.load);
   std::fputs(diagnostics.c_str(), stderr);
   messages += diagnostics;
-  if (result.diags.has_errors()) return failed("the configuration is invalid");
+  if (serve::refused(result, options_.load)) return failed("the configuration is invalid");
   if (!result.has_listener) return failed("the configuration has no listener");
   if (const std::string text = serve::unserved(*result.config); !text.empty()) {
     std::fputs(text.c_str(), stderr);
@@ -496,14 +498,14 @@ std::string Master::show_proc() const {
                                 "<reloads>", "<uptime>", "<version>");
   out += fmt::format("{:<15} {:<15} {:<15} {:<15} {:<15}\n", getpid(), "master",
                      fmt::format("{} [failed: {}]", reloads_, failed_reloads_),
-                     uptime(now - started_ms_), serve::kVersion);
+                     uptime(now - started_ms_), config::kVersionString);
   const auto rows = [&](bool leaving) {
     std::string text;
     for (const auto& w : workers_)
       if (w.leaving == leaving)
-        text +=
-            fmt::format("{:<15} {:<15} {:<15} {:<15} {:<15}\n", w.pid, "worker",
-                        reloads_ - w.reloads_at_start, uptime(now - w.started_ms), serve::kVersion);
+        text += fmt::format("{:<15} {:<15} {:<15} {:<15} {:<15}\n", w.pid, "worker",
+                            reloads_ - w.reloads_at_start, uptime(now - w.started_ms),
+                            config::kVersionString);
     return text;
   };
   out += "# workers\n" + rows(false);

@@ -14,19 +14,20 @@
 #include <vector>
 
 #include "runtime/config/config.hpp"
+#include "src/serve.hpp"
 
 namespace sluice::master {
 
 struct Options {
-  std::vector<std::string> config_paths;  // -f, read again at each reload
-  bool quiet = false;                     // -q: errors only when reporting a reload
-  std::string cli_path;                   // -S: the master CLI's socket; empty: none
+  serve::LoadSettings load;  // the files and flags, read again at each reload
+  bool debug = false;        // -d: workers print their events on stderr
+  std::string cli_path;      // -S: the master CLI's socket; empty: none
   // Called once the sockets are open, before the first worker: -D and the pidfile. An
   // exit status ends the master there (the parent of a daemon).
   std::function<std::optional<int>()> detach;
 };
 
-// Runs the master with the configuration already compiled from `options.config_paths`;
+// Runs the master with the configuration already compiled from `options.load`;
 // returns the process's exit status: 0 after SIGTERM/SIGINT (workers stopped) or SIGUSR1
 // (workers soft-stopped), 1 when the first worker could not start.
 int run(const Options& options, std::shared_ptr<const config::Config> config);

@@ -13,21 +13,45 @@
 
 namespace sluice::serve {
 
-std::string render(const compile::CompileResult& result, bool quiet) {
+compile::CompileResult load(const LoadSettings& settings) {
+  parser::ParseOptions options;
+  options.diagnostic_mode = settings.diagnostic_mode;
+  return compile::compile_files(settings.config_paths, options);
+}
+
+namespace {
+
+bool zero_warning_refuses(const compile::CompileResult& result, const LoadSettings& settings) {
+  const bool zero_warning =
+      settings.zero_warning || (result.config && result.config->global.zero_warning);
+  return zero_warning && result.diags.warning_count() != 0;
+}
+
+}  // namespace
+
+bool refused(const compile::CompileResult& result, const LoadSettings& settings) {
+  return result.diags.has_errors() || zero_warning_refuses(result, settings);
+}
+
+std::string render(const compile::CompileResult& result, const LoadSettings& settings) {
   std::string text;
   for (const auto& d : result.diags.all()) {
-    if (quiet && d.severity != parser::Severity::error) continue;
+    if (settings.quiet && d.severity != parser::Severity::error) continue;
     text += parser::render(d, result.sources);
   }
   if (result.diags.has_errors())
     text += fmt::format("sluice: {} error(s), {} warning(s): configuration is invalid\n",
                         result.diags.error_count(), result.diags.warning_count());
+  else if (zero_warning_refuses(result, settings))
+    text +=
+        fmt::format("sluice: {} warning(s) and 'zero-warning' is set: configuration is refused\n",
+                    result.diags.warning_count());
   return text;
 }
 
-int report(const compile::CompileResult& result, bool quiet) {
-  std::fputs(render(result, quiet).c_str(), stderr);
-  return result.diags.has_errors() ? 1 : 0;
+int report(const compile::CompileResult& result, const LoadSettings& settings) {
+  std::fputs(render(result, settings).c_str(), stderr);
+  return refused(result, settings) ? 1 : 0;
 }
 
 std::string unserved(const config::Config& config) {

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "runtime/compile/compile.hpp"
 #include "runtime/config/config.hpp"
@@ -13,13 +14,24 @@
 
 namespace sluice::serve {
 
-inline constexpr const char* kVersion = "0.1.0";
+// How the command line asks for the configuration to be read, at start and at each reload.
+struct LoadSettings {
+  std::vector<std::string> config_paths;  // -f, in order
+  bool quiet = false;                     // -q: errors only
+  bool zero_warning = false;              // -dW
+  bool diagnostic_mode = false;           // -dD
+};
 
-// Every diagnostic (errors only when `quiet`) as -c prints them, with the verdict line when
-// there were errors.
-std::string render(const compile::CompileResult& result, bool quiet);
-// Prints render() on stderr; returns 1 when there were errors.
-int report(const compile::CompileResult& result, bool quiet);
+// Reads and compiles the files.
+compile::CompileResult load(const LoadSettings& settings);
+// Whether the result may not serve: an error, or a warning under zero-warning (-dW or the
+// global keyword).
+bool refused(const compile::CompileResult& result, const LoadSettings& settings);
+// Every diagnostic (errors only when quiet) as -c prints them, and the verdict line when
+// refused.
+std::string render(const compile::CompileResult& result, const LoadSettings& settings);
+// Prints render() on stderr; returns 1 when refused.
+int report(const compile::CompileResult& result, const LoadSettings& settings);
 
 // What in `config` this build cannot serve yet, one "sluice: …" line each, and the verdict;
 // empty when it serves all of it.
