@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/api/session.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/health/checker.hpp"
 #include "runtime/io/loop.hpp"
@@ -42,7 +43,7 @@ struct Inheritance {
   int state_fd = -1;
 };
 
-class Worker {
+class Worker : private api::InfoSource {
  public:
   explicit Worker(std::shared_ptr<const config::Config> config);
   ~Worker();
@@ -74,7 +75,20 @@ class Worker {
     std::string listener;                       // the bind's name, else its id (logs)
     bool accept_proxy = false;                  // a PROXY protocol header comes first
     bool http2 = false;                         // `proto h2`: HTTP/2 whatever ALPN says
-    io::SocketAddress address;
+    // A UNIX socket's clients get it as their "port": HAProxy's listener id, per frontend.
+    int unix_listener_id = 0;  // 0: not a UNIX socket
+    std::string bound;         // the address, port 0 resolved (logs, tests)
+  };
+  // A stats socket: the runtime API's commands, at its level.
+  struct StatsListening {
+    io::Fd fd;
+    api::ListenerSettings settings;
+    std::string bound;
+  };
+  // Per loop: TCP-mode connections handed to a relay (show info's CumReq), written by that
+  // loop only.
+  struct LoopCounters {
+    std::atomic<std::uint64_t> tcp_streams{0};
   };
   class Acceptor;
 
@@ -91,6 +105,8 @@ class Worker {
   bool build_loggers(std::size_t loop, std::string& error);
   // The health checks of every `check` server, on the first loop.
   bool build_checker(std::string& error, const Inheritance* inherited);
+  // show info's figures (api::InfoSource), from any loop.
+  api::ProcessInfo process_info() const override;
 
   std::shared_ptr<const config::Config> config_;
   std::vector<std::unique_ptr<proxy::BackendState>> backends_;
@@ -107,6 +123,12 @@ class Worker {
   std::vector<std::vector<const tls::ClientContext*>> check_tls_;
   std::vector<std::pair<config::Sample, std::unique_ptr<rules::CompiledFormat>>> sni_formats_;
   std::vector<Listening> listening_;
+  std::vector<StatsListening> stats_listening_;
+  api::SessionCounters cli_sessions_;
+  std::vector<std::unique_ptr<LoopCounters>> loop_counters_;  // by loop
+  std::int64_t started_ms_ = 0;                               // monotonic, at open()
+  std::int64_t started_unix_s_ = 0;
+  std::atomic<bool> stopping_{false};
   // Declared before the loops: a loop deletes its leftover sessions while the shares live.
   std::vector<std::unique_ptr<proxy::HttpLoopShare>> http_shares_;  // by loop
   std::vector<std::unique_ptr<proxy::TcpLoopShare>> tcp_shares_;    // by loop
@@ -115,6 +137,7 @@ class Worker {
   std::vector<std::unique_ptr<io::Loop>> loops_;
   std::unique_ptr<health::Checker> checker_;  // on the first loop; gone before the loops
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::unique_ptr<api::Listener>> cli_listeners_;  // per loop and stats socket
   std::atomic<std::size_t> detached_loops_{0};  // soft stop: loops no longer accepting
 };
 
