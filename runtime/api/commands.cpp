@@ -176,6 +176,7 @@ std::string show_info(const ProcessInfo& i) {
 
 std::size_t CommandSession::feed(std::string_view input, std::string& out, bool end_of_input) {
   std::size_t consumed = 0;
+  bool ended_line = false;  // a line ran while the session was not interactive
   while (!done_) {
     const auto newline = input.find('\n', consumed);
     if (newline == std::string_view::npos) {
@@ -188,10 +189,12 @@ std::size_t CommandSession::feed(std::string_view input, std::string& out, bool 
     const bool was_interactive = interactive_;
     run_line(input.substr(consumed, newline - consumed), out);
     consumed = newline + 1;
-    // Non-interactive: one line, then the connection closes (`prompt` turning it off
-    // leaves the next line to be run, as in HAProxy).
-    if (!was_interactive && !interactive_) done_ = true;
+    // `prompt` turning interactive mode off leaves the next line to be run, as in HAProxy.
+    ended_line = ended_line || (!was_interactive && !interactive_);
   }
+  // Non-interactive: the lines that came together are run, then the connection closes (as
+  // HAProxy does with several lines in one read).
+  if (ended_line && !interactive_) done_ = true;
   if (end_of_input) done_ = true;
   return consumed;
 }
@@ -204,7 +207,6 @@ void CommandSession::run_line(std::string_view line, std::string& out) {
     if (done_ || semicolon == std::string_view::npos) break;
     line.remove_prefix(semicolon + 1);
   }
-  if (interactive_ && !done_) out += "> ";
 }
 
 void CommandSession::run_command(std::string_view command, std::string& out) {
@@ -225,9 +227,16 @@ void CommandSession::run_command(std::string_view command, std::string& out) {
     row.handler(*this, words.subspan(used), out);
     // Every answer ends with an empty line (prompt's is only that), except quit's.
     if (!done_) out += '\n';
+    prompt(out);
     return;
   }
   out += unknown_command(words.empty() ? std::string_view() : words[0], level_);
+  prompt(out);
+}
+
+void CommandSession::prompt(std::string& out) const {
+  // HAProxy prompts after each command, those of one line too.
+  if (interactive_ && !done_) out += "> ";
 }
 
 }  // namespace sluice::api

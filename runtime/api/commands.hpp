@@ -85,6 +85,7 @@ class CommandSession {
  private:
   void run_line(std::string_view line, std::string& out);
   void run_command(std::string_view command, std::string& out);
+  void prompt(std::string& out) const;
 
   const InfoSource& info_;
   Level level_;

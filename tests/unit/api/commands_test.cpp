@@ -28,9 +28,16 @@ TEST_CASE("api: one line, then the session is done (non-interactive)") {
   CommandSession s(info, Level::admin);
   CHECK(run(s, "show version\n") == std::string(kVersion) + "\n\n");
   CHECK(s.done());
-  // A second line in the same bytes is not run.
+  // Lines that arrive together are run together (HAProxy does the same), later ones not.
   CommandSession t(info, Level::admin);
-  CHECK(run(t, "show version\nshow version\n") == std::string(kVersion) + "\n\n");
+  const std::string v = std::string(kVersion) + "\n\n";
+  CHECK(run(t, "show version\nshow version\n") == v + v);
+  CHECK(t.done());
+  CommandSession u(info, Level::admin);
+  std::string out;
+  CHECK(u.feed("show version\nshow ver", out) == 13);
+  CHECK(out == v);
+  CHECK(u.done());
 }
 
 TEST_CASE("api: an incomplete line waits for its newline, or the end of input") {
@@ -68,6 +75,11 @@ TEST_CASE("api: prompt toggles interactive mode with HAProxy's bytes") {
   CommandSession q(info, Level::admin);
   CHECK(run(q, "prompt\nquit\n") == "\n> ");
   CHECK(q.done());
+  // A prompt after each command, those of one line too.
+  CommandSession r(info, Level::admin);
+  const std::string v = std::string(kVersion) + "\n\n";
+  CHECK(run(r, "prompt\nshow version;show version\nquit;show version\n") ==
+        "\n> " + v + "> " + v + "> ");
 }
 
 TEST_CASE("api: help lists the command table in HAProxy's layout") {
