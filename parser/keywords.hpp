@@ -75,6 +75,9 @@ std::optional<ast::Payload> parse_duration(Args& a);
 std::optional<ast::Payload> parse_text(Args& a);
 std::optional<ast::Payload> parse_log(Args& a);
 
+// `bind ADDRESS[,ADDRESS…] [settings]`, also the shape of the global `stats socket`.
+std::optional<ast::Payload> parse_bind_line(Args& a);
+
 // bind / server / default-server settings after the address.
 std::optional<std::vector<ast::Setting>> parse_bind_settings(std::span<const Word> words,
                                                              Diagnostics& diags);

@@ -124,6 +124,11 @@ constexpr KeywordRow rows[] = {
     {"ssl-server-verify", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
      parse_ssl_server_verify},
     {"stats", G, Side::any, WrongSide::warn_ignored, false, parsed, parse_stats},
+    // The runtime API socket: an address and bind settings (level, mode, expose-fd …).
+    {"stats socket", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
+     parse_bind_line},
+    {"stats timeout", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,
+     parse_duration},
     {"tune.bufsize", G, Side::any, WrongSide::warn_ignored, false, parsed,
      parse_bounded_integer<0, INT32_MAX>},
     {"tune.h2.initial-window-size", G, Side::any, WrongSide::warn_ignored, false, Support::enforced,

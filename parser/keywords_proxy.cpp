@@ -42,7 +42,8 @@ std::optional<ast::Payload> parse_bind(Args& a) {
   const Word& addr = a.words[0];
   auto parsed = parse_address_list(addr.text, AddressUse::bind);
   if (auto* err = error_of(parsed)) {
-    a.diags.error(inside(addr, err->offset), fmt::format("bind: {}", err->message), err->hint);
+    a.diags.error(inside(addr, err->offset), fmt::format("{}: {}", a.path, err->message),
+                  err->hint);
     return std::nullopt;
   }
   auto settings = parse_bind_settings(a.words.subspan(1), a.diags);
@@ -353,6 +354,10 @@ static_assert(std::is_sorted(std::begin(rows), std::end(rows),
               "find_row() binary-searches the table");
 
 }  // namespace
+
+std::optional<ast::Payload> parse_bind_line(Args& a) {
+  return parse_bind(a);
+}
 
 std::span<const KeywordRow> proxy_keyword_rows() {
   return rows;

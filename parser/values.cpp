@@ -152,21 +152,41 @@ std::optional<ValueError> parse_port_part(std::string_view text, std::uint32_t o
 Parsed<Address> parse_address(std::string_view text, AddressUse use) {
   Address out;
   std::uint32_t offset = 0;
+  AddressFamily forced = AddressFamily::unspecified;  // by ipv4@/ipv6@ (tcp4@, tcp6@)
   if (auto at = text.find('@'); at != std::string_view::npos) {
     out.prefix = std::string(text.substr(0, at));
     std::string_view rest = text.substr(at + 1);
     const std::uint32_t rest_offset = static_cast<std::uint32_t>(at + 1);
-    if (out.prefix == "unix") {
+    // `stream+X@` names the stream flavour of X@, which is what a bind and a server use.
+    std::string_view kind = out.prefix;
+    const bool stream = kind.starts_with("stream+");
+    if (stream) kind.remove_prefix(7);
+    if (kind.starts_with("quic") &&
+        (kind == "quic4" || kind == "quic6" || kind.starts_with("quic+")))
+      return ValueError{"'" + out.prefix + "@': QUIC listeners are not supported by sluice", 0,
+                        "sluice serves TCP and TLS over TCP; bind an ipv4@/ipv6@ address"};
+    if (kind == "sockpair")
+      return ValueError{"'sockpair@' (a socket pair from the master) is not supported by sluice", 0,
+                        "pass a listening socket with fd@N instead"};
+    if (!stream && (kind == "udp" || kind == "udp4" || kind == "udp6" || kind == "uxdg" ||
+                    kind.starts_with("dgram+")))
+      return ValueError{
+          "'" + out.prefix + "@' is a datagram address; a stream address is needed here", 0,
+          "known prefixes: ipv4@ ipv6@ unix@ abns@ fd@ (optionally stream+)"};
+    if (kind == "unix" || kind == "uxst") {
       out.family = AddressFamily::unix_path;
       out.host = std::string(rest);
+      if (out.host.empty())
+        return ValueError{"'" + out.prefix + "@' expects a path", rest_offset, {}};
       return out;
     }
-    if (out.prefix == "abns") {
+    if (kind == "abns") {
       out.family = AddressFamily::abstract;
       out.host = std::string(rest);
+      if (out.host.empty()) return ValueError{"'abns@' expects a name", rest_offset, {}};
       return out;
     }
-    if (out.prefix == "fd" || out.prefix == "sockpair") {
+    if (kind == "fd") {
       auto n = parse_integer(rest, 0, std::numeric_limits<std::int32_t>::max());
       if (error_of(n))
         return ValueError{
@@ -175,14 +195,15 @@ Parsed<Address> parse_address(std::string_view text, AddressUse use) {
       out.host = std::string(rest);
       return out;
     }
-    if (out.prefix == "ipv4" || out.prefix == "ipv6" || out.prefix == "tcp" ||
-        out.prefix == "tcp4" || out.prefix == "tcp6" || out.prefix == "stream+ipv4" ||
-        out.prefix == "stream+ipv6") {
+    if (kind == "ipv4" || kind == "ipv6" || kind == "tcp" || kind == "tcp4" || kind == "tcp6") {
       text = rest;
       offset = rest_offset;
+      forced = kind == "ipv4" || kind == "tcp4"   ? AddressFamily::ipv4
+               : kind == "ipv6" || kind == "tcp6" ? AddressFamily::ipv6
+                                                  : AddressFamily::unspecified;
     } else {
       return ValueError{"unknown address prefix '" + out.prefix + "@'", 0,
-                        "known prefixes: ipv4@ ipv6@ unix@ abns@ fd@"};
+                        "known prefixes: ipv4@ ipv6@ unix@ abns@ fd@ (optionally stream+)"};
     }
   } else if (!text.empty() && text[0] == '/') {
     out.family = AddressFamily::unix_path;
@@ -237,10 +258,16 @@ Parsed<Address> parse_address(std::string_view text, AddressUse use) {
   } else {
     out.host = std::string(host);
   }
-  if (out.prefix == "ipv4" && out.family == AddressFamily::ipv6)
-    return ValueError{"'ipv4@' given an IPv6 address", 0, {}};
-  if (out.prefix == "ipv6" && out.family == AddressFamily::ipv4)
-    return ValueError{"'ipv6@' given an IPv4 address", 0, {}};
+  if (forced == AddressFamily::ipv4 && out.family == AddressFamily::ipv6)
+    return ValueError{"'" + out.prefix + "@' given an IPv6 address", 0, {}};
+  if (forced == AddressFamily::ipv6 && out.family == AddressFamily::ipv4)
+    return ValueError{"'" + out.prefix + "@' given an IPv4 address", 0, {}};
+  out.resolve_as = forced;
+  // `ipv6@:80`: every IPv6 address, where a bare `:80` means every IPv4 one.
+  if (out.family == AddressFamily::unspecified && forced == AddressFamily::ipv6) {
+    out.family = AddressFamily::ipv6;
+    out.host = "::";
+  }
 
   if (!has_colon) {
     if (use == AddressUse::bind)

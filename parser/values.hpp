@@ -55,6 +55,8 @@ struct Address {
   std::int32_t port = 0;       // first port, or the signed offset
   std::int32_t last_port = 0;  // == port unless a range `80-90`
   std::string prefix;          // as written: "ipv4", "ipv6", "unix", "fd", "abns", ...
+  // ipv4@/ipv6@ (tcp4@, tcp6@): a host name resolves to that family only.
+  AddressFamily resolve_as = AddressFamily::unspecified;
 };
 
 enum class AddressUse { bind, server };

@@ -157,7 +157,7 @@ std::string usage(const std::string& program) {
       "        -cc EXPR     evaluate a '.if' condition: exit 0 true, 1 false, 2 malformed\n"
       "        -C DIR       change to DIR before loading files\n"
       "        -L NAME      the local peer name ($HAPROXY_LOCALPEER)\n"
-      "        -d           debug: foreground, events on stderr\n"
+      "        -d           debug: foreground, events on stdout\n"
       "        -dW          refuse the configuration on any warning (zero-warning)\n"
       "        -dD          diagnostic mode: '.diag' messages\n"
       "        -dM[BYTE]    fill allocated memory with BYTE (0x50), freed memory with its inverse\n"

@@ -22,7 +22,7 @@ struct CommandLine {
   std::vector<int> soft_stop_pids;        // -sf
   std::vector<int> hard_stop_pids;        // -st
   std::optional<std::string> condition;   // -cc: evaluate it and exit
-  bool debug = false;                     // -d: foreground, events on stderr
+  bool debug = false;                     // -d: foreground, events on stdout
   bool zero_warning = false;              // -dW: a warning refuses the configuration
   bool diagnostic_mode = false;           // -dD: `.diag` lines and extra warnings
   std::optional<int> poison_byte;         // -dM[BYTE]: fill allocations with BYTE

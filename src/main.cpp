@@ -45,6 +45,11 @@ void export_loaded_variables(const sluice::compile::CompileResult& result,
   for (std::uint32_t i = 1; i < result.sources.size(); ++i)
     files += (files.empty() ? "" : ";") + result.sources.file(i).name();
   setenv("HAPROXY_CFGFILES", files.c_str(), 1);
+  std::string sockets;
+  for (const auto& socket : result.config->global.stats_sockets)
+    for (const auto& address : socket.addresses)
+      sockets += (sockets.empty() ? "" : ";") + address;
+  setenv("HAPROXY_CLI", sockets.c_str(), 1);
   if (line.master_worker || result.config->global.master_worker) {
     setenv("HAPROXY_MWORKER", "1", 1);
     if (!line.master_cli.empty())
@@ -190,6 +195,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   export_loaded_variables(result, *line);
-  if (line->debug) fmt::print(stderr, "Using epoll() as the polling mechanism.\n");
+  if (line->debug) fmt::print("Using epoll() as the polling mechanism.\n");  // stdout, as HAProxy
   return serve(result.config, *line, settings);
 }

@@ -20,7 +20,7 @@ namespace sluice::master {
 
 struct Options {
   serve::LoadSettings load;  // the files and flags, read again at each reload
-  bool debug = false;        // -d: workers print their events on stderr
+  bool debug = false;        // -d: workers print their events on stdout
   std::string cli_path;      // -S: the master CLI's socket; empty: none
   // Called once the sockets are open, before the first worker: -D and the pidfile. An
   // exit status ends the master there (the parent of a daemon).

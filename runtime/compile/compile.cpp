@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "parser/suggest.hpp"
+#include "runtime/compile/listener.hpp"
 #include "runtime/compile/proxy.hpp"
 #include "runtime/compile/tls_files.hpp"
 
@@ -104,6 +105,8 @@ class Compiler {
                 g.hard_stop_after = ms;
               else if (k == "tune.ssl.lifetime")
                 g.ssl_lifetime = ms;
+              else if (k == "stats timeout")
+                g.stats_timeout = ms;
             } else if constexpr (std::is_same_v<T, ast::Text>) {
               const auto& v = p.value.text;
               if (k == "pidfile")
@@ -140,6 +143,9 @@ class Compiler {
                 return;
               }
               g.logs.push_back(log_target_of(p));
+            } else if constexpr (std::is_same_v<T, ast::Bind>) {
+              if (auto socket = compile_stats_socket(p, st.loc, origin_, diags_))  // stats socket
+                g.stats_sockets.push_back(std::move(*socket));
             }
           },
           st.payload);

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "parser/sample.hpp"
+#include "runtime/compile/listener.hpp"
 #include "runtime/compile/proxy.hpp"
 #include "runtime/compile/tls_files.hpp"
 
@@ -16,31 +17,32 @@ const std::string& arg0(const ast::Setting& s) {
   return s.value->text;
 }
 
+config::Family family_of(parser::AddressFamily family) {
+  switch (family) {
+    case parser::AddressFamily::unspecified:
+      return config::Family::unspecified;
+    case parser::AddressFamily::ipv4:
+      return config::Family::ipv4;
+    case parser::AddressFamily::ipv6:
+      return config::Family::ipv6;
+    case parser::AddressFamily::hostname:
+      return config::Family::hostname;
+    case parser::AddressFamily::unix_path:
+      return config::Family::unix_path;
+    case parser::AddressFamily::abstract:
+      return config::Family::abstract;
+    case parser::AddressFamily::fd:
+      return config::Family::inherited_fd;
+  }
+  return config::Family::unspecified;
+}
+
+}  // namespace
+
 config::Endpoint endpoint_of(const parser::Address& a) {
   config::Endpoint e;
-  switch (a.family) {
-    case parser::AddressFamily::unspecified:
-      e.family = config::Family::unspecified;
-      break;
-    case parser::AddressFamily::ipv4:
-      e.family = config::Family::ipv4;
-      break;
-    case parser::AddressFamily::ipv6:
-      e.family = config::Family::ipv6;
-      break;
-    case parser::AddressFamily::hostname:
-      e.family = config::Family::hostname;
-      break;
-    case parser::AddressFamily::unix_path:
-      e.family = config::Family::unix_path;
-      break;
-    case parser::AddressFamily::abstract:
-      e.family = config::Family::abstract;
-      break;
-    case parser::AddressFamily::fd:
-      e.family = config::Family::inherited_fd;
-      break;
-  }
+  e.family = family_of(a.family);
+  e.resolve_as = family_of(a.resolve_as);
   e.host = a.host;
   e.has_port = a.has_port;
   e.port_offset = a.port_offset;
@@ -48,6 +50,8 @@ config::Endpoint endpoint_of(const parser::Address& a) {
   e.last_port = a.last_port;
   return e;
 }
+
+namespace {
 
 config::Verify verify_of(std::string_view v) {
   if (v == "none") return config::Verify::none;
@@ -124,6 +128,8 @@ config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
       out.v4v6 = true;
     else if (n == "v6only")
       out.v6only = true;
+    else
+      apply_unix_socket_setting(out, s, ctx_.diags);
   }
   if (ssl) {
     const bool verifies =

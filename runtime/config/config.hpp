@@ -32,6 +32,8 @@ struct Endpoint {
   bool port_offset = false;
   std::int32_t port = 0;
   std::int32_t last_port = 0;
+  // ipv4@/ipv6@: a host name resolves to this family only (unspecified: either).
+  Family resolve_as = Family::unspecified;
 };
 
 enum class TlsVersion { unset, ssl3, tls1_0, tls1_1, tls1_2, tls1_3 };
@@ -84,6 +86,20 @@ struct Bind {
   bool http2 = false;  // `proto h2`: every connection speaks HTTP/2 (h2c on a plain bind)
   bool v4v6 = false;
   bool v6only = false;
+  // UNIX socket binds (`mode`, `uid`/`user`, `gid`/`group`): the socket file's permissions
+  // and owner; -1: the umask's and the process's.
+  int unix_mode = -1;
+  int uid = -1, gid = -1;
+};
+
+// A `stats socket` line: where the runtime API (HAProxy's CLI protocol) listens.
+struct StatsSocket {
+  Bind bind;  // its address and the bind settings that apply (mode, user, accept-proxy …)
+  enum class Level { user, operator_, admin } level = Level::operator_;  // HAProxy's default
+  bool expose_fd_listeners = false;
+  // "unix@/run/x.sock", "ipv4@127.0.0.1:9999", "fd@3": HAProxy's form, as HAPROXY_CLI lists
+  // them (joined with ';').
+  std::vector<std::string> addresses;
 };
 
 // A compiled sample: fetch, arguments, converters (names validated by the parser).
@@ -371,6 +387,8 @@ struct Global {
   TlsVersionRange bind_versions, server_versions;
   bool bind_no_tls_tickets = false, server_no_tls_tickets = false;
   std::vector<LogTarget> logs;
+  std::vector<StatsSocket> stats_sockets;
+  Millis stats_timeout{10000};  // `stats timeout`: an idle CLI connection closes after it
 };
 
 struct Config {

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -38,14 +40,18 @@ std::string SocketAddress::to_string() const {
 }
 
 std::uint16_t SocketAddress::port() const {
-  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  // A UNIX socket's "port" is what the acceptor set (HAProxy's listener id): it shares
+  // sockaddr_in's place for it, where sockaddr_un's path starts.
+  if (family() == AF_INET || family() == AF_UNIX)
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
   if (family() == AF_INET6)
     return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
   return 0;
 }
 
 void SocketAddress::set_port(std::uint16_t port) {
-  if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(port);
+  if (family() == AF_INET || family() == AF_UNIX)
+    reinterpret_cast<sockaddr_in*>(&storage)->sin_port = htons(port);
   if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = htons(port);
 }
 
@@ -90,9 +96,12 @@ std::vector<SocketAddress> resolve(const config::Endpoint& endpoint, std::string
              endpoint.family == config::Family::hostname) {
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_family = endpoint.family == config::Family::ipv4   ? AF_INET
-                      : endpoint.family == config::Family::ipv6 ? AF_INET6
-                                                                : AF_UNSPEC;
+    // ipv4@/ipv6@ before a host name resolve it to that family only.
+    const config::Family family =
+        endpoint.family == config::Family::hostname ? endpoint.resolve_as : endpoint.family;
+    hints.ai_family = family == config::Family::ipv4   ? AF_INET
+                      : family == config::Family::ipv6 ? AF_INET6
+                                                       : AF_UNSPEC;
     if (endpoint.family != config::Family::hostname) hints.ai_flags = AI_NUMERICHOST;
     addrinfo* found = nullptr;
     const int rc = getaddrinfo(endpoint.host.c_str(), nullptr, &hints, &found);
@@ -143,6 +152,139 @@ std::optional<Fd> listen_on(const SocketAddress& address, const ListenOptions& o
     return std::nullopt;
   }
   return fd;
+}
+
+std::string ListenAddress::to_string() const {
+  switch (kind) {
+    case Kind::inet:
+      return inet.to_string();
+    case Kind::unix_path:
+      return "unix@" + path;
+    case Kind::abstract:
+      return "abns@" + path;
+    case Kind::inherited_fd:
+      return fmt::format("fd@{}", fd);
+  }
+  return "?";
+}
+
+std::vector<ListenAddress> resolve_listen(const config::Endpoint& endpoint, std::string& error) {
+  std::vector<ListenAddress> out;
+  switch (endpoint.family) {
+    case config::Family::unix_path:
+    case config::Family::abstract: {
+      ListenAddress& a = out.emplace_back();
+      a.kind = endpoint.family == config::Family::unix_path ? ListenAddress::Kind::unix_path
+                                                            : ListenAddress::Kind::abstract;
+      a.path = endpoint.host;
+      if (a.path.size() + 1 > sizeof(sockaddr_un::sun_path)) {
+        error = fmt::format("UNIX socket path '{}' is too long (at most {} bytes)", a.path,
+                            sizeof(sockaddr_un::sun_path) - 1);
+        out.clear();
+      }
+      return out;
+    }
+    case config::Family::inherited_fd: {
+      ListenAddress& a = out.emplace_back();
+      a.kind = ListenAddress::Kind::inherited_fd;
+      a.fd = std::stoi(endpoint.host);
+      return out;
+    }
+    default:
+      break;
+  }
+  for (const auto& inet : resolve(endpoint, error)) {
+    ListenAddress& a = out.emplace_back();
+    a.inet = inet;
+  }
+  return out;
+}
+
+namespace {
+
+std::optional<Fd> listen_on_inherited(int n, const ListenOptions& options, std::string& error) {
+  int type = 0, listening = 0;
+  socklen_t length = sizeof type;
+  if (getsockopt(n, SOL_SOCKET, SO_TYPE, &type, &length) != 0) {
+    error = fmt::format("cannot use file descriptor {}: {}", n,
+                        errno == ENOTSOCK ? "not a socket" : std::strerror(errno));
+    return std::nullopt;
+  }
+  if (type != SOCK_STREAM) {
+    error = fmt::format("cannot use file descriptor {}: not a stream socket", n);
+    return std::nullopt;
+  }
+  length = sizeof listening;
+  getsockopt(n, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length);
+  if (!listening && listen(n, options.backlog) != 0) {
+    error = fmt::format("cannot listen on file descriptor {}: {}", n, std::strerror(errno));
+    return std::nullopt;
+  }
+  Fd fd(fcntl(n, F_DUPFD_CLOEXEC, 0));
+  if (!fd) {
+    error = fmt::format("cannot use file descriptor {}: {}", n, std::strerror(errno));
+    return std::nullopt;
+  }
+  // Non-blocking is a property of the shared open file: N is non-blocking from now on too.
+  fcntl(fd.get(), F_SETFL, fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
+  return fd;
+}
+
+std::optional<Fd> listen_on_unix(const ListenAddress& address, const ListenOptions& options,
+                                 std::string& error) {
+  sockaddr_un un{};
+  un.sun_family = AF_UNIX;
+  const bool abstract = address.kind == ListenAddress::Kind::abstract;
+  // A socket file is bound under a temporary name first, then renamed over the path.
+  const std::string name =
+      abstract ? address.path : fmt::format("{}.{}.tmp", address.path, getpid());
+  const std::size_t offset = abstract ? 1 : 0;  // abstract: a leading NUL, no file
+  if (name.size() + offset + 1 > sizeof un.sun_path) {
+    error = fmt::format("UNIX socket path '{}' is too long", address.path);
+    return std::nullopt;
+  }
+  std::memcpy(un.sun_path + offset, name.data(), name.size());
+  const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + offset +
+                                             name.size() + (abstract ? 0 : 1));
+  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) {
+    error = std::strerror(errno);
+    return std::nullopt;
+  }
+  if (!abstract) unlink(name.c_str());
+  const auto fail = [&](const char* what) {
+    error = fmt::format("cannot {} {}: {}", what, address.to_string(), std::strerror(errno));
+    if (!abstract) unlink(name.c_str());
+    return std::nullopt;
+  };
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&un), length) != 0) return fail("bind");
+  if (!abstract) {
+    if ((options.uid >= 0 || options.gid >= 0) &&
+        chown(name.c_str(), static_cast<uid_t>(options.uid), static_cast<gid_t>(options.gid)) != 0)
+      return fail("change the owner of");
+    if (options.unix_mode >= 0 && chmod(name.c_str(), static_cast<mode_t>(options.unix_mode)) != 0)
+      return fail("change the mode of");
+  }
+  if (listen(fd.get(), options.backlog) != 0) return fail("listen on");
+  if (!abstract && rename(name.c_str(), address.path.c_str()) != 0)
+    return fail("rename the socket to");
+  return fd;
+}
+
+}  // namespace
+
+std::optional<Fd> listen_on(const ListenAddress& address, const ListenOptions& options,
+                            std::string& error) {
+  switch (address.kind) {
+    case ListenAddress::Kind::inet:
+      return listen_on(address.inet, options, error);
+    case ListenAddress::Kind::inherited_fd:
+      return listen_on_inherited(address.fd, options, error);
+    case ListenAddress::Kind::unix_path:
+    case ListenAddress::Kind::abstract:
+      return listen_on_unix(address, options, error);
+  }
+  return std::nullopt;
 }
 
 void set_no_delay(int fd) {

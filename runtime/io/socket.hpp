@@ -40,7 +40,8 @@ class Fd {
 
 // An IPv4 or IPv6 socket address, sized for them alone (32 bytes, not sockaddr_storage's
 // 128): every connection keeps two of these, and an idle connection's size is what the
-// idle-keep-alive benchmark measures. UNIX sockets carry only their family here.
+// idle-keep-alive benchmark measures. UNIX sockets carry only their family here, and as
+// their port HAProxy's listener id, which %cp and the log print for a UNIX-socket client.
 struct SocketAddress {
   union Storage {
     sockaddr sa;
@@ -67,6 +68,9 @@ std::vector<SocketAddress> resolve(const config::Endpoint& endpoint, std::string
 
 struct ListenOptions {
   int backlog = 1024;
+  // A UNIX socket file's permissions (octal, as chmod) and owner; -1: left as created.
+  int unix_mode = -1;
+  int uid = -1, gid = -1;
   bool v6only = false;
   bool v4v6 = false;
   bool defer_accept = false;
@@ -77,6 +81,30 @@ struct ListenOptions {
 
 // socket + SO_REUSEADDR + bind + listen, non-blocking. nullopt with errno text in `error`.
 std::optional<Fd> listen_on(const SocketAddress& address, const ListenOptions& options,
+                            std::string& error);
+
+// Where a listening socket listens: an IP address, a UNIX socket file or an abstract name
+// (`unix@`, a path, `abns@`), or a descriptor the process inherited already bound (`fd@N`).
+struct ListenAddress {
+  enum class Kind { inet, unix_path, abstract, inherited_fd } kind = Kind::inet;
+  SocketAddress inet;
+  std::string path;  // unix_path, abstract
+  int fd = -1;       // inherited_fd
+  // "127.0.0.1:80", "[::1]:443", "unix@/run/x.sock", "abns@name", "fd@3"
+  std::string to_string() const;
+};
+
+// Every address a bind endpoint listens on (IP ones as resolve()); empty with `error` set
+// when it cannot.
+std::vector<ListenAddress> resolve_listen(const config::Endpoint& endpoint, std::string& error);
+
+// An IP address as listen_on() above. A UNIX socket is bound under a temporary name, given
+// its mode and owner, then renamed over the path, so that a stale file (or a previous
+// process's socket) is replaced and the path never lacks a listening socket. An inherited
+// descriptor must be a stream socket; it is listened on when it is only bound, made
+// non-blocking, and returned as a duplicate: descriptor N itself stays open for the life of
+// the process (a master passes it to every worker).
+std::optional<Fd> listen_on(const ListenAddress& address, const ListenOptions& options,
                             std::string& error);
 
 // Small writes leave at once (no Nagle): a proxy forwards what it has, and waiting for

@@ -3,12 +3,14 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 namespace sluice::proxy {
 
 struct SlotCounter {
   std::atomic<int> active{0};
-  int limit = 0;  // 0: unlimited
+  std::atomic<std::uint64_t> total{0};  // connections ever counted (show info's CumConns)
+  int limit = 0;                        // 0: unlimited
   bool full() const { return limit > 0 && active.load(std::memory_order_relaxed) >= limit; }
 };
 
@@ -19,7 +21,10 @@ class ConnectionSlot {
   ConnectionSlot(SlotCounter* frontend, SlotCounter* process)
       : frontend_(frontend), process_(process) {
     if (frontend_) frontend_->active.fetch_add(1, std::memory_order_relaxed);
-    if (process_) process_->active.fetch_add(1, std::memory_order_relaxed);
+    if (process_) {
+      process_->active.fetch_add(1, std::memory_order_relaxed);
+      process_->total.fetch_add(1, std::memory_order_relaxed);
+    }
   }
   ConnectionSlot(ConnectionSlot&& other) noexcept
       : frontend_(other.frontend_), process_(other.process_) {

@@ -384,6 +384,7 @@ void HttpSession::process_request_head() {
   Exchange& x = *x_;
   http::Message& request = x.request;
   ++requests_;
+  share_.count_request();
   head_deadline_ms_ = 0;
   if (logger_) capture_request_line();
   x.arena.reset();

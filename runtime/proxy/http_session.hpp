@@ -5,6 +5,7 @@
 // rules say so or when something is wrong (HAProxy's error pages).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -119,9 +120,17 @@ class HttpLoopShare {
   void listen_for_stop(StopListener& listener);
   void forget(StopListener& listener);
 
+  // Requests this loop has read (show info's CumReq): written by this loop only, read by
+  // any thread, so a plain store and no read-modify-write.
+  void count_request() {
+    requests_.store(requests_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  std::uint64_t requests() const { return requests_.load(std::memory_order_relaxed); }
+
  private:
   io::Loop& loop_;
   std::size_t index_;
+  std::atomic<std::uint64_t> requests_{0};
   StopListener* listeners_ = nullptr;  // every open session and HTTP/2 connection
   bool stopping_ = false;
   ServerPool pool_;

@@ -17,15 +17,6 @@ class Report {
   std::vector<std::string> lines;
 };
 
-void check_frontend(const config::Frontend& f, Report& r) {
-  for (const auto& bind : f.binds) {
-    for (const auto& e : bind.endpoints)
-      if (e.family == config::Family::unix_path || e.family == config::Family::abstract ||
-          e.family == config::Family::inherited_fd)
-        r.add(bind.origin, "a UNIX socket or inherited descriptor bind");
-  }
-}
-
 bool speaks_h2(std::string_view alpn) {
   const auto protocols = alpn_list(alpn);
   return std::find(protocols.begin(), protocols.end(), "h2") != protocols.end();
@@ -55,8 +46,6 @@ std::vector<std::string> alpn_list(std::string_view alpn) {
 
 std::vector<std::string> unserved_features(const config::Config& config) {
   Report r;
-  for (const auto& f : config.frontends)
-    check_frontend(f, r);
   for (const auto& b : config.backends)
     check_backend(b, r);
   return r.lines;

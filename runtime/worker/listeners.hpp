@@ -14,20 +14,24 @@
 
 namespace sluice::worker {
 
-// One address a bind listens on.
+// One address a bind (or a `stats socket`) listens on.
 struct BindAddress {
-  std::size_t frontend = 0;  // index in Config::frontends
+  std::size_t frontend = 0;  // index in Config::frontends; unused for a stats socket
   const config::Bind* bind = nullptr;
-  io::SocketAddress address;
+  const config::StatsSocket* stats = nullptr;  // a stats socket's address
+  io::ListenAddress address;
   io::ListenOptions options;
   // What identifies the socket across configurations: the address and its options.
   std::string key() const;
 };
 
-// Every address of every bind of `config`, in order; false with `error` naming the bind
-// ("file:line: …") when one does not resolve.
+// Every address of every bind of `config`, in order, then those of its stats sockets; false
+// with `error` naming the bind ("file:line: …") when one does not resolve.
 bool bind_addresses(const config::Config& config, std::vector<BindAddress>& out,
                     std::string& error);
+
+// "frontend 'www'" or "stats socket", for messages.
+std::string listener_owner(const config::Config& config, const BindAddress& b);
 
 class ListenerSet {
  public:

@@ -1,8 +1,11 @@
 #include "runtime/worker/worker.hpp"
 #include "runtime/worker/capabilities.hpp"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <ctime>
 
 #include <fmt/format.h>
 #include <cerrno>
@@ -141,8 +144,13 @@ class Worker::Acceptor final : public io::Pollable,
                                private proxy::SecuredSink {
  public:
   Acceptor(io::Loop& loop, const Listening& listening, proxy::SlotCounter& process,
-           proxy::HttpLoopShare& http, proxy::TcpLoopShare& tcp)
-      : loop_(loop), http_(http), tcp_(tcp), listening_(listening), process_(process) {
+           proxy::HttpLoopShare& http, proxy::TcpLoopShare& tcp, LoopCounters& counters)
+      : loop_(loop),
+        http_(http),
+        tcp_(tcp),
+        listening_(listening),
+        process_(process),
+        counters_(counters) {
     handshake_.frontend = listening.frontend->name;
     handshake_.listener = listening.listener;
     handshake_.timeout_ms = first_set({&listening.frontend->timeouts.client});
@@ -174,6 +182,11 @@ class Worker::Acceptor final : public io::Pollable,
       client.fd.reset(fd);
       io::set_no_delay(fd);  // what is sent leaves at once (bulk streams go by splice)
       client.local = io::SocketAddress::local_of(fd);
+      if (listening_.unix_listener_id > 0) {
+        // HAProxy's %ci:%cp for a UNIX-socket client: "unix" and the listener's id.
+        client.peer.set_port(static_cast<std::uint16_t>(listening_.unix_listener_id));
+        client.local.set_port(static_cast<std::uint16_t>(listening_.unix_listener_id));
+      }
       // tcp-request connection rules see the real addresses, even under accept-proxy.
       if (!accepted(client)) continue;  // rejected: closed, as in HAProxy
       proxy::ConnectionSlot slot(listening_.frontend_slots, &process_);
@@ -220,6 +233,8 @@ class Worker::Acceptor final : public io::Pollable,
       backend = routing.backends.pick(facts, tcp_.scratch);
       if (backend == nullptr) return;  // no backend: closed, as in HAProxy
     }
+    counters_.tcp_streams.store(counters_.tcp_streams.load(std::memory_order_relaxed) + 1,
+                                std::memory_order_relaxed);
     proxy::TcpRelay::start(tcp_, std::move(client), std::move(slot), routing, backend,
                            std::move(stream));
   }
@@ -228,13 +243,15 @@ class Worker::Acceptor final : public io::Pollable,
   static constexpr std::int64_t retry_ms = 5;
 
   // Without option httplog/tcplog, HAProxy logs each accepted connection.
-  // HAProxy's `-d` line: `00000000:fe.accept(0004)=000b from [127.0.0.1:40932] ALPN=<none>`
-  // (the ALPN is not negotiated yet here, as in HAProxy for plain binds).
+  // HAProxy's `-d` line, on stdout as there:
+  // `00000000:fe.accept(0004)=000b from [127.0.0.1:40932] ALPN=<none>` (no ALPN is
+  // negotiated yet here, as in HAProxy for plain binds).
   void print_accept(const proxy::AcceptedClient& client) {
-    fmt::print(stderr, "{:08x}:{}.accept({:04x})={:04x} from [{}] ALPN=<none>\n",
+    fmt::print(stdout, "{:08x}:{}.accept({:04x})={:04x} from [{}] ALPN=<none>\n",
                listening_.event_ids->fetch_add(1, std::memory_order_relaxed),
                listening_.frontend->name, listening_.fd.get(), client.fd.get(),
                client.peer.to_string());
+    std::fflush(stdout);
   }
 
   void log_connect(const proxy::AcceptedClient& client) {
@@ -244,6 +261,7 @@ class Worker::Acceptor final : public io::Pollable,
     if (logger == nullptr) return;
     log::LogRecord r;
     r.client = client.peer;
+    r.listener_id = r.client.port();  // a UNIX-socket client: the listener id
     r.frontend_address = client.local;
     r.frontend = routing.frontend->name;
     r.mode = routing.frontend->mode;
@@ -283,6 +301,7 @@ class Worker::Acceptor final : public io::Pollable,
   proxy::TcpLoopShare& tcp_;
   const Listening& listening_;
   proxy::SlotCounter& process_;
+  LoopCounters& counters_;
   proxy::HandshakeSettings handshake_;  // PROXY header and TLS
   bool paused_ = false;
   bool stopped_ = false;
@@ -503,11 +522,51 @@ bool Worker::open(std::string& error, const Inheritance* inherited) {
   }
   std::vector<BindAddress> binds;
   if (!bind_addresses(*config_, binds, error)) return false;
+  started_ms_ = io::monotonic_ms();
+  started_unix_s_ = static_cast<std::int64_t>(std::time(nullptr));
   const config::Bind* previous_bind = nullptr;
   const tls::ServerContexts* contexts = nullptr;
   std::vector<int> listener_ids(config_->frontends.size(), 0);
+  std::vector<int> address_ids(config_->frontends.size(), 0);
   for (const auto& b : binds) {
+    std::optional<io::Fd> fd;
+    if (inherited && inherited->listeners) {
+      // The master's socket: this process's own descriptor of it, closed at soft stop.
+      if (const int shared = inherited->listeners->find(b); shared >= 0) fd.emplace(dup(shared));
+      if (!fd || !*fd) {
+        error =
+            fmt::format("{}:{}: {}: no socket from the master for {}", *b.bind->origin.file,
+                        b.bind->origin.line, listener_owner(*config_, b), b.address.to_string());
+        return false;
+      }
+    } else {
+      fd = io::listen_on(b.address, b.options, error);
+      if (!fd) {
+        error = fmt::format("{}:{}: {}: {}", *b.bind->origin.file, b.bind->origin.line,
+                            listener_owner(*config_, b), error);
+        return false;
+      }
+    }
+    const auto bound = [&](int socket) {
+      const auto local = io::SocketAddress::local_of(socket);
+      return local.family() == AF_INET || local.family() == AF_INET6 ? local.to_string()
+                                                                     : b.address.to_string();
+    };
+    if (b.stats) {
+      StatsListening& l = stats_listening_.emplace_back();
+      l.fd = std::move(*fd);
+      l.bound = bound(l.fd.get());
+      l.settings.info = this;
+      l.settings.level = b.stats->level == config::StatsSocket::Level::admin ? api::Level::admin
+                         : b.stats->level == config::StatsSocket::Level::operator_
+                             ? api::Level::operator_
+                             : api::Level::user;
+      l.settings.timeout_ms = config_->global.stats_timeout.count();
+      l.settings.counters = &cli_sessions_;
+      continue;
+    }
     const auto& frontend = config_->frontends[b.frontend];
+    ++address_ids[b.frontend];
     const auto& bind = *b.bind;
     if (&bind != previous_bind) {  // a bind's first address: its TLS contexts
       previous_bind = &bind;
@@ -530,24 +589,6 @@ bool Worker::open(std::string& error, const Inheritance* inherited) {
         contexts = tls_contexts_.emplace_back(std::move(built)).get();
       }
     }
-    std::optional<io::Fd> fd;
-    if (inherited && inherited->listeners) {
-      // The master's socket: this process's own descriptor of it, closed at soft stop.
-      if (const int shared = inherited->listeners->find(b); shared >= 0) fd.emplace(dup(shared));
-      if (!fd || !*fd) {
-        error =
-            fmt::format("{}:{}: frontend '{}': no socket from the master for {}", *bind.origin.file,
-                        bind.origin.line, frontend.name, b.address.to_string());
-        return false;
-      }
-    } else {
-      fd = io::listen_on(b.address, b.options, error);
-      if (!fd) {
-        error = fmt::format("{}:{}: frontend '{}': {}", *bind.origin.file, bind.origin.line,
-                            frontend.name, error);
-        return false;
-      }
-    }
     Listening l;
     l.fd = std::move(*fd);
     l.frontend = &frontend;
@@ -559,8 +600,9 @@ bool Worker::open(std::string& error, const Inheritance* inherited) {
     l.http2 = bind.http2;
     l.event_ids = debug_events_ ? &event_ids_ : nullptr;
     l.listener = bind.name.empty() ? std::to_string(listener_ids[b.frontend]) : bind.name;
-    l.address.length = sizeof l.address.storage;
-    getsockname(l.fd.get(), reinterpret_cast<sockaddr*>(&l.address.storage), &l.address.length);
+    l.bound = bound(l.fd.get());
+    if (io::SocketAddress::local_of(l.fd.get()).family() == AF_UNIX)
+      l.unix_listener_id = address_ids[b.frontend];
     listening_.push_back(std::move(l));
   }
   // The loops exist before run() so that stop() never races with their creation.
@@ -589,10 +631,17 @@ bool Worker::open(std::string& error, const Inheritance* inherited) {
                                                                   std::vector<char>(buffer_size),
                                                                   std::vector<char>(kHelloScratch),
                                                                   {}}));
+    auto& counters = *loop_counters_.emplace_back(std::make_unique<LoopCounters>());
     for (const auto& listening : listening_) {
-      auto acceptor = std::make_unique<Acceptor>(*loop, listening, process_slots_, *share, *tcp);
+      auto acceptor =
+          std::make_unique<Acceptor>(*loop, listening, process_slots_, *share, *tcp, counters);
       acceptor->listen();
       acceptors_.push_back(std::move(acceptor));
+    }
+    for (const auto& stats : stats_listening_) {
+      auto listener = std::make_unique<api::Listener>(*loop, stats.fd.get(), stats.settings);
+      listener->listen();
+      cli_listeners_.push_back(std::move(listener));
     }
     loops_.push_back(std::move(loop));
   }
@@ -610,8 +659,40 @@ bool Worker::open(std::string& error, const Inheritance* inherited) {
 std::vector<std::string> Worker::bound_addresses() const {
   std::vector<std::string> out;
   for (const auto& l : listening_)
-    out.push_back(l.address.to_string());
+    out.push_back(l.bound);
+  for (const auto& l : stats_listening_)
+    out.push_back(l.bound);
   return out;
+}
+
+api::ProcessInfo Worker::process_info() const {
+  api::ProcessInfo info;
+  info.nbthread = static_cast<int>(loops_.size());
+  info.pid = static_cast<int>(getpid());
+  info.uptime_s = (io::monotonic_ms() - started_ms_) / 1000;
+  info.start_time_s = started_unix_s_;
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0)
+    info.ulimit_n = files.rlim_cur == RLIM_INFINITY ? 0 : static_cast<std::int64_t>(files.rlim_cur);
+  info.maxsock = info.ulimit_n;
+  info.maxconn = config_->global.maxconn;
+  // As HAProxy: CurrConns counts the proxied connections, CumConns the runtime API's too.
+  info.current_connections = process_slots_.active.load(std::memory_order_relaxed);
+  const std::uint64_t cli_total = cli_sessions_.total.load(std::memory_order_relaxed);
+  info.cumulated_connections = process_slots_.total.load(std::memory_order_relaxed) + cli_total;
+  // HAProxy's streams: each HTTP request, each TCP connection relayed, each CLI session.
+  info.cumulated_requests = cli_total;
+  for (const auto& share : http_shares_)
+    info.cumulated_requests += share->requests();
+  for (const auto& counters : loop_counters_)
+    info.cumulated_requests += counters->tcp_streams.load(std::memory_order_relaxed);
+  info.listeners = static_cast<std::int64_t>(listening_.size() + stats_listening_.size());
+  info.jobs = stopping_.load(std::memory_order_relaxed) ? 0 : info.listeners;
+  info.jobs += info.current_connections + cli_sessions_.current.load(std::memory_order_relaxed);
+  info.stopping = stopping_.load(std::memory_order_relaxed);
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) info.node = host;
+  return info;
 }
 
 bool Worker::build_checker(std::string& error, const Inheritance* inherited) {
@@ -666,17 +747,22 @@ void Worker::run() {
 }
 
 void Worker::soft_stop() {
+  stopping_ = true;
   for (std::size_t i = 0; i < loops_.size(); ++i) {
     io::Loop* loop = loops_[i].get();
     loop->post([this, loop, i] {
       for (auto& acceptor : acceptors_)
         if (&acceptor->loop() == loop) acceptor->stop_listening();
+      for (auto& listener : cli_listeners_)
+        if (&listener->loop() == loop) listener->stop_listening();
       http_shares_[i]->soft_stop();
       // The last loop to let go closes the sockets: new connections are refused from then
       // on, while the ones accepted before finish.
       if (detached_loops_.fetch_add(1) + 1 == loops_.size())
         for (auto& listening : listening_)
           listening.fd.reset();
+      for (auto& stats : stats_listening_)
+        stats.fd.reset();
       loop->drain();
     });
   }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/api/session.hpp"
 #include "runtime/config/config.hpp"
 #include "runtime/health/checker.hpp"
 #include "runtime/io/loop.hpp"
@@ -42,7 +43,7 @@ struct Inheritance {
   int state_fd = -1;
 };
 
-class Worker {
+class Worker : private api::InfoSource {
  public:
   explicit Worker(std::shared_ptr<const config::Config> config);
   ~Worker();
@@ -60,7 +61,7 @@ class Worker {
   // (HAProxy's soft stop, SIGUSR1). `stop()` still ends everything at once.
   void soft_stop();
 
-  // -d: one line on stderr per accepted connection, in HAProxy's debug layout. Before open().
+  // -d: one line on stdout per accepted connection, in HAProxy's debug layout. Before open().
   void print_events() { debug_events_ = true; }
 
   // The addresses actually bound, in bind order (port 0 resolved), for logs and tests.
@@ -72,13 +73,26 @@ class Worker {
     const config::Frontend* frontend = nullptr;
     const proxy::TcpRouting* routing = nullptr;
     proxy::SlotCounter* frontend_slots = nullptr;
-    const proxy::HttpFrontend* http = nullptr;  // mode http: sessions, else the TCP relay
-    const tls::ServerContexts* tls = nullptr;   // `ssl` binds: the handshake comes first
-    std::string listener;                       // the bind's name, else its id (logs)
-    bool accept_proxy = false;                  // a PROXY protocol header comes first
-    bool http2 = false;                         // `proto h2`: HTTP/2 whatever ALPN says
-    io::SocketAddress address;
+    const proxy::HttpFrontend* http = nullptr;   // mode http: sessions, else the TCP relay
+    const tls::ServerContexts* tls = nullptr;    // `ssl` binds: the handshake comes first
+    std::string listener;                        // the bind's name, else its id (logs)
+    bool accept_proxy = false;                   // a PROXY protocol header comes first
+    bool http2 = false;                          // `proto h2`: HTTP/2 whatever ALPN says
     std::atomic<unsigned>* event_ids = nullptr;  // -d: numbers the events printed; null: none
+    // A UNIX socket's clients get it as their "port": HAProxy's listener id, per frontend.
+    int unix_listener_id = 0;  // 0: not a UNIX socket
+    std::string bound;         // the address, port 0 resolved (logs, tests)
+  };
+  // A stats socket: the runtime API's commands, at its level.
+  struct StatsListening {
+    io::Fd fd;
+    api::ListenerSettings settings;
+    std::string bound;
+  };
+  // Per loop: TCP-mode connections handed to a relay (show info's CumReq), written by that
+  // loop only.
+  struct LoopCounters {
+    std::atomic<std::uint64_t> tcp_streams{0};
   };
   class Acceptor;
 
@@ -95,6 +109,8 @@ class Worker {
   bool build_loggers(std::size_t loop, std::string& error);
   // The health checks of every `check` server, on the first loop.
   bool build_checker(std::string& error, const Inheritance* inherited);
+  // show info's figures (api::InfoSource), from any loop.
+  api::ProcessInfo process_info() const override;
 
   std::shared_ptr<const config::Config> config_;
   std::vector<std::unique_ptr<proxy::BackendState>> backends_;
@@ -113,6 +129,12 @@ class Worker {
   std::vector<Listening> listening_;
   bool debug_events_ = false;
   std::atomic<unsigned> event_ids_{0};
+  std::vector<StatsListening> stats_listening_;
+  api::SessionCounters cli_sessions_;
+  std::vector<std::unique_ptr<LoopCounters>> loop_counters_;  // by loop
+  std::int64_t started_ms_ = 0;                               // monotonic, at open()
+  std::int64_t started_unix_s_ = 0;
+  std::atomic<bool> stopping_{false};
   // Declared before the loops: a loop deletes its leftover sessions while the shares live.
   std::vector<std::unique_ptr<proxy::HttpLoopShare>> http_shares_;  // by loop
   std::vector<std::unique_ptr<proxy::TcpLoopShare>> tcp_shares_;    // by loop
@@ -121,6 +143,7 @@ class Worker {
   std::vector<std::unique_ptr<io::Loop>> loops_;
   std::unique_ptr<health::Checker> checker_;  // on the first loop; gone before the loops
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::unique_ptr<api::Listener>> cli_listeners_;  // per loop and stats socket
   std::atomic<std::size_t> detached_loops_{0};  // soft stop: loops no longer accepting
 };
 

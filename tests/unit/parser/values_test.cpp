@@ -102,6 +102,36 @@ TEST_CASE("bind address errors say what and where") {
         "'ipv4@' given an IPv6 address");
 }
 
+TEST_CASE("address prefixes: stream+, forced families, QUIC and datagrams refused") {
+  auto a = ok(parse_address("stream+ipv4@127.0.0.1:80", AddressUse::bind));
+  CHECK(a.family == AddressFamily::ipv4);
+  CHECK(a.port == 80);
+  a = ok(parse_address("stream+unix@/run/x.sock", AddressUse::bind));
+  CHECK(a.family == AddressFamily::unix_path);
+  CHECK(a.host == "/run/x.sock");
+  a = ok(parse_address("uxst@/run/y.sock", AddressUse::bind));
+  CHECK(a.family == AddressFamily::unix_path);
+  a = ok(parse_address("abns@name", AddressUse::bind));
+  CHECK(a.family == AddressFamily::abstract);
+  CHECK(a.host == "name");
+  a = ok(parse_address("ipv6@:8080", AddressUse::bind));
+  CHECK(a.family == AddressFamily::ipv6);
+  CHECK(a.host == "::");
+  a = ok(parse_address("ipv6@localhost:8080", AddressUse::bind));
+  CHECK(a.family == AddressFamily::hostname);
+  CHECK(a.resolve_as == AddressFamily::ipv6);
+  a = ok(parse_address("stream+fd@4", AddressUse::bind));
+  CHECK(a.family == AddressFamily::fd);
+  CHECK(a.host == "4");
+  CHECK(err(parse_address("quic4@:443", AddressUse::bind)) ==
+        "'quic4@': QUIC listeners are not supported by sluice");
+  CHECK(err(parse_address("quic+ipv6@:443", AddressUse::bind)).find("QUIC") != std::string::npos);
+  CHECK(err(parse_address("sockpair@3", AddressUse::bind)).find("not supported by sluice") !=
+        std::string::npos);
+  CHECK(err(parse_address("udp@:514", AddressUse::bind)).find("datagram") != std::string::npos);
+  CHECK(err(parse_address("fd@x", AddressUse::bind)) == "'fd@' expects a file descriptor number");
+}
+
 TEST_CASE("server addresses: hostnames, no port, offsets") {
   auto a = ok(parse_address("backend.local:8080", AddressUse::server));
   CHECK(a.family == AddressFamily::hostname);
