@@ -115,6 +115,37 @@ class Origin:
         self.sock.close()
 
 
+def stop(proc, what=PROXY):
+    """Stops a process a test started: SIGTERM by PID, which it must obey within the
+    deadline. Returns its exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        return proc.wait(timeout=DEADLINE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"{what} did not stop on SIGTERM")
+
+
+def children(pid):
+    """The pids of a process's children (a master's workers)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def stop_master(proc):
+    """stop() for a -W master, whose workers must be gone too. Returns its exit status."""
+    workers = children(proc.pid)
+    status = stop(proc, "the master")
+    for pid in workers:
+        wait_until(lambda: not os.path.exists(f"/proc/{pid}"), f"worker {pid} gone")
+    return status
+
+
 @contextlib.contextmanager
 def sluice_serving(sluice_bin, cfg_path, port, cwd=None):
     """Starts `sluice -f cfg` (or HAProxy, see PROXY), waits until `port` accepts, yields the
@@ -126,14 +157,7 @@ def sluice_serving(sluice_bin, cfg_path, port, cwd=None):
         assert proc.poll() is None, f"{PROXY} exited early: {proc.communicate()[1]}"
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=DEADLINE)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(f"{PROXY} did not stop on SIGTERM")
+        stop(proc)
 
 
 def exchange(port, payload, shut_write=True):

@@ -9,7 +9,7 @@ import signal
 import socket
 import subprocess
 
-from serving import DEADLINE, HttpOrigin, LogReader, proxy_argv, wait_until
+from serving import DEADLINE, HttpOrigin, LogReader, proxy_argv, stop, wait_until
 from test_addresses import get
 from test_stats_socket import answers, ask, info
 from test_tooling import binary
@@ -86,9 +86,7 @@ def test_a_vtest_style_harness_runs_unchanged(sluice_bin, tmp_path):
         # HAProxy 2.6 dies of the signal, sluice exits 0: either way it stopped at once.
         assert proc.wait(timeout=DEADLINE) in (0, -signal.SIGTERM)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         fe.close()
         cli.close()
         origin.close()

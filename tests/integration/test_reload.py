@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, LogReader, accepts, free_port,
-                     reply, stall, wait_until)
+from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, LogReader, accepts, children,
+                     free_port, reply, stall, stop_master, wait_until)
 from test_health import self_signed
 
 pytestmark = pytest.mark.skipif(UNDER_HAPROXY, reason="the master's messages are sluice's")
@@ -49,17 +49,7 @@ def master(sluice_bin, cfg, port, args=(), env=None):
         wait_until(lambda: accepts(port), f"port {port}")
         yield proc, log
     finally:
-        workers = children(proc.pid)
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            assert proc.wait(timeout=DEADLINE) == 0
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise AssertionError("the master did not stop on SIGTERM")
-        for pid in workers:
-            wait_until(lambda: not os.path.exists(f"/proc/{pid}"), f"worker {pid} gone")
+        assert stop_master(proc) == 0
 
 
 @contextlib.contextmanager
@@ -75,14 +65,6 @@ def served(sluice_bin, tmp_path, args=()):
             yield proc, log, port, cfg, origin
     finally:
         origin.close()
-
-
-def children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
 
 
 def reload(proc, log, outcome=r"Loading success\."):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from serving import (DEADLINE, UNDER_HAPROXY, HttpOrigin, LogReader, free_port, proxy_argv,
-                     wait_until)
+                     stop, wait_until)
 
 # HAProxy 2.6.12's `show info` fields, in its order.
 INFO_FIELDS = [
@@ -100,13 +100,7 @@ def proxy(sluice_bin, cfg, ready, pass_fds=(), env=None, args=()):
         assert proc.poll() is None, f"exited early: {log.lines}"
         yield proc, log
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=DEADLINE)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture

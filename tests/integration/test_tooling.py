@@ -19,7 +19,7 @@ import subprocess
 import pytest
 
 from serving import (DEADLINE, HAPROXY, UNDER_HAPROXY, HttpOrigin, LogReader, RawClient,
-                     accepts, free_port, wait_until)
+                     accepts, free_port, stop, stop_master, wait_until)
 
 only_sluice = pytest.mark.skipif(UNDER_HAPROXY, reason="sluice names itself; HAProxy does not")
 
@@ -670,33 +670,7 @@ def serving(sluice_bin, cwd, args, port, env=None):
         assert proc.poll() is None, f"exited early: {proc.communicate()[1]}"
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.communicate(timeout=DEADLINE)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise AssertionError("did not stop on SIGTERM")
-
-
-def stop_master(proc):
-    """SIGTERM to the master; it and its workers must be gone."""
-    try:
-        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
-            workers = [int(p) for p in f.read().split()]
-    except OSError:
-        workers = []
-    if proc.poll() is None:
-        proc.terminate()
-    try:
-        proc.wait(timeout=DEADLINE)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise AssertionError("the master did not stop on SIGTERM")
-    for pid in workers:
-        wait_until(lambda: not os.path.exists(f"/proc/{pid}"), f"worker {pid} gone")
+        stop(proc)
 
 
 def show_proc(path):
