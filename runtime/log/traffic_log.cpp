@@ -28,10 +28,12 @@ void ip(LineWriter& w, const io::SocketAddress& address) {
 }
 
 // %ci:%cp, or %fi:%fp.
-void address(LineWriter& w, const io::SocketAddress& address, int listener_id) {
+// A UNIX-socket client prints "unix" and, as its port, HAProxy's listener id (which its
+// SocketAddress carries).
+void address(LineWriter& w, const io::SocketAddress& address) {
   if (address.family() == AF_UNIX) {
     w.text("unix:");
-    w.number(listener_id);
+    w.number(address.port());
     return;
   }
   ip(w, address);
@@ -58,7 +60,7 @@ void accept_date(LineWriter& w, std::chrono::system_clock::time_point when) {
 
 // "%ci:%cp [%tr] %f", what every session and error line starts with.
 void line_prefix(LineWriter& w, const LogRecord& r) {
-  address(w, r.client, r.listener_id);
+  address(w, r.client);
   w.text(" [");
   accept_date(w, r.accept_date);
   w.text("] ");
@@ -199,12 +201,12 @@ std::size_t write_connect_log(std::span<char> out, const LogRecord& r) {
   LineWriter w(out);
   if (r.client.family() == AF_UNIX) {
     w.text("Connect to ");
-    address(w, r.client, r.listener_id);
+    address(w, r.client);
   } else {
     w.text("Connect from ");
-    address(w, r.client, r.listener_id);
+    address(w, r.client);
     w.text(" to ");
-    address(w, r.frontend_address, r.listener_id);
+    address(w, r.frontend_address);
   }
   w.text(" (");
   w.text(r.frontend);

@@ -29,9 +29,6 @@ struct LogRecord {
   io::SocketAddress client;
   // %fi:%fp, the address the client connected to: only the connect line prints it.
   io::SocketAddress frontend_address;
-  // The accepting socket's id: its 1-based position among the frontend's listening sockets
-  // (every address of every bind line counts), what HAProxy prints for a UNIX socket's port.
-  int listener_id = 1;
   // %t (tcplog) / %tr (httplog): the accept, or for HTTP the start of this request (for a
   // keep-alive connection's next request, the end of the previous response).
   std::chrono::system_clock::time_point accept_date{};

@@ -48,7 +48,6 @@ void HttpSession::log_exchange() {
     const std::int64_t now = share_.loop().now_ms();
     log::LogRecord r;
     r.client = client_address_;
-    r.listener_id = r.client.port();  // a UNIX-socket client: the listener id
     r.frontend_address = local_address_;
     r.accept_date = log.date;
     r.frontend = frontend_.config->name;

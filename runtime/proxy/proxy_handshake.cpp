@@ -77,7 +77,6 @@ void log_handshake_failure(const HandshakeSettings& settings, const io::SocketAd
   if (logger == nullptr || logger->empty()) return;
   log::LogRecord r;
   r.client = client;
-  r.listener_id = r.client.port();  // a UNIX-socket client: the listener id
   r.accept_date = accepted;
   r.frontend = settings.frontend;
   const auto out = logger->message_buffer();

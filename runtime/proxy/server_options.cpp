@@ -15,7 +15,6 @@ void log_server_tls_failure(log::Logger* logger, const io::SocketAddress& client
   if (logger == nullptr || logger->empty()) return;
   log::LogRecord r;
   r.client = client;
-  r.listener_id = r.client.port();  // a UNIX-socket client: the listener id
   r.accept_date = std::chrono::system_clock::now();
   r.frontend = frontend;
   r.backend = backend;

@@ -454,7 +454,6 @@ void TcpRelay::terminated(char cause, char phase) {
 void TcpRelay::log_connection() {
   log::LogRecord r;
   r.client = client_address_;
-  r.listener_id = r.client.port();  // a UNIX-socket client: the listener id
   r.frontend_address = local_address_;
   r.accept_date = accept_date_;
   r.frontend = routing_.frontend->name;

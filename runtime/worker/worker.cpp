@@ -261,7 +261,6 @@ class Worker::Acceptor final : public io::Pollable,
     if (logger == nullptr) return;
     log::LogRecord r;
     r.client = client.peer;
-    r.listener_id = r.client.port();  // a UNIX-socket client: the listener id
     r.frontend_address = client.local;
     r.frontend = routing.frontend->name;
     r.mode = routing.frontend->mode;

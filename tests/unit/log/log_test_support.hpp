@@ -81,10 +81,12 @@ inline SocketAddress inet(const char* ip, std::uint16_t port) {
   return a;
 }
 
-inline SocketAddress unix_client() {
+// A client of a UNIX socket, accepted on the frontend's listener `listener_id`.
+inline SocketAddress unix_client(std::uint16_t listener_id = 1) {
   SocketAddress a;
   a.storage.sa.sa_family = AF_UNIX;
   a.length = sizeof(sa_family_t);
+  a.set_port(listener_id);
   return a;
 }
 

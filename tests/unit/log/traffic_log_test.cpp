@@ -78,8 +78,7 @@ TEST_SUITE("log") {
 
     // A client on a UNIX socket (the frontend's second bind): "unix:<listener id>".
     LogRecord local = relayed("/unix");
-    local.client = unix_client();
-    local.listener_id = 2;
+    local.client = unix_client(2);
     local.accept_date = at(2026, 12, 4, 19, 7, 39, 178'000);
     local.response_ms = local.active_ms = 2;
     CHECK(http_line(local) ==
@@ -155,8 +154,7 @@ TEST_SUITE("log") {
           "127.0.0.1:54872 [04/Dec/2026:19:08:53.760] ft bt/s1 1/0/2000 0 SD "
           "2/1/0/0/0 0/0");
     LogRecord u = r;
-    u.client = unix_client();
-    u.listener_id = 1;
+    u.client = unix_client(1);
     u.termination = {};
     u.server = "t1";
     u.total_ms = 2;
@@ -180,8 +178,7 @@ TEST_SUITE("log") {
     c.frontend = "fdef";
     c.mode = Mode::tcp;
     CHECK(connect_line(c) == "Connect from ::1:43684 to ::1:18095 (fdef/TCP)");
-    c.client = unix_client();
-    c.listener_id = 1;
+    c.client = unix_client(1);
     CHECK(connect_line(c) == "Connect to unix:1 (fdef/TCP)");
   }
 
