@@ -501,14 +501,17 @@ def test_mworker_is_not_defined_outside_master_worker_mode(proxy, tmp_path):
 
 
 def test_cfgfiles_and_mworker_in_the_master(sluice_bin, tmp_path):
-    """HAPROXY_CFGFILES (the files as given, `;`-separated) and HAPROXY_MWORKER=1, seen
-    by the configuration the master re-reads on a reload. (HAProxy 2.6 sets both only once
-    it has read the configuration: its first parse sees neither, so that one is not
-    checked.)"""
+    """HAPROXY_CFGFILES (the files as given, `;`-separated), HAPROXY_MWORKER=1, and the
+    CLI addresses (HAPROXY_MASTER_CLI for -S, HAPROXY_CLI for the stats sockets), seen by
+    the configuration the master re-reads on a reload. (HAProxy 2.6 sets them only once it
+    has read the configuration: its first parse sees none, so that one is not checked.)"""
     origin = HttpOrigin("origin")
     port = free_port()
+    stats = tmp_path / "stats.sock"
     first = write(tmp_path, "main.cfg", "global\n"
+                  f"    stats socket {stats} level admin\n"
                   "    .notice \"took:files=[${HAPROXY_CFGFILES}] mw=[${HAPROXY_MWORKER}]\"\n"
+                  "    .notice \"took:cli=[${HAPROXY_MASTER_CLI}] [${HAPROXY_CLI}]\"\n"
                   ".if defined(HAPROXY_MWORKER) && streq(\"$HAPROXY_MWORKER\",1)\n"
                   "    .notice \"took:mworker\"\n.endif\n" + listener(port)
                   + f"    server s1 127.0.0.1:{origin.port}\n")
@@ -532,9 +535,14 @@ def test_cfgfiles_and_mworker_in_the_master(sluice_bin, tmp_path):
         except AssertionError as e:
             raise AssertionError(f"{e}; the lines: {log.lines}") from None
         reread = [m for l in log.lines[loaded:] if re.search(r"\.cfg:\d", l)
-                  for m in re.findall(r"took:(?:files=\[[^]]*\] mw=\[[^]]*\]|mworker)", l)]
-        assert reread == ["took:files=[main.cfg;./extra.cfg] mw=[1]", "took:mworker"], \
-            log.lines
+                  for m in re.findall(r"took:(?:files=\[[^]]*\] mw=\[[^]]*\]|mworker|cli=.*\])",
+                                      l)]
+        assert reread[0] == "took:files=[main.cfg;./extra.cfg] mw=[1]", log.lines
+        assert reread[2] == "took:mworker", log.lines
+        master_cli, cli = re.fullmatch(r"took:cli=\[(.*)\] \[(.*)\]", reread[1]).groups()
+        assert master_cli == f"unix@{sock}"
+        # HAProxy also lists its own master-to-worker socketpair ("sockpair@N").
+        assert f"unix@{stats}" in cli.split(";"), cli
         assert get(port) == (200, b"origin")
     finally:
         stop_master(proc)
