@@ -1,8 +1,9 @@
-// sluice: HAProxy-configuration-compatible load balancer. Entry point: command line, -c.
+// sluice: HAProxy-configuration-compatible load balancer. Entry point: command line, -c,
+// -cc, -v/-vv, and the variables HAProxy defines for its configuration.
 #include <fmt/format.h>
-#include <openssl/opensslv.h>
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -11,9 +12,6 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
-#include <thread>
-
-#include <malloc.h>
 
 #include "runtime/compile/build_facts.hpp"
 #include "runtime/compile/compile.hpp"
