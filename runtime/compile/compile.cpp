@@ -1,22 +1,24 @@
 #include "runtime/compile/compile.hpp"
 
-#include "runtime/compile/build_facts.hpp"
-#include "runtime/tls/ticket_keys.hpp"
-
+#include <fmt/format.h>
 #include <netdb.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <unordered_map>
 
 #include "parser/suggest.hpp"
+#include "runtime/compile/build_facts.hpp"
 #include "runtime/compile/listener.hpp"
 #include "runtime/compile/proxy.hpp"
 #include "runtime/compile/tls_files.hpp"
+#include "runtime/tls/ticket_keys.hpp"
 
 namespace sluice::compile {
 
@@ -24,6 +26,16 @@ namespace ast = parser::ast;
 using parser::Location;
 
 namespace {
+
+// `fd@N`: what `haproxy -c` already refuses, a descriptor not open or not a socket, with
+// the system's words ("Bad file descriptor", "Socket operation on non-socket").
+std::vector<FileProblem> check_inherited_fd(const std::string& number) {
+  int type = 0;
+  socklen_t length = sizeof type;
+  if (getsockopt(std::atoi(number.c_str()), SOL_SOCKET, SO_TYPE, &type, &length) == 0) return {};
+  return {{fmt::format("cannot use file descriptor '{}': {}", number, std::strerror(errno)),
+           "start sluice with that descriptor open, as a supervisor or harness passes it"}};
+}
 
 // `log-send-hostname` without a name sends the system's, read once at load as HAProxy does.
 std::string host_name() {
@@ -144,8 +156,13 @@ class Compiler {
               }
               g.logs.push_back(log_target_of(p));
             } else if constexpr (std::is_same_v<T, ast::Bind>) {
-              if (auto socket = compile_stats_socket(p, st.loc, origin_, diags_))  // stats socket
+              if (auto socket = compile_stats_socket(p, st.loc, origin_, diags_)) {  // stats socket
+                for (const auto& e : socket->bind.endpoints)
+                  if (e.family == config::Family::inherited_fd)
+                    file_checks_.push_back(
+                        {FileCheck::Kind::inherited_fd, e.host, p.address_text.loc});
                 g.stats_sockets.push_back(std::move(*socket));
+              }
             }
           },
           st.payload);
@@ -505,6 +522,9 @@ class Compiler {
           break;
         case FileCheck::Kind::curves:
           report(check.where, check_tls_setting("curves", check.path));
+          break;
+        case FileCheck::Kind::inherited_fd:
+          report(check.where, check_inherited_fd(check.path));
           break;
       }
     }

@@ -32,9 +32,11 @@ struct FileCheck {
     ciphers,
     ciphersuites,
     curves,
-    ticket_keys
+    ticket_keys,
+    inherited_fd  // `fd@N`: N must be an open socket, as `haproxy -c` checks
   } kind;
-  std::string path;  // or, for ciphers/ciphersuites/curves, the value OpenSSL must accept
+  // Or, for ciphers/ciphersuites/curves, the value OpenSSL must accept; for inherited_fd, N.
+  std::string path;
   parser::Location where;
 };
 

@@ -69,6 +69,8 @@ config::Bind ProxyBuilder::compile_bind(const ast::Bind& bind, Location where) {
     if (a.family == parser::AddressFamily::hostname)
       ctx_.host_lookups.push_back(
           {a.host, fmt::format("bind '{}'", bind.address_text.text), bind.address_text.loc});
+    if (a.family == parser::AddressFamily::fd)
+      ctx_.file_checks.push_back({FileCheck::Kind::inherited_fd, a.host, bind.address_text.loc});
   }
   // ssl-default-bind-options are every bind's starting point; its own settings add to them.
   config::BindTls tls;
