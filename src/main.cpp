@@ -16,6 +16,7 @@
 #include "runtime/compile/build_facts.hpp"
 #include "runtime/compile/compile.hpp"
 #include "runtime/config/version.hpp"
+#include "runtime/io/socket.hpp"
 #include "runtime/worker/worker.hpp"
 #include "src/cli.hpp"
 #include "src/master.hpp"
@@ -26,11 +27,7 @@ namespace {
 
 // The variables HAProxy defines before reading its configuration (configuration.txt 2.3).
 void export_startup_variables(const sluice::cli::CommandLine& line) {
-  std::string peer = line.local_peer;
-  if (peer.empty()) {
-    char host[256] = {};
-    if (gethostname(host, sizeof host - 1) == 0) peer = host;
-  }
+  const std::string peer = line.local_peer.empty() ? sluice::io::host_name() : line.local_peer;
   setenv("HAPROXY_LOCALPEER", peer.c_str(), 1);
   setenv("HAPROXY_STARTUP_VERSION", std::string(sluice::config::kVersionString).c_str(), 1);
 }

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <netdb.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -18,6 +17,7 @@
 #include "runtime/compile/listener.hpp"
 #include "runtime/compile/proxy.hpp"
 #include "runtime/compile/tls_files.hpp"
+#include "runtime/io/socket.hpp"
 #include "runtime/tls/ticket_keys.hpp"
 
 namespace sluice::compile {
@@ -30,18 +30,15 @@ namespace {
 // `fd@N`: what `haproxy -c` already refuses, a descriptor not open or not a socket, with
 // the system's words ("Bad file descriptor", "Socket operation on non-socket").
 std::vector<FileProblem> check_inherited_fd(const std::string& number) {
-  int type = 0;
-  socklen_t length = sizeof type;
-  if (getsockopt(std::atoi(number.c_str()), SOL_SOCKET, SO_TYPE, &type, &length) == 0) return {};
-  return {{fmt::format("cannot use file descriptor '{}': {}", number, std::strerror(errno)),
-           "start sluice with that descriptor open, as a supervisor or harness passes it"}};
+  std::string error;
+  if (io::inherited_socket_type(std::atoi(number.c_str()), error)) return {};
+  return {{error, "start sluice with that descriptor open, as a supervisor or harness passes it"}};
 }
 
 // `log-send-hostname` without a name sends the system's, read once at load as HAProxy does.
 std::string host_name() {
-  char name[256] = {};
-  if (gethostname(name, sizeof name - 1) != 0) return "localhost";
-  return name;
+  std::string name = io::host_name();
+  return name.empty() ? "localhost" : name;
 }
 
 config::TlsVersionRange versions_of(const std::vector<parser::Word>& words) {

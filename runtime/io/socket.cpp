@@ -200,29 +200,33 @@ std::vector<ListenAddress> resolve_listen(const config::Endpoint& endpoint, std:
   return out;
 }
 
+std::optional<int> inherited_socket_type(int n, std::string& error) {
+  int type = 0;
+  socklen_t length = sizeof type;
+  if (getsockopt(n, SOL_SOCKET, SO_TYPE, &type, &length) == 0) return type;
+  error = fmt::format("cannot use file descriptor '{}': {}", n, std::strerror(errno));
+  return std::nullopt;
+}
+
 namespace {
 
 std::optional<Fd> listen_on_inherited(int n, const ListenOptions& options, std::string& error) {
-  int type = 0, listening = 0;
-  socklen_t length = sizeof type;
-  if (getsockopt(n, SOL_SOCKET, SO_TYPE, &type, &length) != 0) {
-    error = fmt::format("cannot use file descriptor {}: {}", n,
-                        errno == ENOTSOCK ? "not a socket" : std::strerror(errno));
+  const auto type = inherited_socket_type(n, error);
+  if (!type) return std::nullopt;
+  if (*type != SOCK_STREAM) {
+    error = fmt::format("cannot use file descriptor '{}': not a stream socket", n);
     return std::nullopt;
   }
-  if (type != SOCK_STREAM) {
-    error = fmt::format("cannot use file descriptor {}: not a stream socket", n);
-    return std::nullopt;
-  }
-  length = sizeof listening;
+  int listening = 0;
+  socklen_t length = sizeof listening;
   getsockopt(n, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length);
   if (!listening && listen(n, options.backlog) != 0) {
-    error = fmt::format("cannot listen on file descriptor {}: {}", n, std::strerror(errno));
+    error = fmt::format("cannot listen on file descriptor '{}': {}", n, std::strerror(errno));
     return std::nullopt;
   }
   Fd fd(fcntl(n, F_DUPFD_CLOEXEC, 0));
   if (!fd) {
-    error = fmt::format("cannot use file descriptor {}: {}", n, std::strerror(errno));
+    error = fmt::format("cannot use file descriptor '{}': {}", n, std::strerror(errno));
     return std::nullopt;
   }
   // Non-blocking is a property of the shared open file: N is non-blocking from now on too.
@@ -285,6 +289,12 @@ std::optional<Fd> listen_on(const ListenAddress& address, const ListenOptions& o
       return listen_on_unix(address, options, error);
   }
   return std::nullopt;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return {};
+  return name;
 }
 
 void set_no_delay(int fd) {

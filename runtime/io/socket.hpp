@@ -98,6 +98,11 @@ struct ListenAddress {
 // when it cannot.
 std::vector<ListenAddress> resolve_listen(const config::Endpoint& endpoint, std::string& error);
 
+// The SO_TYPE (SOCK_STREAM, …) of a descriptor the process inherited; nullopt when it is no
+// open socket, with `error` as haproxy -c words it ("cannot use file descriptor '3': Bad
+// file descriptor"). Both -c and the listener ask this.
+std::optional<int> inherited_socket_type(int n, std::string& error);
+
 // An IP address as listen_on() above. A UNIX socket is bound under a temporary name, given
 // its mode and owner, then renamed over the path, so that a stale file (or a previous
 // process's socket) is replaced and the path never lacks a listening socket. An inherited
@@ -106,6 +111,10 @@ std::vector<ListenAddress> resolve_listen(const config::Endpoint& endpoint, std:
 // the process (a master passes it to every worker).
 std::optional<Fd> listen_on(const ListenAddress& address, const ListenOptions& options,
                             std::string& error);
+
+// This machine's name (gethostname), as syslog headers, `show info` and $HAPROXY_LOCALPEER
+// give it; empty when it cannot be read.
+std::string host_name();
 
 // Small writes leave at once (no Nagle): a proxy forwards what it has, and waiting for
 // an ACK would add the peer's delayed-ACK time to every response.

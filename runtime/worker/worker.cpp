@@ -1,5 +1,6 @@
 #include "runtime/worker/worker.hpp"
 #include "runtime/worker/capabilities.hpp"
+#include "runtime/worker/tls_settings.hpp"
 
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -40,96 +41,6 @@ proxy::TcpTimeouts tcp_timeouts(const config::Frontend& f, const config::Backend
   // HAProxy: without `timeout queue`, a request waits as long as `timeout connect`.
   t.queue_ms = first_set({&b.timeouts.queue, &b.timeouts.connect});
   return t;
-}
-
-int openssl_version(config::TlsVersion v) {
-  switch (v) {
-    case config::TlsVersion::ssl3:
-      return SSL3_VERSION;
-    case config::TlsVersion::tls1_0:
-      return TLS1_VERSION;
-    case config::TlsVersion::tls1_1:
-      return TLS1_1_VERSION;
-    case config::TlsVersion::tls1_2:
-      return TLS1_2_VERSION;
-    case config::TlsVersion::tls1_3:
-      return TLS1_3_VERSION;
-    case config::TlsVersion::unset:
-      break;
-  }
-  return 0;
-}
-
-tls::VersionRange version_range(const config::TlsVersionRange& v) {
-  tls::VersionRange r;
-  r.min = openssl_version(v.min);
-  r.max = openssl_version(v.max);
-  r.disabled_options = (v.no_sslv3 ? SSL_OP_NO_SSLv3 : 0) | (v.no_tls1_0 ? SSL_OP_NO_TLSv1 : 0) |
-                       (v.no_tls1_1 ? SSL_OP_NO_TLSv1_1 : 0) |
-                       (v.no_tls1_2 ? SSL_OP_NO_TLSv1_2 : 0) |
-                       (v.no_tls1_3 ? SSL_OP_NO_TLSv1_3 : 0);
-  return r;
-}
-
-tls::ServerSettings::Verify verify_of(config::Verify v) {
-  using Verify = tls::ServerSettings::Verify;
-  return v == config::Verify::required   ? Verify::required
-         : v == config::Verify::optional ? Verify::optional
-                                         : Verify::none;
-}
-
-// The bind's protocols, as written: mode http speaks h2 and http/1.1, mode tcp relays
-// whatever was agreed.
-std::vector<std::string> served_alpn(std::string_view alpn, config::Mode) {
-  return alpn_list(alpn);
-}
-
-// A crt-list line's options over its bind's settings; nullptr when it has none.
-std::shared_ptr<const tls::ServerSettings> line_settings(const config::CertificateEntry& e,
-                                                         const tls::ServerSettings& bind,
-                                                         config::Mode mode) {
-  const bool own = !e.alpn.empty() || !e.ciphers.empty() || !e.ciphersuites.empty() ||
-                   !e.curves.empty() || !e.ca_file.empty() || !e.crl_file.empty() ||
-                   e.verify != config::Verify::unset ||
-                   e.min_version != config::TlsVersion::unset ||
-                   e.max_version != config::TlsVersion::unset || e.no_ca_names;
-  if (!own) return nullptr;
-  auto s = std::make_shared<tls::ServerSettings>(bind);
-  s->certificates.clear();
-  if (!e.alpn.empty()) s->alpn = served_alpn(e.alpn, mode);
-  if (!e.ciphers.empty()) s->ciphers = e.ciphers;
-  if (!e.ciphersuites.empty()) s->ciphersuites = e.ciphersuites;
-  if (!e.curves.empty()) s->curves = e.curves;
-  if (!e.ca_file.empty()) s->ca_file = e.ca_file;
-  if (!e.crl_file.empty()) s->crl_file = e.crl_file;
-  if (e.verify != config::Verify::unset) s->verify = verify_of(e.verify);
-  if (e.min_version != config::TlsVersion::unset) s->versions.min = openssl_version(e.min_version);
-  if (e.max_version != config::TlsVersion::unset) s->versions.max = openssl_version(e.max_version);
-  s->no_ca_names = s->no_ca_names || e.no_ca_names;
-  return s;
-}
-
-// A bind's TLS as OpenSSL takes it.
-tls::ServerSettings tls_settings(const config::BindTls& bind, const config::Global& global,
-                                 config::Mode mode) {
-  tls::ServerSettings s;
-  s.alpn = served_alpn(bind.alpn, mode);
-  s.ciphers = bind.ciphers;
-  s.ciphersuites = bind.ciphersuites;
-  s.curves = bind.curves;
-  s.dh_param_file = global.dh_param_file;
-  s.versions = version_range(bind.versions);
-  s.verify = verify_of(bind.verify);
-  s.ca_file = bind.ca_file;
-  s.crl_file = bind.crl_file;
-  s.strict_sni = bind.strict_sni;
-  s.tickets = !bind.no_tls_tickets;
-  s.ticket_keys_file = bind.ticket_keys_file;
-  s.cache_size = global.ssl_cachesize;
-  s.lifetime_s = std::max<long>(1, global.ssl_lifetime.count() / 1000);
-  for (const auto& e : bind.entries)
-    s.certificates.push_back({e.path, e.filters, e.exclusions, line_settings(e, s, mode)});
-  return s;
 }
 
 }  // namespace
@@ -325,23 +236,6 @@ config::HttpConnectionMode merged_mode(const std::optional<config::HttpConnectio
   return static_cast<config::HttpConnectionMode>(std::max(rank(a), rank(b)));
 }
 
-// A `server … ssl` line as OpenSSL takes it.
-tls::ClientSettings client_tls_settings(const config::ServerTls& t) {
-  tls::ClientSettings s;
-  s.verify = t.verify != config::Verify::none;
-  s.ca_file = t.ca_file;
-  s.crl_file = t.crl_file;
-  s.verifyhost = t.verifyhost;
-  s.certificate = t.crt;
-  s.alpn = alpn_list(t.alpn);
-  s.ciphers = t.ciphers;
-  s.ciphersuites = t.ciphersuites;
-  s.versions = version_range(t.versions);
-  s.reuse = t.reuse;
-  s.tickets = t.tickets;
-  return s;
-}
-
 }  // namespace
 
 bool Worker::build_server_options(std::size_t loops, std::string& error) {
@@ -356,7 +250,7 @@ bool Worker::build_server_options(std::size_t loops, std::string& error) {
       h.servers[si].send_proxy = static_cast<std::uint8_t>(server.send_proxy);
       const bool checks_tls = health::may_check_over_tls(b, server);
       if (!server.tls.enabled && !checks_tls) continue;
-      auto built = tls::ClientContext::build(client_tls_settings(server.tls), loops, error);
+      auto built = tls::ClientContext::build(server_tls_settings(server.tls), loops, error);
       if (!built) {
         error = fmt::format("{}:{}: server '{}/{}': {}", *server.origin.file, server.origin.line,
                             b.name, server.name, error);
@@ -440,18 +334,22 @@ void Worker::build_http(rules::Compiler& conditions) {
   }
 }
 
+log::SyslogIdentity Worker::syslog_identity(const std::string& proxy_log_tag) const {
+  log::SyslogIdentity identity;
+  identity.tag = proxy_log_tag.empty() ? config_->global.log_tag : proxy_log_tag;
+  identity.pid = static_cast<int>(getpid());
+  identity.hostname = config_->global.log_hostname;
+  return identity;
+}
+
 bool Worker::build_loggers(std::size_t loop, std::string& error) {
   auto& loggers = loggers_.emplace_back();
   loggers.reserve(config_->frontends.size());  // the pointers below must stay valid
-  log::SyslogIdentity identity;
-  identity.pid = static_cast<int>(getpid());
-  identity.hostname = config_->global.log_hostname;
   std::vector<log::Logger*> by_frontend;
   for (const auto& f : config_->frontends) {
     auto& logger = loggers.emplace_back();
     if (!f.logs.empty()) {
-      identity.tag = f.log_tag.empty() ? config_->global.log_tag : f.log_tag;
-      logger = log::Logger::create(f.logs, config_->global.logs, identity, error);
+      logger = log::Logger::create(f.logs, config_->global.logs, syslog_identity(f.log_tag), error);
       if (!logger) {
         error = fmt::format("frontend '{}': log: {}", f.name, error);
         return false;
@@ -572,7 +470,7 @@ bool Worker::open(std::string& error, const Inheritance* inherited) {
       ++listener_ids[b.frontend];
       contexts = nullptr;
       if (bind.tls) {
-        auto settings = tls_settings(*bind.tls, config_->global, frontend.mode);
+        auto settings = bind_tls_settings(*bind.tls, config_->global);
         if (inherited && inherited->ticket_keys)
           if (auto keys = inherited->ticket_keys->find(b.key());
               keys != inherited->ticket_keys->end())
@@ -689,17 +587,13 @@ api::ProcessInfo Worker::process_info() const {
   info.jobs = stopping_.load(std::memory_order_relaxed) ? 0 : info.listeners;
   info.jobs += info.current_connections + cli_sessions_.current.load(std::memory_order_relaxed);
   info.stopping = stopping_.load(std::memory_order_relaxed);
-  char host[256] = {};
-  if (gethostname(host, sizeof host - 1) == 0) info.node = host;
+  info.node = io::host_name();
   return info;
 }
 
 bool Worker::build_checker(std::string& error, const Inheritance* inherited) {
   std::vector<proxy::BackendState*> backends;
   std::vector<std::optional<log::Logger>> loggers;
-  log::SyslogIdentity identity;
-  identity.pid = static_cast<int>(getpid());
-  identity.hostname = config_->global.log_hostname;
   bool any = false;
   for (std::size_t i = 0; i < config_->backends.size(); ++i) {
     const auto& b = config_->backends[i];
@@ -708,8 +602,7 @@ bool Worker::build_checker(std::string& error, const Inheritance* inherited) {
     for (const auto& s : b.servers)
       any = any || (s.check && !s.disabled);
     if (!b.logs.empty()) {
-      identity.tag = b.log_tag.empty() ? config_->global.log_tag : b.log_tag;
-      logger = log::Logger::create(b.logs, config_->global.logs, identity, error);
+      logger = log::Logger::create(b.logs, config_->global.logs, syslog_identity(b.log_tag), error);
       if (!logger) {
         error = fmt::format("backend '{}': log: {}", b.name, error);
         return false;

@@ -106,6 +106,9 @@ class Worker : private api::InfoSource {
   // Layer-4 rules and routes of every frontend; throws rules::CompileError.
   void build_tcp(rules::Compiler& conditions);
   // One loop's log sinks, by frontend index; false with `error` naming a bad target.
+  // What a proxy's syslog lines say of the sender: its `log-tag` (else the global one), the
+  // pid, `log-send-hostname`.
+  log::SyslogIdentity syslog_identity(const std::string& proxy_log_tag) const;
   bool build_loggers(std::size_t loop, std::string& error);
   // The health checks of every `check` server, on the first loop.
   bool build_checker(std::string& error, const Inheritance* inherited);
